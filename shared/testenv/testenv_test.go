@@ -1,0 +1,23 @@
+package testenv
+
+import (
+	"net"
+	"testing"
+	"time"
+)
+
+func TestServersStartAndRestart(t *testing.T) {
+	r := Redis(t)
+	n := NATS(t)
+	for _, s := range []*Server{r, n} {
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		c.Close()
+		s.Restart()
+		if err := waitTCP(s.Addr, 5*time.Second); err != nil {
+			t.Fatalf("%s after restart: %v", s.name, err)
+		}
+	}
+}
