@@ -1,0 +1,218 @@
+// Package config reads the configuration of ingress and relay from the environment (and an optional env file with
+// the same keys), with caarlos0/env. It owns the names, defaults and validation of every BBB_CHAT_* setting; it
+// does not open connections or read anything but the env file and the BBB release file.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// DefaultSecret is the original bbb-chat's example secret; ingress warns when it is used.
+const DefaultSecret = "change_me"
+
+// Common is what both binaries read.
+type Common struct {
+	RedisURL       string        `env:"BBB_CHAT_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	NATSURL        string        `env:"BBB_CHAT_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	NATSCreds      string        `env:"BBB_CHAT_NATS_CREDS"`
+	BBBVersion     string        `env:"BBB_CHAT_BBB_VERSION" envDefault:"auto"`
+	ReleaseFile    string        `env:"BBB_CHAT_BBB_RELEASE_FILE" envDefault:"/etc/bigbluebutton/bigbluebutton-release"`
+	LogLevel       string        `env:"BBB_CHAT_LOG_LEVEL" envDefault:"info"`
+	LogFormat      string        `env:"BBB_CHAT_LOG_FORMAT" envDefault:"text"`
+	EnvFile        string        `env:"BBB_CHAT_ENV_FILE"`
+	Replicas       int           `env:"BBB_CHAT_NATS_REPLICAS" envDefault:"1"`
+	StreamMaxAge   time.Duration `env:"BBB_CHAT_STREAM_MAX_AGE" envDefault:"168h"`
+	StreamMaxBytes int64         `env:"BBB_CHAT_STREAM_MAX_BYTES" envDefault:"1073741824"`
+	// CallbackAllow lists CIDRs and host names that callback URIs may point at although they are loopback,
+	// private or otherwise special.
+	CallbackAllow []string `env:"BBB_CHAT_CALLBACK_ALLOW" envSeparator:","`
+}
+
+// Ingress is the configuration of the ingress binary.
+type Ingress struct {
+	Common
+	Listen          string        `env:"BBB_CHAT_LISTEN" envDefault:"127.0.0.1:8090"`
+	MetricsListen   string        `env:"BBB_CHAT_METRICS_LISTEN" envDefault:"127.0.0.1:9090"`
+	SharedSecret    string        `env:"BBB_CHAT_SHARED_SECRET"`
+	OldSharedSecret string        `env:"BBB_CHAT_SHARED_SECRET_OLD"`
+	TimeDelta       int64         `env:"BBB_CHAT_SHARED_SECRET_TIME_DELTA" envDefault:"5"`
+	MessageTemplate string        `env:"BBB_CHAT_MESSAGE_TEMPLATE" envDefault:"{user_name}: {message}"`
+	MaxBodyBytes    int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
+	RequestTimeout  time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
+	MaxBridges      int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
+}
+
+// Relay is the configuration of the relay binary.
+type Relay struct {
+	Common
+	Listen          string        `env:"BBB_CHAT_RELAY_LISTEN" envDefault:"127.0.0.1:8091"`
+	NATSEmbedded    bool          `env:"BBB_CHAT_NATS_EMBEDDED" envDefault:"true"`
+	NATSStore       string        `env:"BBB_CHAT_NATS_STORE" envDefault:"/var/lib/bbb-chat/nats"`
+	CallbackTimeout time.Duration `env:"BBB_CHAT_CALLBACK_TIMEOUT" envDefault:"10s"`
+	// RetrySchedule is the wait before each retry of a failed callback; after the last one the delivery is kept as
+	// failed. The default spans about a day, like Svix's.
+	RetrySchedule []time.Duration `env:"BBB_CHAT_CALLBACK_RETRY_SCHEDULE" envSeparator:"," envDefault:"5s,5m,30m,2h,5h,10h,10h"`
+	// RetryJitter is the relative jitter applied to every wait (0.2 = ±20 %).
+	RetryJitter     float64       `env:"BBB_CHAT_CALLBACK_RETRY_JITTER" envDefault:"0.2"`
+	MaxRetryAfter   time.Duration `env:"BBB_CHAT_CALLBACK_MAX_RETRY_AFTER" envDefault:"24h"`
+	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	MaxPending      int           `env:"BBB_CHAT_CALLBACK_MAX_PENDING" envDefault:"100000"`
+}
+
+// LoadIngress reads the ingress configuration. getenv is os.Getenv in production and a map lookup in tests.
+func LoadIngress(getenv func(string) string) (Ingress, error) {
+	var c Ingress
+	if err := load(&c, getenv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// LoadRelay reads the relay configuration.
+func LoadRelay(getenv func(string) string) (Relay, error) {
+	var c Relay
+	if err := load(&c, getenv); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// load fills cfg from getenv, falling back to the env file named by BBB_CHAT_ENV_FILE for keys the environment
+// does not set.
+func load(cfg any, getenv func(string) string) error {
+	params, err := env.GetFieldParams(cfg)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	fileVals := map[string]string{}
+	if path := getenv("BBB_CHAT_ENV_FILE"); path != "" {
+		fileVals, err = ReadEnvFile(path)
+		if err != nil {
+			return err
+		}
+	}
+	environ := map[string]string{}
+	for _, p := range params {
+		if v := getenv(p.Key); v != "" {
+			environ[p.Key] = v
+		} else if v, ok := fileVals[p.Key]; ok {
+			environ[p.Key] = v
+		}
+	}
+	if err := env.ParseWithOptions(cfg, env.Options{Environment: environ}); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
+
+// Keys lists every setting's name with its default, for docs and `check`.
+func Keys(cfg any) ([]env.FieldParams, error) { return env.GetFieldParams(cfg) }
+
+// ReadEnvFile reads KEY=VALUE lines (systemd EnvironmentFile and docker env_file syntax: '#' comments, optional
+// "export ", optional single or double quotes around the value).
+func ReadEnvFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: env file: %w", err)
+	}
+	vals := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config: env file %s line %d: want KEY=VALUE", path, n)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		vals[k] = v
+	}
+	return vals, sc.Err()
+}
+
+// ErrNoSecret is returned when ingress has no shared secret.
+var ErrNoSecret = errors.New("BBB_CHAT_SHARED_SECRET is not set: ingress refuses to accept unauthenticated calls")
+
+// Validate checks what both binaries need.
+func (c Common) Validate() error {
+	var errs []error
+	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_REDIS_URL %q: want redis://host:port/db, rediss:// or unix://", c.RedisURL))
+	}
+	if c.NATSURL == "" {
+		errs = append(errs, errors.New("BBB_CHAT_NATS_URL is empty"))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("BBB_CHAT_LOG_FORMAT %q: want text or json", c.LogFormat))
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("BBB_CHAT_LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_NATS_REPLICAS %d: want 1 to 5", c.Replicas))
+	}
+	if c.StreamMaxAge <= 0 {
+		errs = append(errs, errors.New("BBB_CHAT_STREAM_MAX_AGE must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the ingress configuration.
+func (c Ingress) Validate() error {
+	errs := []error{c.Common.Validate()}
+	if c.SharedSecret == "" {
+		errs = append(errs, ErrNoSecret)
+	}
+	if c.TimeDelta < 0 || c.TimeDelta > 3600 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_SHARED_SECRET_TIME_DELTA %d: want 0 to 3600 seconds", c.TimeDelta))
+	}
+	if c.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_MAX_BODY_BYTES %d: want at least 1024", c.MaxBodyBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Secrets returns the accepted shared secrets, the current one first.
+func (c Ingress) Secrets() []string {
+	if c.OldSharedSecret != "" && c.OldSharedSecret != c.SharedSecret {
+		return []string{c.SharedSecret, c.OldSharedSecret}
+	}
+	return []string{c.SharedSecret}
+}
+
+// Validate checks the relay configuration.
+func (c Relay) Validate() error {
+	errs := []error{c.Common.Validate()}
+	if c.CallbackTimeout <= 0 {
+		errs = append(errs, errors.New("BBB_CHAT_CALLBACK_TIMEOUT must be positive"))
+	}
+	for _, d := range c.RetrySchedule {
+		if d < 0 {
+			errs = append(errs, errors.New("BBB_CHAT_CALLBACK_RETRY_SCHEDULE: waits must not be negative"))
+			break
+		}
+	}
+	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_RETRY_JITTER %v: want 0 to <1", c.RetryJitter))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,162 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// CallbackStats sums up a bridge's deliveries. Relay writes it now and then, so it lags by up to a second.
+type CallbackStats struct {
+	Delivered     uint64    `json:"delivered"`
+	Failed        uint64    `json:"failed"`
+	Retries       uint64    `json:"retries"`
+	LastError     string    `json:"last_error,omitempty"`
+	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
+	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+}
+
+// GetCallbackStats returns a bridge's statistics (zero when none were written yet).
+func (s *Store) GetCallbackStats(ctx context.Context, meetingID string) (CallbackStats, error) {
+	var c CallbackStats
+	_, err := getJSON(ctx, s.callbacks, Key(meetingID), &c)
+	if errors.Is(err, ErrNotFound) {
+		err = nil
+	}
+	return c, err
+}
+
+// AddCallbackStats adds d's counters to a bridge's statistics and takes its last error and success times.
+func (s *Store) AddCallbackStats(ctx context.Context, meetingID string, d CallbackStats) error {
+	key := Key(meetingID)
+	for i := 0; ; i++ {
+		var c CallbackStats
+		rev, err := getJSON(ctx, s.callbacks, key, &c)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		c.Delivered += d.Delivered
+		c.Failed += d.Failed
+		c.Retries += d.Retries
+		if d.LastError != "" {
+			c.LastError, c.LastErrorAt = d.LastError, d.LastErrorAt
+		}
+		if d.LastSuccessAt.After(c.LastSuccessAt) {
+			c.LastSuccessAt = d.LastSuccessAt
+		}
+		if rev == 0 {
+			_, err = createJSON(ctx, s.callbacks, key, c)
+			if errors.Is(err, ErrExists) {
+				err = jetstream.ErrKeyExists
+			}
+		} else {
+			_, err = updateJSON(ctx, s.callbacks, key, c, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !isConflict(err) || i > 50 {
+			return fmt.Errorf("state: callback stats: %w", err)
+		}
+	}
+}
+
+// FailedDelivery is a callback given up after its retry schedule, kept until retryCallbacks sends it again.
+type FailedDelivery struct {
+	MeetingID string          `json:"meeting_id"`
+	Seq       uint64          `json:"seq"`     // stream sequence of the event
+	Subject   string          `json:"subject"` // subject of the event
+	Event     json.RawMessage `json:"event"`   // the event as stored in the stream
+	Attempts  int             `json:"attempts"`
+	LastError string          `json:"last_error"`
+	FailedAt  time.Time       `json:"failed_at"`
+}
+
+func failedKey(meetingID string, seq uint64) string {
+	return Key(meetingID) + "." + strconv.FormatUint(seq, 10)
+}
+
+// PutFailed keeps a failed delivery.
+func (s *Store) PutFailed(ctx context.Context, f FailedDelivery) error {
+	_, err := putJSON(ctx, s.failed, failedKey(f.MeetingID, f.Seq), f)
+	return err
+}
+
+// Failed lists a meeting's failed deliveries in stream order.
+func (s *Store) Failed(ctx context.Context, meetingID string) ([]FailedDelivery, error) {
+	ks, err := keys(ctx, s.failed, Key(meetingID)+".*")
+	if err != nil {
+		return nil, err
+	}
+	var out []FailedDelivery
+	for _, k := range ks {
+		var f FailedDelivery
+		if _, err := getJSON(ctx, s.failed, k, &f); err == nil {
+			out = append(out, f)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// DeleteFailed forgets one failed delivery.
+func (s *Store) DeleteFailed(ctx context.Context, meetingID string, seq uint64) error {
+	if err := s.failed.Purge(ctx, failedKey(meetingID, seq)); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("state: delete failed delivery: %w", err)
+	}
+	return nil
+}
+
+// RetryFailed puts a meeting's failed deliveries back on the meeting's retry subject, in order, and forgets them.
+// It returns how many it put back. Each keeps its event id, so receivers see the same webhook-id again.
+func (s *Store) RetryFailed(ctx context.Context, meetingID string) (int, error) {
+	fs, err := s.Failed(ctx, meetingID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range fs {
+		id := "retry-" + strconv.FormatUint(f.Seq, 10) + "-" + strconv.FormatInt(f.FailedAt.UnixNano(), 10)
+		if _, err := s.JS.Publish(ctx, RetrySubject(meetingID), f.Event, jetstream.WithMsgID(id)); err != nil {
+			return n, fmt.Errorf("state: retry delivery %d: %w", f.Seq, err)
+		}
+		if err := s.DeleteFailed(ctx, meetingID, f.Seq); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ConsumerName is the durable consumer that delivers a bridge's callbacks.
+func ConsumerName(meetingID string) string {
+	k := Key(meetingID)
+	if strings.ContainsAny(k, "=") || len(k) > 100 {
+		k = "h" + hashKey(meetingID)
+	}
+	return "callbacks_" + k
+}
+
+// Pending reports a bridge's undelivered callbacks: waiting in the stream plus in flight. ErrNotFound when the
+// bridge has no consumer.
+func (s *Store) Pending(ctx context.Context, meetingID string) (uint64, error) {
+	c, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName(meetingID))
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: consumer: %w", err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("state: consumer info: %w", err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

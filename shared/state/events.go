@@ -1,0 +1,72 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Event is the JSON payload of every message in the events stream (documented in docs/nats.md). Fields that do
+// not apply to a type are left out.
+type Event struct {
+	Type              string `json:"type"` // message, cleared, user.joined, user.left, meeting.created, meeting.ended
+	ID                string `json:"id"`   // stable: BBB's message id for messages; derived from the BBB event otherwise
+	MeetingID         string `json:"meeting_id"`
+	ExternalMeetingID string `json:"external_meeting_id,omitempty"`
+	Timestamp         int64  `json:"timestamp"` // ms, BBB's clock
+	BBBVersion        string `json:"bbb_version,omitempty"`
+
+	ChatID        string `json:"chat_id,omitempty"`
+	MessageID     string `json:"message_id,omitempty"`
+	SenderID      string `json:"sender_id,omitempty"`
+	SenderName    string `json:"sender_name,omitempty"`
+	SenderRole    string `json:"sender_role,omitempty"`
+	Text          string `json:"text,omitempty"` // plain text: 2.x's HTML escaping and link wrapping undone
+	CorrelationID string `json:"correlation_id,omitempty"`
+	ReplyTo       string `json:"reply_to_message_id,omitempty"`
+
+	UserID         string `json:"user_id,omitempty"`
+	ExternalUserID string `json:"external_user_id,omitempty"`
+	UserName       string `json:"user_name,omitempty"`
+	UserRole       string `json:"user_role,omitempty"`
+
+	MeetingName string `json:"meeting_name,omitempty"`
+	IsBreakout  bool   `json:"is_breakout,omitempty"`
+	ParentID    string `json:"parent_meeting_id,omitempty"`
+}
+
+// Subject is the event's subject.
+func (e Event) Subject() string { return EventSubject(e.MeetingID, e.Type) }
+
+// ErrDuplicate reports that the stream already had an event with that id (another relay published it).
+var ErrDuplicate = errors.New("duplicate event")
+
+// PublishEvent stores an event in the stream, deduplicated by its id, and waits for the stream's acknowledgement.
+func (s *Store) PublishEvent(ctx context.Context, e Event, payload []byte) (uint64, error) {
+	ack, err := s.JS.Publish(ctx, e.Subject(), payload, jetstream.WithMsgID(e.ID))
+	if err != nil {
+		return 0, fmt.Errorf("state: publish %s: %w", e.Subject(), err)
+	}
+	if ack.Duplicate {
+		return ack.Sequence, ErrDuplicate
+	}
+	return ack.Sequence, nil
+}
+
+// UseNonce records a checksum as used; ErrReplay when it was used before within the nonce TTL, by any process.
+func (s *Store) UseNonce(ctx context.Context, checksum string) error {
+	key := checksum
+	if len(key) > 128 || !isPlain(key) {
+		key = hashKey(checksum)
+	}
+	_, err := s.nonces.Create(ctx, key, nil)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return ErrReplay
+	}
+	if err != nil {
+		return fmt.Errorf("state: nonce: %w", err)
+	}
+	return nil
+}

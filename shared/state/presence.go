@@ -1,0 +1,151 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func unmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// Presence is one user present in a meeting, as relay saw it join.
+type Presence struct {
+	UserID   string    `json:"user_id"`
+	Name     string    `json:"name"`
+	Role     string    `json:"role,omitempty"`
+	JoinedAt time.Time `json:"joined_at"`
+}
+
+type nameEntry struct {
+	Users []Presence `json:"users"`
+}
+
+func presenceUserKey(meetingID, userID string) string { return Key(meetingID) + ".u." + Key(userID) }
+func presenceNameKey(meetingID, name string) string   { return Key(meetingID) + ".n." + hashKey(name) }
+
+// UserJoined records that a user is present. Joining again (a reconnect) moves it to the front.
+func (s *Store) UserJoined(ctx context.Context, meetingID string, p Presence) error {
+	if _, err := putJSON(ctx, s.presence, presenceUserKey(meetingID, p.UserID), p); err != nil {
+		return err
+	}
+	return s.changeName(ctx, meetingID, p.Name, func(n *nameEntry) {
+		out := n.Users[:0]
+		for _, u := range n.Users {
+			if u.UserID != p.UserID {
+				out = append(out, u)
+			}
+		}
+		n.Users = append(out, p)
+	})
+}
+
+// UserLeft records that a user left. Unknown users are ignored.
+func (s *Store) UserLeft(ctx context.Context, meetingID, userID string) error {
+	var p Presence
+	_, err := getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.changeName(ctx, meetingID, p.Name, func(n *nameEntry) {
+		out := n.Users[:0]
+		for _, u := range n.Users {
+			if u.UserID != userID {
+				out = append(out, u)
+			}
+		}
+		n.Users = out
+	}); err != nil {
+		return err
+	}
+	if err := s.presence.Purge(ctx, presenceUserKey(meetingID, userID)); err != nil {
+		return fmt.Errorf("state: presence: %w", err)
+	}
+	return nil
+}
+
+// changeName applies change to the name index entry with compare-and-set, deleting it when it becomes empty.
+func (s *Store) changeName(ctx context.Context, meetingID, name string, change func(*nameEntry)) error {
+	key := presenceNameKey(meetingID, name)
+	for i := 0; ; i++ {
+		var n nameEntry
+		rev, err := getJSON(ctx, s.presence, key, &n)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		change(&n)
+		switch {
+		case len(n.Users) == 0 && rev == 0:
+			return nil
+		case len(n.Users) == 0:
+			err = s.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+		case rev == 0:
+			_, err = createJSON(ctx, s.presence, key, n)
+			if errors.Is(err, ErrExists) {
+				err = jetstream.ErrKeyExists
+			}
+		default:
+			_, err = updateJSON(ctx, s.presence, key, n, rev)
+		}
+		if err == nil {
+			return nil
+		}
+		if !isConflict(err) || i > 50 {
+			return fmt.Errorf("state: presence of %q: %w", name, err)
+		}
+	}
+}
+
+// FindUser returns the present user with that display name who joined last.
+func (s *Store) FindUser(ctx context.Context, meetingID, name string) (Presence, error) {
+	var n nameEntry
+	if _, err := getJSON(ctx, s.presence, presenceNameKey(meetingID, name), &n); err != nil {
+		return Presence{}, err
+	}
+	if len(n.Users) == 0 {
+		return Presence{}, ErrNotFound
+	}
+	best := n.Users[0]
+	for _, u := range n.Users[1:] {
+		if !u.JoinedAt.Before(best.JoinedAt) {
+			best = u
+		}
+	}
+	return best, nil
+}
+
+// MeetingUsers lists the users present in a meeting.
+func (s *Store) MeetingUsers(ctx context.Context, meetingID string) ([]Presence, error) {
+	ks, err := keys(ctx, s.presence, Key(meetingID)+".u.*")
+	if err != nil {
+		return nil, err
+	}
+	var out []Presence
+	for _, k := range ks {
+		var p Presence
+		if _, err := getJSON(ctx, s.presence, k, &p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// ClearPresence forgets every user of a meeting (it ended; BBB sends no UserLeft then).
+func (s *Store) ClearPresence(ctx context.Context, meetingID string) error {
+	ks, err := keys(ctx, s.presence, Key(meetingID)+".>")
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if err := s.presence.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return fmt.Errorf("state: clear presence: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package state
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Names of the buckets and the stream.
+const (
+	BucketBridges   = "bbbchat_bridges"
+	BucketPresence  = "bbbchat_presence"
+	BucketMeetings  = "bbbchat_meetings"
+	BucketCallbacks = "bbbchat_callbacks"
+	BucketFailed    = "bbbchat_failed"
+	BucketNonces    = "bbbchat_nonces"
+	StreamEvents    = "BBBCHAT_EVENTS"
+	SubjectRoot     = "bbbchat"
+	SubjectRetry    = "bbbchat-retry"
+)
+
+// Event types, the last tokens of an event's subject.
+const (
+	TypeMessage        = "message"
+	TypeCleared        = "cleared"
+	TypeUserJoined     = "user.joined"
+	TypeUserLeft       = "user.left"
+	TypeMeetingCreated = "meeting.created"
+	TypeMeetingEnded   = "meeting.ended"
+)
+
+// Sentinel errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrReplay   = errors.New("already used")
+)
+
+// Options sizes what Open creates.
+type Options struct {
+	Replicas       int           // 1 for a single server
+	EventsMaxAge   time.Duration // how long events are kept (0: 7 days)
+	EventsMaxBytes int64         // how many bytes of events are kept (0: 1 GiB)
+	NonceTTL       time.Duration // how long a used checksum is remembered (0: 2 min)
+	FailedMaxAge   time.Duration // how long failed deliveries are kept (0: 30 days)
+}
+
+// Store is the handle on bbb-chat's JetStream state. It is safe for concurrent use.
+type Store struct {
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Events    jetstream.Stream
+	bridges   jetstream.KeyValue
+	presence  jetstream.KeyValue
+	meetings  jetstream.KeyValue
+	callbacks jetstream.KeyValue
+	failed    jetstream.KeyValue
+	nonces    jetstream.KeyValue
+}
+
+// Open creates or updates the buckets and the stream and returns the store. Every process calls it at start, so
+// the definitions here are the only ones.
+func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
+	if o.Replicas < 1 {
+		o.Replicas = 1
+	}
+	if o.EventsMaxAge <= 0 {
+		o.EventsMaxAge = 7 * 24 * time.Hour
+	}
+	if o.EventsMaxBytes <= 0 {
+		o.EventsMaxBytes = 1 << 30
+	}
+	if o.NonceTTL <= 0 {
+		o.NonceTTL = 2 * time.Minute
+	}
+	if o.FailedMaxAge <= 0 {
+		o.FailedMaxAge = 30 * 24 * time.Hour
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("state: jetstream: %w", err)
+	}
+	s := &Store{NC: nc, JS: js}
+	kv := func(name, desc string, ttl time.Duration, history uint8) (jetstream.KeyValue, error) {
+		b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: name, Description: desc, TTL: ttl, History: history,
+			Storage: jetstream.FileStorage, Replicas: o.Replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("state: bucket %s: %w", name, err)
+		}
+		return b, nil
+	}
+	if s.bridges, err = kv(BucketBridges, "bbb-chat bridges: meeting to chat user and callback", 0, 1); err != nil {
+		return nil, err
+	}
+	if s.presence, err = kv(BucketPresence, "bbb-chat: users present in meetings", 0, 1); err != nil {
+		return nil, err
+	}
+	if s.meetings, err = kv(BucketMeetings, "bbb-chat: internal and external meeting ids", 0, 1); err != nil {
+		return nil, err
+	}
+	if s.callbacks, err = kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, 1); err != nil {
+		return nil, err
+	}
+	if s.failed, err = kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, 1); err != nil {
+		return nil, err
+	}
+	if s.nonces, err = kv(BucketNonces, "bbb-chat: checksums already used", o.NonceTTL, 1); err != nil {
+		return nil, err
+	}
+	s.Events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        StreamEvents,
+		Description: "bbb-chat: chat events of every meeting on the BBB server",
+		Subjects:    []string{SubjectRoot + ".>", SubjectRetry + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      o.EventsMaxAge,
+		MaxBytes:    o.EventsMaxBytes,
+		Discard:     jetstream.DiscardOld,
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+		Duplicates:  2 * time.Minute,
+		AllowDirect: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("state: stream %s: %w", StreamEvents, err)
+	}
+	return s, nil
+}
+
+// Key encodes an id as a KV key or subject token: the id itself when it is made of [A-Za-z0-9_-] (every id BBB
+// makes), else "=" followed by its unpadded base64url, so no id can reach outside its place in a key or subject.
+func Key(id string) string {
+	if id != "" && len(id) <= 200 && isPlain(id) {
+		return id
+	}
+	return "=" + base64.RawURLEncoding.EncodeToString([]byte(id))
+}
+
+// ParseKey reverses Key.
+func ParseKey(k string) (string, error) {
+	if rest, ok := strings.CutPrefix(k, "="); ok {
+		b, err := base64.RawURLEncoding.DecodeString(rest)
+		if err != nil {
+			return "", fmt.Errorf("state: bad key %q: %w", k, err)
+		}
+		return string(b), nil
+	}
+	return k, nil
+}
+
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func hashKey(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}
+
+// EventSubject is the subject of an event of type typ in meeting (internal id).
+func EventSubject(meetingID, typ string) string {
+	return SubjectRoot + "." + Key(meetingID) + "." + typ
+}
+
+// RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
+func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
+
+// ParseSubject splits an event subject into meeting id and event type (or "retry").
+func ParseSubject(subject string) (meetingID, typ string, err error) {
+	root, rest, _ := strings.Cut(subject, ".")
+	mk, typ, _ := strings.Cut(rest, ".")
+	switch root {
+	case SubjectRoot:
+	case SubjectRetry:
+		typ = "retry"
+	default:
+		return "", "", fmt.Errorf("state: not an event subject: %q", subject)
+	}
+	if mk == "" || typ == "" {
+		return "", "", fmt.Errorf("state: not an event subject: %q", subject)
+	}
+	meetingID, err = ParseKey(mk)
+	return meetingID, typ, err
+}
+
+func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: get %s/%s: %w", kv.Bucket(), key, err)
+	}
+	if err := json.Unmarshal(e.Value(), v); err != nil {
+		return 0, fmt.Errorf("state: decode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return e.Revision(), nil
+}
+
+func putJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	rev, err := kv.Put(ctx, key, b)
+	if err != nil {
+		return 0, fmt.Errorf("state: put %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return rev, nil
+}
+
+func createJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	rev, err := kv.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, ErrExists
+	}
+	if err != nil {
+		return 0, fmt.Errorf("state: create %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return rev, nil
+}
+
+func updateJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any, rev uint64) (uint64, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+	}
+	nrev, err := kv.Update(ctx, key, b, rev)
+	if err != nil {
+		return 0, fmt.Errorf("state: update %s/%s: %w", kv.Bucket(), key, err)
+	}
+	return nrev, nil
+}
+
+func isConflict(err error) bool {
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound)
+}
+
+// keys lists the keys of kv under prefix (a key prefix ending in '.').
+func keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
+	l, err := kv.ListKeysFiltered(ctx, filter)
+	if err != nil {
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("state: list %s/%s: %w", kv.Bucket(), filter, err)
+	}
+	var out []string
+	for k := range l.Keys() {
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Ping checks that JetStream answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.JS.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("state: jetstream: %w", err)
+	}
+	return nil
+}
