@@ -160,3 +160,68 @@ func (s *Store) Pending(ctx context.Context, meetingID string) (uint64, error) {
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
 }
+
+// CallbackConsumerConfig is the durable consumer that delivers a bridge's callbacks: the bridge's messages (and the
+// other events it asked for), its meeting's end (so the bridge can end after its queue) and its retried
+// deliveries, one at a time (MaxAckPending 1) so they go out in order, with retries scheduled by relay through
+// negative acknowledgements with a delay.
+func CallbackConsumerConfig(b Bridge, ackWait time.Duration) jetstream.ConsumerConfig {
+	filters := []string{EventSubject(b.MeetingID, TypeMessage)}
+	if b.Wants(CallbackChatCleared) {
+		filters = append(filters, EventSubject(b.MeetingID, TypeCleared))
+	}
+	filters = append(filters, EventSubject(b.MeetingID, TypeMeetingEnded), RetrySubject(b.MeetingID))
+	start := b.CreatedAt
+	if start.IsZero() {
+		start = time.Now()
+	}
+	return jetstream.ConsumerConfig{
+		Durable:        ConsumerName(b.MeetingID),
+		Description:    "bbb-chat callbacks of meeting " + b.MeetingID,
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &start,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        ackWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  1,
+		FilterSubjects: filters,
+		MaxWaiting:     64,
+	}
+}
+
+// EnsureCallbackConsumer returns the bridge's callback consumer, creating it when it does not exist. It starts at
+// the bridge's creation time, so no event after startChatForMeeting is missed, whoever creates it first.
+func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait time.Duration) (jetstream.Consumer, error) {
+	c, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
+	if err == nil {
+		info := c.CachedInfo()
+		if info != nil && info.Config.AckWait != ackWait {
+			cfg := info.Config
+			cfg.AckWait = ackWait
+			if c2, err := s.JS.UpdateConsumer(ctx, StreamEvents, cfg); err == nil {
+				return c2, nil
+			}
+		}
+		return c, nil
+	}
+	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("state: callback consumer: %w", err)
+	}
+	c, err = s.JS.CreateConsumer(ctx, StreamEvents, CallbackConsumerConfig(b, ackWait))
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("state: create callback consumer: %w", err)
+	}
+	return c, nil
+}
+
+// DeleteCallbackConsumer removes a bridge's callback consumer (and with it its pending deliveries).
+func (s *Store) DeleteCallbackConsumer(ctx context.Context, meetingID string) error {
+	err := s.JS.DeleteConsumer(ctx, StreamEvents, ConsumerName(meetingID))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("state: delete callback consumer: %w", err)
+	}
+	return nil
+}

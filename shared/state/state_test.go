@@ -1,13 +1,13 @@
 package state
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func openStore(t *testing.T) (*Store, *testenv.Server) {
@@ -155,12 +155,66 @@ func TestNonceAndEvents(t *testing.T) {
 	if c, _ := s.GetCallbackStats(ctx, "m"); c.Delivered != 5 || c.LastError != "x" {
 		t.Fatalf("stats = %+v", c)
 	}
-	_ = context.Background
+
 }
 
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCallbackConsumer(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := t.Context()
+	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CallbackEvents: []string{CallbackChatCleared}, CreatedAt: time.Now()}
+	if _, err := s.PublishEvent(ctx, Event{Type: TypeMessage, ID: "before", MeetingID: "m"}, []byte(`1`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond) // the stream's clock must pass the bridge's creation time
+	b.CreatedAt = time.Now()
+	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnsureCallbackConsumer(ctx, b, 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for i, typ := range []string{TypeMessage, TypeUserJoined, TypeCleared, TypeMeetingEnded} {
+		if _, err := s.PublishEvent(ctx, Event{Type: typ, ID: typ + string(rune('a'+i)), MeetingID: "m"}, []byte(typ)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, s.PutFailed(ctx, FailedDelivery{MeetingID: "m", Seq: 1, Event: []byte(`"retried"`), FailedAt: time.Now()}))
+	if _, err := s.RetryFailed(ctx, "m"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) < 4 {
+		msgs, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m := range msgs.Messages() {
+			got = append(got, string(m.Data()))
+			m.Ack()
+		}
+		if msgs.Error() != nil {
+			t.Fatalf("fetch: %v (got %v)", msgs.Error(), got)
+		}
+	}
+	want := []string{TypeMessage, TypeCleared, TypeMeetingEnded, `"retried"`}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("delivered %q, want %q", got, want)
+		}
+	}
+	if n, err := s.Pending(ctx, "m"); err != nil || n != 0 {
+		t.Fatalf("Pending = %d, %v", n, err)
+	}
+	must(t, s.DeleteCallbackConsumer(ctx, "m"))
+	if _, err := s.Pending(ctx, "m"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Pending after delete: %v", err)
 	}
 }
