@@ -1,0 +1,50 @@
+package metrics
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestExposition(t *testing.T) {
+	r := New()
+	c := r.Counter("bbbchat_requests_total", "API requests.", "endpoint", "status")
+	c.With("send", "200").Inc()
+	c.With("send", "200").Add(2)
+	c.With("start", `4"0\1`).Inc()
+	r.Gauge("bbbchat_pending", "Pending.").With().Set(7)
+	r.GaugeFunc("bbbchat_up", "Up.", func() float64 { return 1 })
+	var b strings.Builder
+	r.WriteTo(&b)
+	want := `# HELP bbbchat_pending Pending.
+# TYPE bbbchat_pending gauge
+bbbchat_pending 7
+# HELP bbbchat_requests_total API requests.
+# TYPE bbbchat_requests_total counter
+bbbchat_requests_total{endpoint="send",status="200"} 3
+bbbchat_requests_total{endpoint="start",status="4\"0\\1"} 1
+# HELP bbbchat_up Up.
+# TYPE bbbchat_up gauge
+bbbchat_up 1
+`
+	if b.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestConcurrentAdd(t *testing.T) {
+	r := New()
+	c := r.Counter("c", "c", "l")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 1000 {
+				c.With("x").Inc()
+			}
+		})
+	}
+	wg.Wait()
+	if got := c.With("x").Get(); got != 8000 {
+		t.Fatalf("got %v", got)
+	}
+}
