@@ -1,0 +1,539 @@
+package bbb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+)
+
+// Redis channels and well-known ids (bbb-protocol.md §1, §3.1).
+const (
+	// ChannelToAkka is where requests to akka-apps are published.
+	ChannelToAkka = "to-akka-apps-redis-channel"
+	// ChannelFromAkka carries chat broadcasts, user join/leave and meeting
+	// lifecycle events in every version from 2.2 to 3.0.
+	ChannelFromAkka = "from-akka-apps-redis-channel"
+	// ChannelFromAkkaChat carries ClearPublicChatHistoryEvtMsg.
+	ChannelFromAkkaChat = "from-akka-apps-chat-redis-channel"
+	// PublicChatID is the id of every meeting's (and breakout's) public chat.
+	PublicChatID = "MAIN-PUBLIC-GROUP-CHAT"
+)
+
+// MaxMessageSize is the largest Redis message Decode accepts. Real BBB events
+// are a few KiB at most; anything this big is refused as malformed rather than
+// parsed.
+const MaxMessageSize = 1 << 20
+
+// ErrMalformed reports a message that is not a BBB envelope, or one that lacks
+// (or mistypes) a field bbb-chat needs.
+var ErrMalformed = errors.New("malformed BBB message")
+
+// Kind classifies a decoded event.
+type Kind int
+
+const (
+	// KindOther is any message bbb-chat does not interpret.
+	KindOther Kind = iota
+	// KindChatMessage is GroupChatMessageBroadcastEvtMsg (public or private
+	// chat; filter on ChatMessage.ChatID).
+	KindChatMessage
+	// KindChatCleared is ClearPublicChatHistoryEvtMsg.
+	KindChatCleared
+	// KindUserJoined is UserJoinedMeetingEvtMsg.
+	KindUserJoined
+	// KindUserLeft is UserLeftMeetingEvtMsg (both the 2.2–2.4 and the 2.5+ body).
+	KindUserLeft
+	// KindMeetingCreated is MeetingCreatedEvtMsg.
+	KindMeetingCreated
+	// KindMeetingEnded is MeetingEndedEvtMsg or MeetingDestroyedEvtMsg. BBB
+	// sends both for one meeting, so consumers must treat it as idempotent.
+	KindMeetingEnded
+)
+
+// String returns the kind's name for logs.
+func (k Kind) String() string {
+	switch k {
+	case KindOther:
+		return "other"
+	case KindChatMessage:
+		return "chat-message"
+	case KindChatCleared:
+		return "chat-cleared"
+	case KindUserJoined:
+		return "user-joined"
+	case KindUserLeft:
+		return "user-left"
+	case KindMeetingCreated:
+		return "meeting-created"
+	case KindMeetingEnded:
+		return "meeting-ended"
+	default:
+		return fmt.Sprintf("kind(%d)", int(k))
+	}
+}
+
+// Event is one decoded BBB event, version-neutral.
+type Event struct {
+	Kind Kind
+	// Name is the envelope name (or, for pre-2.0 style messages without an
+	// envelope, core.header.name), e.g. "GroupChatMessageBroadcastEvtMsg".
+	Name string
+	// MeetingID is the internal meeting id: core.header.meetingId, or
+	// core.body.meetingId for MeetingEnded/Destroyed, or
+	// props.meetingProp.intId for MeetingCreated. For KindOther it is
+	// core.header.meetingId when present, else "".
+	MeetingID string
+	// Timestamp is envelope.timestamp in ms (0 if absent).
+	Timestamp int64
+
+	Chat    *ChatMessage // KindChatMessage
+	ChatID  string       // KindChatCleared
+	User    *User        // KindUserJoined (full), KindUserLeft (ID and eject fields)
+	Meeting *Meeting     // KindMeetingCreated
+
+	// Hint is the oldest version whose shape matches this event: "the server is
+	// at least this version". It is zero when the event tells nothing.
+	//
+	//   GroupChatMessageBroadcastEvtMsg: replyToMessageId → 3.0; sender.role → 2.5;
+	//     color → 2.2 (i.e. the 2.2–2.4 shape); none of them → zero.
+	//   UserJoinedMeetingEvtMsg: bot → 3.0; reactionEmoji → 2.7; color → 2.6;
+	//     pin → 2.5; else 2.2.
+	//   UserLeftMeetingEvtMsg: eject → 2.5; else 2.2.
+	//   Everything else: zero.
+	//
+	// Because every field added by a release stays in later ones, the highest
+	// Hint seen on a server is a lower bound for its version, and Hint.Shape()
+	// of a chat broadcast is exactly the shape that server speaks.
+	Hint Version
+}
+
+// ChatMessage is the msg of a GroupChatMessageBroadcastEvtMsg (bbb-protocol.md §3.4).
+type ChatMessage struct {
+	ChatID        string
+	ID            string // "<ms>-<8 alphanumerics>"
+	CorrelationID string // echoed from the request; "SYSTEM" for API/system posts
+	Timestamp     int64  // akka's clock (ms); use it for ordering
+	SenderID      string // intId, or "SYSTEM"
+	SenderName    string
+	SenderRole    string // "MODERATOR" / "VIEWER"; "" before 2.5
+	Emphasized    bool
+	// Message is exactly as BBB sent it: in 2.x HTML-escaped with link anchors
+	// (see PlainText), in 3.0 Markdown.
+	Message          string
+	Color            string // 2.2–2.4 only
+	ReplyToMessageID string // 3.0
+	// HeaderUserID is core.header.userId. For API and system posts it is the
+	// display name, not a user id (bbb-protocol.md §3.4).
+	HeaderUserID string
+}
+
+// User is the body of UserJoinedMeetingEvtMsg, or of UserLeftMeetingEvtMsg
+// (ID, Eject and Reason only).
+type User struct {
+	ID, ExtID, Name, Role string
+	Bot, Guest            bool // Bot: 3.0 only
+	Eject                 bool // UserLeft 2.5+
+	Reason                string
+}
+
+// Meeting is what MeetingCreatedEvtMsg says about a meeting; it is the only
+// Redis message that carries both the internal and the external id
+// (bbb-protocol.md §5).
+type Meeting struct {
+	InternalID, ExternalID, Name string
+	IsBreakout                   bool
+	// ParentID is breakoutProps.parentId as sent: the parent's internal id for
+	// breakouts, "bbb-none" for ordinary meetings.
+	ParentID    string
+	CreatedTime int64 // ms
+}
+
+// Decode decodes one Redis message. It is lenient: unknown fields are ignored
+// and every shape from 2.2 to 3.0 is accepted. What bbb-chat needs must be
+// present and well typed, otherwise the error wraps ErrMalformed and names the
+// missing or bad field. Messages bbb-chat does not interpret decode to
+// Event{Kind: KindOther, Name: ...} with a nil error, provided they are an
+// envelope at all (a JSON object with core.header and a name).
+func Decode(raw []byte) (Event, error) {
+	if len(raw) > MaxMessageSize {
+		return Event{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(raw), MaxMessageSize)
+	}
+	var w wireMsg
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Event{}, malformed("", "", err)
+	}
+	if w.Core == nil || w.Core.Header == nil {
+		return Event{}, malformed("", "core.header", errMissing)
+	}
+	h := w.Core.Header
+	e := Event{Name: h.Name}
+	if w.Envelope != nil {
+		e.Timestamp = w.Envelope.Timestamp
+		if w.Envelope.Name != "" {
+			e.Name = w.Envelope.Name
+		}
+	}
+	if e.Name == "" {
+		return Event{}, malformed("", "envelope.name", errMissing)
+	}
+	body := w.Core.Body
+
+	var err error
+	switch e.Name {
+	case "GroupChatMessageBroadcastEvtMsg":
+		err = decodeChat(&e, h, body)
+	case "ClearPublicChatHistoryEvtMsg":
+		err = decodeChatCleared(&e, h, body)
+	case "UserJoinedMeetingEvtMsg":
+		err = decodeUserJoined(&e, h, body)
+	case "UserLeftMeetingEvtMsg":
+		err = decodeUserLeft(&e, h, body)
+	case "MeetingCreatedEvtMsg":
+		err = decodeMeetingCreated(&e, body)
+	case "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg":
+		err = decodeMeetingEnded(&e, body)
+	default:
+		e.Kind = KindOther
+		e.MeetingID = h.MeetingID
+		return e, nil
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// The outer envelope. The body stays raw until the name says which shape to
+// decode it into, so unrelated messages never fail on their body's types.
+type wireMsg struct {
+	Envelope *struct {
+		Name      string `json:"name"`
+		Timestamp int64  `json:"timestamp"`
+	} `json:"envelope"`
+	Core *struct {
+		Header *wireHeader     `json:"header"`
+		Body   json.RawMessage `json:"body"`
+	} `json:"core"`
+}
+
+type wireHeader struct {
+	Name      string `json:"name"`
+	MeetingID string `json:"meetingId"`
+	UserID    string `json:"userId"`
+}
+
+var (
+	errMissing = errors.New("missing")
+	errEmpty   = errors.New("empty")
+)
+
+// malformed builds "malformed BBB message: <name>: <field>: <cause>".
+func malformed(name, field string, cause error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(cause, &te) {
+		f := te.Field
+		if field != "" && f != "" {
+			f = field + "." + f
+		} else if f == "" {
+			f = field
+		}
+		want := "JSON object"
+		if te.Type != nil && te.Type.Kind() != reflect.Struct {
+			want = te.Type.String()
+		}
+		if f == "" {
+			f = "message"
+		}
+		cause = fmt.Errorf("%s: want %s, got JSON %s", f, want, te.Value)
+		field = ""
+	}
+	msg := ""
+	if name != "" {
+		msg += ": " + name
+	}
+	if field != "" {
+		msg += ": " + field
+	}
+	return fmt.Errorf("%w%s: %v", ErrMalformed, msg, cause)
+}
+
+// decodeBody unmarshals the raw body; an absent or null body is reported as
+// missing rather than silently yielding zero values.
+func decodeBody(name string, body json.RawMessage, v any) error {
+	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
+		return malformed(name, "core.body", errMissing)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return malformed(name, "core.body", err)
+	}
+	return nil
+}
+
+// requireID returns *p, which must be present and non-empty.
+func requireID(name, field string, p *string) (string, error) {
+	if p == nil {
+		return "", malformed(name, field, errMissing)
+	}
+	if *p == "" {
+		return "", malformed(name, field, errEmpty)
+	}
+	return *p, nil
+}
+
+func requireHeaderMeeting(e *Event, h *wireHeader) error {
+	if h.MeetingID == "" {
+		return malformed(e.Name, "core.header.meetingId", errMissing)
+	}
+	e.MeetingID = h.MeetingID
+	return nil
+}
+
+// present reports whether a presence-only field was sent with a non-null value.
+func present(r json.RawMessage) bool {
+	return len(r) > 0 && !bytes.Equal(r, []byte("null"))
+}
+
+type wireChatBody struct {
+	ChatID *string `json:"chatId"`
+	Msg    *struct {
+		ID            *string `json:"id"`
+		Timestamp     *int64  `json:"timestamp"`
+		CorrelationID string  `json:"correlationId"`
+		Sender        *struct {
+			ID   *string `json:"id"`
+			Name string  `json:"name"`
+			Role *string `json:"role"`
+		} `json:"sender"`
+		ChatEmphasizedText bool    `json:"chatEmphasizedText"`
+		Message            *string `json:"message"`
+		Color              *string `json:"color"`
+		ReplyToMessageID   *string `json:"replyToMessageId"`
+	} `json:"msg"`
+}
+
+func decodeChat(e *Event, h *wireHeader, body json.RawMessage) error {
+	e.Kind = KindChatMessage
+	if err := requireHeaderMeeting(e, h); err != nil {
+		return err
+	}
+	var b wireChatBody
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	chatID, err := requireID(e.Name, "core.body.chatId", b.ChatID)
+	if err != nil {
+		return err
+	}
+	m := b.Msg
+	if m == nil {
+		return malformed(e.Name, "core.body.msg", errMissing)
+	}
+	id, err := requireID(e.Name, "core.body.msg.id", m.ID)
+	if err != nil {
+		return err
+	}
+	if m.Timestamp == nil {
+		return malformed(e.Name, "core.body.msg.timestamp", errMissing)
+	}
+	if m.Sender == nil {
+		return malformed(e.Name, "core.body.msg.sender", errMissing)
+	}
+	senderID, err := requireID(e.Name, "core.body.msg.sender.id", m.Sender.ID)
+	if err != nil {
+		return err
+	}
+	if m.Message == nil {
+		return malformed(e.Name, "core.body.msg.message", errMissing)
+	}
+	c := &ChatMessage{
+		ChatID:        chatID,
+		ID:            id,
+		CorrelationID: m.CorrelationID,
+		Timestamp:     *m.Timestamp,
+		SenderID:      senderID,
+		SenderName:    m.Sender.Name,
+		Emphasized:    m.ChatEmphasizedText,
+		Message:       *m.Message,
+		HeaderUserID:  h.UserID,
+	}
+	switch {
+	case m.ReplyToMessageID != nil:
+		e.Hint = Version{3, 0}
+	case m.Sender.Role != nil:
+		e.Hint = Version{2, 5}
+	case m.Color != nil:
+		e.Hint = Version{2, 2}
+	}
+	if m.Sender.Role != nil {
+		c.SenderRole = *m.Sender.Role
+	}
+	if m.Color != nil {
+		c.Color = *m.Color
+	}
+	if m.ReplyToMessageID != nil {
+		c.ReplyToMessageID = *m.ReplyToMessageID
+	}
+	e.Chat = c
+	return nil
+}
+
+func decodeChatCleared(e *Event, h *wireHeader, body json.RawMessage) error {
+	e.Kind = KindChatCleared
+	if err := requireHeaderMeeting(e, h); err != nil {
+		return err
+	}
+	var b struct {
+		ChatID *string `json:"chatId"`
+	}
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	id, err := requireID(e.Name, "core.body.chatId", b.ChatID)
+	if err != nil {
+		return err
+	}
+	e.ChatID = id
+	return nil
+}
+
+type wireUserJoinedBody struct {
+	IntID *string `json:"intId"`
+	ExtID string  `json:"extId"`
+	Name  *string `json:"name"`
+	Role  string  `json:"role"`
+	Guest bool    `json:"guest"`
+	Bot   *bool   `json:"bot"`
+	// Presence-only fields, used for Event.Hint; their types do not matter.
+	ReactionEmoji json.RawMessage `json:"reactionEmoji"`
+	Color         json.RawMessage `json:"color"`
+	Pin           json.RawMessage `json:"pin"`
+}
+
+func decodeUserJoined(e *Event, h *wireHeader, body json.RawMessage) error {
+	e.Kind = KindUserJoined
+	if err := requireHeaderMeeting(e, h); err != nil {
+		return err
+	}
+	var b wireUserJoinedBody
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	id, err := requireID(e.Name, "core.body.intId", b.IntID)
+	if err != nil {
+		return err
+	}
+	if b.Name == nil {
+		return malformed(e.Name, "core.body.name", errMissing)
+	}
+	u := &User{ID: id, ExtID: b.ExtID, Name: *b.Name, Role: b.Role, Guest: b.Guest}
+	switch {
+	case b.Bot != nil:
+		u.Bot = *b.Bot
+		e.Hint = Version{3, 0}
+	case present(b.ReactionEmoji):
+		e.Hint = Version{2, 7}
+	case present(b.Color):
+		e.Hint = Version{2, 6}
+	case present(b.Pin):
+		e.Hint = Version{2, 5}
+	default:
+		e.Hint = Version{2, 2}
+	}
+	e.User = u
+	return nil
+}
+
+func decodeUserLeft(e *Event, h *wireHeader, body json.RawMessage) error {
+	e.Kind = KindUserLeft
+	if err := requireHeaderMeeting(e, h); err != nil {
+		return err
+	}
+	var b struct {
+		IntID  *string `json:"intId"`
+		Eject  *bool   `json:"eject"`
+		Reason string  `json:"reason"`
+	}
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	id, err := requireID(e.Name, "core.body.intId", b.IntID)
+	if err != nil {
+		return err
+	}
+	u := &User{ID: id, Reason: b.Reason}
+	e.Hint = Version{2, 2}
+	if b.Eject != nil {
+		u.Eject = *b.Eject
+		e.Hint = Version{2, 5}
+	}
+	e.User = u
+	return nil
+}
+
+type wireMeetingCreatedBody struct {
+	Props *struct {
+		MeetingProp *struct {
+			Name       string  `json:"name"`
+			ExtID      *string `json:"extId"`
+			IntID      *string `json:"intId"`
+			IsBreakout bool    `json:"isBreakout"`
+		} `json:"meetingProp"`
+		BreakoutProps struct {
+			ParentID string `json:"parentId"`
+		} `json:"breakoutProps"`
+		DurationProps struct {
+			CreatedTime int64 `json:"createdTime"`
+		} `json:"durationProps"`
+	} `json:"props"`
+}
+
+func decodeMeetingCreated(e *Event, body json.RawMessage) error {
+	e.Kind = KindMeetingCreated
+	var b wireMeetingCreatedBody
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	if b.Props == nil {
+		return malformed(e.Name, "core.body.props", errMissing)
+	}
+	mp := b.Props.MeetingProp
+	if mp == nil {
+		return malformed(e.Name, "core.body.props.meetingProp", errMissing)
+	}
+	intID, err := requireID(e.Name, "core.body.props.meetingProp.intId", mp.IntID)
+	if err != nil {
+		return err
+	}
+	extID, err := requireID(e.Name, "core.body.props.meetingProp.extId", mp.ExtID)
+	if err != nil {
+		return err
+	}
+	e.MeetingID = intID
+	e.Meeting = &Meeting{
+		InternalID:  intID,
+		ExternalID:  extID,
+		Name:        mp.Name,
+		IsBreakout:  mp.IsBreakout,
+		ParentID:    b.Props.BreakoutProps.ParentID,
+		CreatedTime: b.Props.DurationProps.CreatedTime,
+	}
+	return nil
+}
+
+func decodeMeetingEnded(e *Event, body json.RawMessage) error {
+	e.Kind = KindMeetingEnded
+	var b struct {
+		MeetingID *string `json:"meetingId"`
+	}
+	if err := decodeBody(e.Name, body, &b); err != nil {
+		return err
+	}
+	id, err := requireID(e.Name, "core.body.meetingId", b.MeetingID)
+	if err != nil {
+		return err
+	}
+	e.MeetingID = id
+	return nil
+}
