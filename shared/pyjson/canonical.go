@@ -30,7 +30,7 @@ type Document struct {
 // ParseDocument parses body like Parse and records the positions of the
 // members of a top-level object.
 func ParseDocument(body []byte) (Document, error) {
-	p := parser{s: string(body), recordTop: true, top: make([]rawMember, 0, 8)}
+	p := parser{s: string(body), stack: make([]Member, 0, 8), recordTop: true, top: make([]rawMember, 0, 8)}
 	v, err := p.document()
 	if err != nil {
 		return Document{}, err

@@ -9,7 +9,26 @@ import (
 // Dumps returns v serialised as Python's json.dumps(v) with default
 // arguments would serialise it. The output is pure ASCII.
 func Dumps(v Value) []byte {
-	return AppendDumps(make([]byte, 0, 64), v)
+	return AppendDumps(make([]byte, 0, sizeHint(v)), v)
+}
+
+// sizeHint estimates the length of Dumps(v) without looking at string
+// contents (exact for ASCII without escapes).
+func sizeHint(v Value) int {
+	switch v.kind {
+	case KindString:
+		return len(v.s) + 2
+	case KindInt, KindFloat:
+		return len(v.s) + 2
+	case KindArray, KindObject:
+		n := 2
+		for i := range v.members {
+			n += len(v.members[i].Key) + 6 + sizeHint(v.members[i].Value)
+		}
+		return n
+	default:
+		return 5
+	}
 }
 
 // AppendDumps appends Dumps(v) to dst and returns the extended slice.

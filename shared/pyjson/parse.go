@@ -50,7 +50,7 @@ func (e *SyntaxError) Is(target error) bool {
 // differences) and returns its value. Errors match ErrSyntax and are
 // *SyntaxError values with the byte offset.
 func Parse(body []byte) (Value, error) {
-	p := parser{s: string(body)}
+	p := parser{s: string(body), stack: make([]Member, 0, 8)}
 	return p.document()
 }
 
@@ -323,6 +323,13 @@ func (p *parser) str() (string, error) {
 	start := p.pos + 1
 	for i := start; i < len(s); {
 		c := s[i]
+		// Plain printable ASCII is the common case.
+		for c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			if i++; i == len(s) {
+				return "", p.errorf(start-1, "Unterminated string")
+			}
+			c = s[i]
+		}
 		switch {
 		case c == '"':
 			p.pos = i + 1
@@ -348,6 +355,9 @@ func (p *parser) str() (string, error) {
 // p.buf.
 func (p *parser) strEscaped(start, i int) (string, error) {
 	s := p.s
+	if p.buf == nil {
+		p.buf = make([]byte, 0, 256)
+	}
 	buf := append(p.buf[:0], s[start:i]...)
 	defer func() { p.buf = buf }()
 	for i < len(s) {

@@ -3,8 +3,12 @@
 
   gen_vectors.py pyjson    > shared/pyjson/testdata/vectors.jsonl
   gen_vectors.py checksum  > shared/checksum/testdata/vectors.jsonl
+  gen_vectors.py roundtrip < base64 lines > result lines
 
-The Go tests regenerate these files with `go test -update`.
+The Go tests regenerate these files with `go test -update`. The roundtrip mode
+serves the differential test: for each base64 line on stdin it prints
+"OK <json.dumps(json.loads(body))>", "ERR <exception class>", or "ENC" when
+json.loads(bytes) would not decode the body as UTF-8 (UTF-16/32 guess).
 
 pyjson: one JSON object per line:
   name   case name
@@ -202,14 +206,28 @@ def gen_checksum(out):
         }) + "\n")
 
 
+def roundtrip(inp, out):
+    for line in inp:
+        body = base64.b64decode(line)
+        if json.detect_encoding(body) not in ("utf-8", "utf-8-sig"):
+            out.write("ENC\n")
+            continue
+        try:
+            out.write("OK " + json.dumps(json.loads(body)) + "\n")
+        except (ValueError, RecursionError) as e:
+            out.write("ERR " + type(e).__name__ + "\n")
+
+
 def main():
     which = sys.argv[1] if len(sys.argv) > 1 else ""
     if which == "pyjson":
         gen_pyjson(sys.stdout)
     elif which == "checksum":
         gen_checksum(sys.stdout)
+    elif which == "roundtrip":
+        roundtrip(sys.stdin, sys.stdout)
     else:
-        sys.exit("usage: gen_vectors.py pyjson|checksum")
+        sys.exit("usage: gen_vectors.py pyjson|checksum|roundtrip")
 
 
 if __name__ == "__main__":
