@@ -57,6 +57,9 @@ func (s *Store) PublishEvent(ctx context.Context, e Event, payload []byte) (uint
 
 // UseNonce records a checksum as used; ErrReplay when it was used before within the nonce TTL, by any process.
 func (s *Store) UseNonce(ctx context.Context, checksum string) error {
+	if s.nonces == nil {
+		return errors.New("state: the nonce bucket was not opened (Options.NonceTTL)")
+	}
 	key := checksum
 	if len(key) > 128 || !isPlain(key) {
 		key = hashKey(checksum)

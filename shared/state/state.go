@@ -50,7 +50,7 @@ type Options struct {
 	Replicas       int           // 1 for a single server
 	EventsMaxAge   time.Duration // how long events are kept (0: 7 days)
 	EventsMaxBytes int64         // how many bytes of events are kept (0: 1 GiB)
-	NonceTTL       time.Duration // how long a used checksum is remembered (0: 2 min)
+	NonceTTL       time.Duration // how long a used checksum is remembered; 0: the nonce bucket is left alone (relay)
 	FailedMaxAge   time.Duration // how long failed deliveries are kept (0: 30 days)
 }
 
@@ -78,9 +78,6 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	}
 	if o.EventsMaxBytes <= 0 {
 		o.EventsMaxBytes = 1 << 30
-	}
-	if o.NonceTTL <= 0 {
-		o.NonceTTL = 2 * time.Minute
 	}
 	if o.FailedMaxAge <= 0 {
 		o.FailedMaxAge = 30 * 24 * time.Hour
@@ -115,8 +112,11 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	if s.failed, err = kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, 1); err != nil {
 		return nil, err
 	}
-	if s.nonces, err = kv(BucketNonces, "bbb-chat: checksums already used", o.NonceTTL, 1); err != nil {
-		return nil, err
+	if o.NonceTTL > 0 {
+		// Only ingress, which knows the checksum time window, defines this bucket.
+		if s.nonces, err = kv(BucketNonces, "bbb-chat: checksums already used", o.NonceTTL, 1); err != nil {
+			return nil, err
+		}
 	}
 	s.Events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        StreamEvents,
