@@ -1,0 +1,607 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/egress"
+	"github.com/bbb-chat/bbb-chat/shared/metrics"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/julienschmidt/httprouter"
+	"github.com/redis/go-redis/v9"
+)
+
+// Limits on parameters, in characters.
+const (
+	maxIDLen        = 256
+	maxUserNameLen  = 255
+	maxMessageLen   = 5000
+	maxURILen       = 2048
+	maxSecretLen    = 512
+	consumerAckWait = 30 * time.Second
+)
+
+// api serves the HTTP API. It holds no state of its own beyond connections.
+type api struct {
+	log      *slog.Logger
+	cfg      config.Ingress
+	verify   checksum.Verifier
+	store    *atomic.Pointer[state.Store]
+	rdb      *redis.Client
+	now      func() time.Time
+	versions *versionSource
+	egress   egress.Policy
+	m        apiMetrics
+}
+
+type apiMetrics struct {
+	requests  metrics.Vec // endpoint, status
+	authFails metrics.Vec // reason
+	sent      metrics.Vec // bbb_version, path
+}
+
+func newAPIMetrics(r *metrics.Registry) apiMetrics {
+	return apiMetrics{
+		requests:  r.Counter("bbbchat_ingress_requests_total", "API requests by endpoint and HTTP status.", "endpoint", "status"),
+		authFails: r.Counter("bbbchat_ingress_checksum_failures_total", "Requests refused by the checksum check, by reason.", "reason"),
+		sent:      r.Counter("bbbchat_ingress_messages_sent_total", "Chat messages published to BBB, by BBB version and path (user or api).", "bbb_version", "path"),
+	}
+}
+
+// response is every answer's JSON: success and message first, then what the call adds.
+type response struct {
+	Success bool   `json:"success"`
+	Message string `json:"message"`
+	extra   map[string]any
+}
+
+func (r response) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"success":`)
+	b = strconv.AppendBool(b, r.Success)
+	b = append(b, `,"message":`...)
+	msg, err := json.Marshal(r.Message)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, msg...)
+	keys := make([]string, 0, len(r.extra))
+	for k := range r.extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v, err := json.Marshal(r.extra[k])
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, k)
+		b = append(b, ':')
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
+}
+
+func ok(msg string, extra map[string]any) response {
+	return response{Success: true, Message: msg, extra: extra}
+}
+
+// handler is one API call after authentication.
+type handler func(ctx context.Context, s *state.Store, p pyjson.Value, ps httprouter.Params) (response, error)
+
+func (a *api) routes() http.Handler {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = false
+	calls := []struct {
+		path, name string
+		h          handler
+	}{
+		{"/api/startChatForMeeting", "startChatForMeeting", a.start},
+		{"/api/endChatForMeeting", "endChatForMeeting", a.end},
+		{"/api/sendChatMessage/:meeting_id", "sendChatMessage", a.send},
+		{"/api/getChatInfo", "getChatInfo", a.info},
+		{"/api/runningChats", "runningChats", a.running},
+		{"/api/retryCallbacks", "retryCallbacks", a.retry},
+	}
+	for _, c := range calls {
+		r.POST(c.path, a.call(c.name, c.h))
+	}
+	r.GET("/healthz", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.GET("/readyz", a.ready)
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errNotFoundPath) })
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errMethod) })
+	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
+		a.log.Error("panic in handler", "path", req.URL.Path, "panic", fmt.Sprint(v))
+		a.fail(w, req, "", errPanic)
+	}
+	return r
+}
+
+// call authenticates a request for the named call and runs h.
+func (a *api) call(name string, h handler) httprouter.Handle {
+	return func(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.RequestTimeout)
+		defer cancel()
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.cfg.MaxBodyBytes))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				err = withDetail(errTooLarge, "at most %d bytes", a.cfg.MaxBodyBytes)
+			}
+			a.fail(w, r, name, err)
+			return
+		}
+		params, sum, err := a.verify.Verify(name, body)
+		if err != nil {
+			a.m.authFails.With(authReason(err)).Inc()
+			a.fail(w, r, name, err)
+			return
+		}
+		s := a.store.Load()
+		if s == nil {
+			a.fail(w, r, name, errNATS)
+			return
+		}
+		if err := s.UseNonce(ctx, sum); err != nil {
+			if errors.Is(err, state.ErrReplay) {
+				a.m.authFails.With("replay").Inc()
+			} else {
+				err = fmt.Errorf("%w: %w", errNATS, err)
+			}
+			a.fail(w, r, name, err)
+			return
+		}
+		resp, err := h(ctx, s, params, ps)
+		if err != nil {
+			a.fail(w, r, name, err)
+			return
+		}
+		a.m.requests.With(name, "200").Inc()
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+func authReason(err error) string {
+	switch {
+	case errors.Is(err, checksum.ErrMissing):
+		return "missing"
+	case errors.Is(err, checksum.ErrIncorrect):
+		return "incorrect"
+	default:
+		return "malformed"
+	}
+}
+
+// fail answers with the error's status and message and logs it once.
+func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err error) {
+	status, msg := statusOf(err)
+	if name == "" {
+		name = "other"
+	}
+	a.m.requests.With(name, strconv.Itoa(status)).Inc()
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	a.log.Log(r.Context(), level, "request refused", "call", name, "status", status, "error", err.Error(),
+		"remote", r.RemoteAddr)
+	writeJSON(w, status, response{Success: false, Message: msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"success": false, "message": "Internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// param reads a string parameter. Null counts as absent.
+func param(p pyjson.Value, name string, required bool, max int) (string, error) {
+	v, present := p.Lookup(name)
+	if !present || v.Kind() == pyjson.KindNull {
+		if required {
+			return "", missing(name)
+		}
+		return "", nil
+	}
+	s, isStr := v.Str()
+	if !isStr {
+		return "", badParam(name, "must be a string, not %s", v.Kind())
+	}
+	if required && strings.TrimSpace(s) == "" {
+		return "", badParam(name, "must not be empty")
+	}
+	if n := utf8.RuneCountInString(s); n > max {
+		return "", badParam(name, "is %d characters long; at most %d are allowed", n, max)
+	}
+	return s, nil
+}
+
+func (a *api) start(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
+	meetingID, err := param(p, "meeting_id", true, maxIDLen)
+	if err != nil {
+		return response{}, err
+	}
+	chatUser, err := param(p, "chat_user", true, maxUserNameLen)
+	if err != nil {
+		return response{}, err
+	}
+	uri, err := param(p, "callback_uri", false, maxURILen)
+	if err != nil {
+		return response{}, err
+	}
+	secret, err := param(p, "callback_secret", false, maxSecretLen)
+	if err != nil {
+		return response{}, err
+	}
+	if (uri == "") != (secret == "") {
+		return response{}, &paramError{"Parameters callback_uri and callback_secret go together: give both or neither."}
+	}
+	events, err := callbackEvents(p, uri != "")
+	if err != nil {
+		return response{}, err
+	}
+	if uri != "" {
+		if err := checkCallbackURI(uri); err != nil {
+			return response{}, err
+		}
+		if err := a.egress.CheckURL(ctx, uri, nil); err != nil {
+			return response{}, badParam("callback_uri", "is refused: %v", err)
+		}
+	}
+	m, known, err := s.ResolveMeeting(ctx, meetingID)
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	if n, err := s.CountBridges(ctx); err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	} else if n >= a.cfg.MaxBridges {
+		return response{}, withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
+	}
+	b := state.Bridge{
+		MeetingID: m.InternalID, ExternalID: m.ExternalID, RequestedID: meetingID, ChatUser: chatUser,
+		CallbackURI: uri, CallbackSecret: secret, CallbackEvents: events, CreatedAt: a.now(),
+	}
+	if uri != "" {
+		b.CallbackState = state.CallbackActive
+	}
+	b, err = s.CreateBridge(ctx, b)
+	if errors.Is(err, state.ErrExists) {
+		return response{}, errChatExists
+	}
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	if b.HasCallback() {
+		if _, err := s.EnsureCallbackConsumer(ctx, b, consumerAckWait); err != nil {
+			s.DeleteBridge(context.WithoutCancel(ctx), b.MeetingID)
+			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		}
+	}
+	_, present := a.chatUser(ctx, s, b)
+	a.log.Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
+		"callback", b.HasCallback(), "chat_user_present", present)
+	return ok("Chat was started", map[string]any{
+		"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "meeting_known": known,
+		"chat_user_present": present,
+	}), nil
+}
+
+// callbackEvents reads callback_events: a list (or comma-separated string) of call names.
+func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
+	v, present := p.Lookup("callback_events")
+	if !present || v.Kind() == pyjson.KindNull {
+		return nil, nil
+	}
+	var names []string
+	switch v.Kind() {
+	case pyjson.KindString:
+		s, _ := v.Str()
+		for _, n := range strings.Split(s, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	case pyjson.KindArray:
+		for i := range v.Len() {
+			s, ok := v.Index(i).Str()
+			if !ok {
+				return nil, badParam("callback_events", "must be a list of strings")
+			}
+			names = append(names, s)
+		}
+	default:
+		return nil, badParam("callback_events", "must be a list of strings")
+	}
+	if len(names) > 0 && !hasCallback {
+		return nil, &paramError{"Parameter callback_events needs callback_uri and callback_secret."}
+	}
+	var out []string
+	for _, n := range names {
+		switch n {
+		case state.CallbackMessage:
+		case state.CallbackChatCleared, state.CallbackMeetingEnded:
+			out = append(out, n)
+		default:
+			return nil, badParam("callback_events", "has %q; allowed are %s, %s and %s", n,
+				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
+		}
+	}
+	return out, nil
+}
+
+func checkCallbackURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		return badParam("callback_uri", "must be an absolute http or https URL")
+	}
+	if u.User != nil {
+		return badParam("callback_uri", "must not carry a user name or password")
+	}
+	return nil
+}
+
+func (a *api) end(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
+	meetingID, err := param(p, "meeting_id", true, maxIDLen)
+	if err != nil {
+		return response{}, err
+	}
+	b, err := a.bridge(ctx, s, meetingID)
+	if err != nil {
+		return response{}, err
+	}
+	if err := s.DeleteCallbackConsumer(ctx, b.MeetingID); err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	if fs, err := s.Failed(ctx, b.MeetingID); err == nil {
+		for _, f := range fs {
+			s.DeleteFailed(ctx, b.MeetingID, f.Seq)
+		}
+	}
+	if err := s.DeleteBridge(ctx, b.MeetingID); err != nil {
+		if errors.Is(err, state.ErrNotFound) {
+			return response{}, errChatNotFound
+		}
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	a.log.Info("chat ended", "meeting_id", b.MeetingID)
+	return ok("Chat was ended", map[string]any{"meeting_id": b.MeetingID}), nil
+}
+
+// bridge finds the bridge of a meeting given by internal or external id.
+func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (state.Bridge, error) {
+	m, _, err := s.ResolveMeeting(ctx, meetingID)
+	if err != nil {
+		return state.Bridge{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	b, err := s.GetBridge(ctx, m.InternalID)
+	if errors.Is(err, state.ErrNotFound) && m.InternalID != meetingID {
+		b, err = s.GetBridge(ctx, meetingID)
+	}
+	if errors.Is(err, state.ErrNotFound) {
+		return b, errChatNotFound
+	}
+	if err != nil {
+		return b, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	return b, nil
+}
+
+// chatUser finds the bridge's chat user among the present users.
+func (a *api) chatUser(ctx context.Context, s *state.Store, b state.Bridge) (state.Presence, bool) {
+	u, err := s.FindUser(ctx, b.MeetingID, b.ChatUser)
+	return u, err == nil
+}
+
+func (a *api) send(ctx context.Context, s *state.Store, p pyjson.Value, ps httprouter.Params) (response, error) {
+	meetingID := ps.ByName("meeting_id")
+	if meetingID == "" || utf8.RuneCountInString(meetingID) > maxIDLen {
+		return response{}, badParam("meeting_id", "in the path must be 1 to %d characters", maxIDLen)
+	}
+	userName, err := param(p, "user_name", true, maxUserNameLen)
+	if err != nil {
+		return response{}, err
+	}
+	message, err := param(p, "message", true, maxMessageLen)
+	if err != nil {
+		return response{}, err
+	}
+	b, err := a.bridge(ctx, s, meetingID)
+	if err != nil {
+		return response{}, err
+	}
+	v, err := a.versions.get(ctx, s)
+	if err != nil {
+		return response{}, err
+	}
+	now := a.now()
+	var payload []byte
+	path := "user"
+	msg := "Message sent successfully"
+	extra := map[string]any{}
+	if u, present := a.chatUser(ctx, s, b); present {
+		payload, err = bbb.EncodeChatPost(v, bbb.ChatPost{
+			MeetingID:     b.MeetingID,
+			UserID:        u.UserID,
+			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
+			Message:       bbb.Render(v, a.cfg.MessageTemplate, userName, message),
+			Timestamp:     now.UnixMilli(),
+		})
+	} else if v.HasAPIChat() {
+		path = "api"
+		payload, err = bbb.EncodeAPIChatPost(v, bbb.APIChatPost{
+			MeetingID: b.MeetingID, UserName: sanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
+		})
+		msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+	} else {
+		return response{}, withDetail(errUserAbsent, "no user named %q has joined meeting %s, and BBB %s has no other way to post", b.ChatUser, b.MeetingID, v)
+	}
+	if err != nil {
+		return response{}, badParam("message", "cannot be sent: %v", err)
+	}
+	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errRedis, err)
+	}
+	if n == 0 {
+		return response{}, errNoAkka
+	}
+	a.m.sent.With(v.String(), path).Inc()
+	extra["via"] = path
+	return ok(msg, extra), nil
+}
+
+func (a *api) info(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
+	meetingID, err := param(p, "meeting_id", true, maxIDLen)
+	if err != nil {
+		return response{}, err
+	}
+	b, err := a.bridge(ctx, s, meetingID)
+	if err != nil {
+		return response{}, err
+	}
+	u, present := a.chatUser(ctx, s, b)
+	out := map[string]any{
+		"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "chat_user": b.ChatUser,
+		"chat_user_present": present, "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "ending": b.Ending,
+	}
+	if present {
+		out["chat_user_id"] = u.UserID
+	}
+	if b.HasCallback() {
+		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		if pending, err := s.Pending(ctx, b.MeetingID); err == nil {
+			cb["pending"] = pending
+		} else {
+			cb["pending"] = 0
+		}
+		stats, err := s.GetCallbackStats(ctx, b.MeetingID)
+		if err != nil {
+			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		}
+		failed, err := s.Failed(ctx, b.MeetingID)
+		if err != nil {
+			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		}
+		cb["delivered"] = stats.Delivered
+		cb["failed"] = len(failed)
+		cb["retries"] = stats.Retries
+		cb["last_error"] = stats.LastError
+		if !stats.LastErrorAt.IsZero() {
+			cb["last_error_at"] = stats.LastErrorAt.UTC().Format(time.RFC3339)
+		}
+		if !stats.LastSuccessAt.IsZero() {
+			cb["last_success_at"] = stats.LastSuccessAt.UTC().Format(time.RFC3339)
+		}
+		out["callback"] = cb
+	} else {
+		out["callback"] = nil
+	}
+	return ok("Chat info", out), nil
+}
+
+// redactURI drops the query and fragment, which may carry tokens.
+func redactURI(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+func (a *api) running(ctx context.Context, s *state.Store, _ pyjson.Value, _ httprouter.Params) (response, error) {
+	bs, err := s.Bridges(ctx)
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	ids := make([]string, 0, len(bs))
+	chats := make([]map[string]any, 0, len(bs))
+	for _, b := range bs {
+		ids = append(ids, b.MeetingID)
+		chats = append(chats, map[string]any{
+			"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "chat_user": b.ChatUser,
+			"callback": b.HasCallback(), "callback_state": b.CallbackState,
+		})
+	}
+	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
+}
+
+func (a *api) retry(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
+	meetingID, err := param(p, "meeting_id", true, maxIDLen)
+	if err != nil {
+		return response{}, err
+	}
+	b, err := a.bridge(ctx, s, meetingID)
+	if err != nil {
+		return response{}, err
+	}
+	if !b.HasCallback() {
+		return response{}, &paramError{"Parameter meeting_id names a chat without a callback."}
+	}
+	if b.CallbackState == state.CallbackGone {
+		// The receiver said 410 Gone before; asking to retry turns its callbacks back on from now.
+		if _, err := s.UpdateBridge(ctx, b.MeetingID, func(b *state.Bridge) bool {
+			b.CallbackState, b.CreatedAt = state.CallbackActive, a.now()
+			return true
+		}); err != nil {
+			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		}
+		if b2, err := s.GetBridge(ctx, b.MeetingID); err == nil {
+			if _, err := s.EnsureCallbackConsumer(ctx, b2, consumerAckWait); err != nil {
+				return response{}, fmt.Errorf("%w: %w", errNATS, err)
+			}
+		}
+	}
+	n, err := s.RetryFailed(ctx, b.MeetingID)
+	if err != nil {
+		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
+}
+
+func (a *api) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	problems := map[string]string{}
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		problems["redis"] = "unreachable"
+	}
+	if s := a.store.Load(); s == nil {
+		problems["nats"] = "not connected"
+	} else if err := s.Ping(ctx); err != nil {
+		problems["nats"] = "jetstream not answering"
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// sanitizeName is replaced by bbb's name sanitiser.
+func sanitizeName(s string) string { return s }

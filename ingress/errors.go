@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+// Domain errors of the API. Their HTTP status and message are in errorTable, and nowhere else.
+var (
+	errNotObject      = errors.New("the body is not a JSON object")
+	errTooLarge       = errors.New("the body is too large")
+	errChatNotFound   = errors.New("chat not found")
+	errChatExists     = errors.New("chat already registered")
+	errUserAbsent     = errors.New("chat user not in the meeting")
+	errRedis          = errors.New("redis unreachable")
+	errNoAkka         = errors.New("no BBB subscriber on redis")
+	errNATS           = errors.New("nats unreachable")
+	errVersionUnknown = errors.New("BBB version unknown")
+	errTooManyBridges = errors.New("too many bridges")
+	errNotFoundPath   = errors.New("unknown path")
+	errMethod         = errors.New("method not allowed")
+	errPanic          = errors.New("internal error")
+)
+
+// paramError is a missing or mistyped parameter; its text names the parameter.
+type paramError struct{ msg string }
+
+func (e *paramError) Error() string { return e.msg }
+
+func missing(name string) error { return &paramError{fmt.Sprintf("Parameter %s is missing.", name)} }
+func badParam(name, format string, args ...any) error {
+	return &paramError{fmt.Sprintf("Parameter %s %s.", name, fmt.Sprintf(format, args...))}
+}
+
+// errorTable maps every domain error to its HTTP status and the message clients read.
+func errorTable() []struct {
+	err    error
+	status int
+	msg    string
+} {
+	return []struct {
+		err    error
+		status int
+		msg    string
+	}{
+		{checksum.ErrMissing, http.StatusUnauthorized, "No checksum was given."},
+		{checksum.ErrIncorrect, http.StatusUnauthorized, "Checksum was incorrect."},
+		{state.ErrReplay, http.StatusUnauthorized, "Checksum was already used."},
+		{errNotObject, http.StatusBadRequest, "The body must be a JSON object."},
+		{pyjson.ErrSyntax, http.StatusBadRequest, "The body must be a JSON object."},
+		{errTooLarge, http.StatusRequestEntityTooLarge, "The body is too large."},
+		{errChatNotFound, http.StatusNotFound, "Chat was not found"},
+		{state.ErrNotFound, http.StatusNotFound, "Chat was not found"},
+		{errChatExists, http.StatusConflict, "Chat is already registered"},
+		{state.ErrExists, http.StatusConflict, "Chat is already registered"},
+		{errUserAbsent, http.StatusConflict, "The chat user is not in the meeting"},
+		{errTooManyBridges, http.StatusTooManyRequests, "Too many chats are running"},
+		{errRedis, http.StatusServiceUnavailable, "BBB's Redis is unreachable; the message was not sent"},
+		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
+		{errNATS, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
+		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
+		{errNotFoundPath, http.StatusNotFound, "No such API call"},
+		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
+	}
+}
+
+// statusOf maps an error to its status and message. Errors not in the table are internal.
+func statusOf(err error) (int, string) {
+	var pe *paramError
+	if errors.As(err, &pe) {
+		return http.StatusBadRequest, pe.msg
+	}
+	for _, row := range errorTable() {
+		if errors.Is(err, row.err) {
+			if detail, ok := errors.AsType[*detailError](err); ok {
+				return row.status, row.msg + ": " + detail.detail
+			}
+			return row.status, row.msg
+		}
+	}
+	return http.StatusInternalServerError, "Internal error"
+}
+
+// detailError adds a detail for the client to a domain error (never a secret).
+type detailError struct {
+	err    error
+	detail string
+}
+
+func (e *detailError) Error() string { return e.err.Error() + ": " + e.detail }
+func (e *detailError) Unwrap() error { return e.err }
+
+func withDetail(err error, format string, args ...any) error {
+	return &detailError{err: err, detail: fmt.Sprintf(format, args...)}
+}
