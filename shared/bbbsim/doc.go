@@ -1,0 +1,36 @@
+// Package bbbsim is a stand-in for BigBlueButton's akka-apps on a real Redis, as strict as akka-apps is, for tests
+// and demos of bbb-chat. It plays one BBB version at a time (2.2, 2.3, 2.4, 2.5, 2.6, 2.7 or 3.0).
+//
+// What it owns:
+//   - Its own, independent definition of every message shape of every version (see /work/shared/docs/bbb-protocol.md
+//     §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
+//     with it would make the check worthless.
+//   - The strict parse of requests on to-akka-apps-redis-channel, the way akka's Jackson mapper does it
+//     (FAIL_ON_UNKNOWN_PROPERTIES, FAIL_ON_MISSING_CREATOR_PROPERTIES): the message is exactly {envelope, core};
+//     the envelope exactly {name, routing (string → string), timestamp (integer)}; core exactly {header, body};
+//     the header exactly the fields of the message's header class; the body exactly the fields of that version's
+//     case class, with the right JSON types. A violation drops the message, records a Drop with a reason such as
+//     `SendGroupChatMessageMsg: body.msg: unknown field "color" for 2.7`, and publishes nothing, as akka does.
+//   - The akka handlers that matter to a chat bridge: SendGroupChatMessageMsg (sender from header.userId must be a
+//     joined user or SYSTEM; the chat must exist; a locked viewer cannot post while public chat is locked),
+//     SendGroupChatMessageFromApiSysPubMsg (3.0), ClearPublicChatHistoryPubMsg (moderators only),
+//     RegisterUserReqMsg, UserJoinMeetingReqMsg and UserLeaveReqMsg; and the events they publish, in each
+//     version's exact shape, on the channels akka uses (including the frontend-channel duplicates of 2.3+).
+//   - Scripted actions for the rest of BBB: meetings created and ended as by bbb-web, and humans who join, leave,
+//     type (through the 2.x HTML5 server's escaping) and clear the chat.
+//
+// Where it differs from akka-apps, on purpose:
+//   - Jackson's default scalar coercions (a number into a String, "true" into a Boolean, 1.0 into a Long, a number
+//     as a routing value) are rejected: a producer must not rely on them. An explicit null is accepted, as Jackson
+//     does, but recorded as a Warning; a null where akka dereferences an object (header, body, body.msg,
+//     sender …) is a drop, since akka's actor would fail on it.
+//   - UserLeaveReqMsg removes the user at once; akka sets a left flag and removes the user about 10 s later.
+//   - The 2.2–2.4 grace period that lets a locked user's message through within 5 s of a lock-settings change is
+//     not simulated; SetLock takes effect at once.
+//   - disabledFeatures, per-user locks (3.0), private chats, presenters and the inactivity audit are not simulated.
+//     Names the simulator does not handle are dropped with the reason "not handled by simulator".
+//   - Scripted joins publish only UserJoinedMeetingEvtMsg (no UserRegisteredRespMsg); MeetingCreatedEvtMsg props for
+//     2.2 and 2.3 follow the 2.4 layout (see meetingCreated).
+//
+// What it must not do: read anything but to-akka-apps-redis-channel, or publish anything akka-apps would not.
+package bbbsim
