@@ -1,0 +1,26 @@
+// Package checksum owns request and callback authentication: the original
+// bbb-chat checksum (anchors.md §0.2), and Standard Webhooks v1 signatures
+// (anchors.md §4.1) for callbacks to receivers that speak that scheme.
+//
+// The original checksum is
+//
+//	sha512_hex(call + json.dumps(params) + secret + str(unix_seconds))
+//
+// where params is the JSON body, parsed by Python's json.loads, without its
+// "checksum" member, and the checksum travels as that member. Verifier
+// accepts a request when the checksum matches, for one of its secrets and a
+// second within ±Delta of now, either of two texts for json.dumps(params):
+//
+//  1. pyjson.Canonical(body, "checksum"): what the original Python server
+//     computed, and what a Python client computes;
+//  2. the body as received with the checksum member cut out
+//     (pyjson.Document.Cut): what a client in another language computes when
+//     it signs its own serialisation and then adds the checksum member with
+//     the same serialiser.
+//
+// All candidates are hashed and compared in constant time, whichever matches.
+//
+// What it must not do: read configuration, the clock (Now is injected) or
+// HTTP requests; detect replays (Verify returns the checksum so that the
+// caller can).
+package checksum
