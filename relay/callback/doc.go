@@ -1,0 +1,51 @@
+// Package callback delivers a bridged meeting's chat events to the bridge's callback_uri: signed, durable, in
+// order, retried. It belongs to relay and is used by relay's main package only.
+//
+// # Model
+//
+// Every chat event is already in the JetStream stream (package state) before this package sees it. Each bridge
+// with a callback has one durable pull consumer (state.EnsureCallbackConsumer) with MaxAckPending 1, so exactly one
+// event of a bridge is in flight at a time, whichever relay process holds it. A Manager watches the bridges
+// bucket and runs one goroutine per active bridge; the goroutine fetches one event, POSTs it, and answers
+// JetStream:
+//
+//   - 2xx: acknowledged synchronously (a crash after the POST and before the acknowledgement is the only window in
+//     which a receiver can see an event twice; receivers deduplicate on webhook-id).
+//   - 410 Gone: the bridge's CallbackState becomes "gone", the event is terminated, the consumer deleted and the
+//     worker stopped. The bridge stays registered.
+//   - anything else (3xx, which is never followed, other 4xx and 5xx, timeouts, refused or reset connections):
+//     negatively acknowledged with the delay of the retry schedule (±jitter, or the receiver's Retry-After when
+//     longer, capped). The event stays the bridge's head, so later events wait behind it. After the last step of
+//     the schedule it is given up: kept as a state.FailedDelivery (retryCallbacks puts it back on the meeting's
+//     retry subject, with the same id) and terminated, and the next event goes.
+//
+// The retry schedule lives in JetStream (the delayed redelivery), not in process memory: a relay that dies or
+// restarts loses nothing, and another relay takes over the consumer. Bridges never wait on each other.
+//
+// # What is sent
+//
+// Each POST carries a body compatible with the original bbb-chat's checksum (see Body) and Standard Webhooks
+// headers: webhook-id (the event's id, the same across retries, crashes and retryCallbacks), webhook-timestamp
+// (unix seconds of the attempt) and webhook-signature (HMAC-SHA256 with the bridge's callback secret). The
+// checksum's time and webhook-timestamp are those of the attempt, so a retried body differs from the first one
+// only in "checksum".
+//
+// # Echoes
+//
+// A bridge must not send its own posts back. A public chat message is skipped when
+//
+//	(a) its sender id is the id of the present user named like the bridge's chat user (Store.FindUser), or
+//	(b) its correlation id is "<sender id>-<digits>" (what BBB clients and ingress generate) and its sender name
+//	    is the bridge's chat user — this catches posts of a chat user who left in the meantime, or
+//	(c) Options.IsEcho, when set, says so.
+//
+// Posts made through BBB 3.0's sendChatMessage API come back with sender id and correlation id "SYSTEM" and carry
+// the display name the API was given, which for ingress is the outside sender's own name. Rules (a) and (b) cannot
+// recognise them and this package does not try to guess by name, so they are delivered unless IsEcho recognises
+// them (for example from a record of what ingress posted). Private chats are never sent.
+//
+// # What it must not do
+//
+// It never follows redirects, never logs a callback secret or a full callback URI (only scheme and host), holds no
+// lock across an HTTP call, and keeps no per-bridge buffers: a bridge costs a goroutine and a few words.
+package callback
