@@ -328,7 +328,8 @@ func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 		}
 	case pyjson.KindArray:
 		for i := range v.Len() {
-			s, ok := v.Index(i).Str()
+			elem, _ := v.Index(i)
+			s, ok := elem.Str()
 			if !ok {
 				return nil, badParam("callback_events", "must be a list of strings")
 			}

@@ -41,11 +41,23 @@ type env struct {
 	apiURL               string
 	relayURL             string
 	extraEnv             map[string]string
+	releaseFile          string // BBB's release file, as on a BBB host; "" for none (version inferred from events)
 }
 
 func newEnv(t *testing.T, version string) *env {
 	t.Helper()
+	return newEnvWith(t, version, true)
+}
+
+func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
+	t.Helper()
 	e := &env{t: t, version: version, secret: testSecret + "-" + version}
+	e.releaseFile = filepath.Join(t.TempDir(), "bigbluebutton-release")
+	if releaseFile {
+		if err := os.WriteFile(e.releaseFile, []byte("BIGBLUEBUTTON_RELEASE="+version+".3\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.redis = testenv.Redis(t)
 	e.nats = testenv.NATS(t)
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr})
@@ -79,8 +91,9 @@ func (e *env) commonEnv() map[string]string {
 		"BBB_CHAT_NATS_URL":         testenv.NATSURL(e.nats),
 		"BBB_CHAT_NATS_EMBEDDED":    "false",
 		"BBB_CHAT_BBB_VERSION":      "auto",
-		"BBB_CHAT_BBB_RELEASE_FILE": filepath.Join(e.t.TempDir(), "no-release-file"),
+		"BBB_CHAT_BBB_RELEASE_FILE": e.releaseFile,
 		"BBB_CHAT_LOG_LEVEL":        "debug",
+		"BBB_CHAT_CALLBACK_ALLOW":   "127.0.0.0/8",
 	}
 	for k, v := range e.extraEnv {
 		m[k] = v
@@ -415,5 +428,33 @@ func TestPythonClient(t *testing.T) {
 	msgs := e.waitChat(m.IntID, 1)
 	if want := "Jürgen 😀: Grüße &lt;b&gt;aus&lt;/b&gt; Python"; msgs[0].Message != want {
 		t.Fatalf("chat got %q, want %q", msgs[0].Message, want)
+	}
+}
+
+// TestVersionInferred: with no release file, the version comes from the shape of BBB's events, recorded by relay
+// and read by ingress.
+func TestVersionInferred(t *testing.T) {
+	for _, version := range []string{"2.4", "3.0"} {
+		t.Run(version, func(t *testing.T) {
+			e := newEnvWith(t, version, false)
+			ctx := t.Context()
+			m, _ := e.sim.CreateMeeting(ctx, "inferred", "Inferred")
+			e.waitKnown(m.IntID)
+			expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge"), 200, "started")
+			expect(t, e.send(m.IntID, "a", "too early"), 503, "BBB version is not known")
+			if _, err := e.sim.Join(ctx, m.IntID, "Bridge", "VIEWER"); err != nil {
+				t.Fatal(err)
+			}
+			e.waitPresent(m.IntID, "Bridge", true)
+			testenv.Eventually(t, 10*time.Second, "version recorded", func() bool {
+				v, err := e.store.GetServerVersion(context.Background())
+				return err == nil && strings.HasPrefix(v.Version, version[:1])
+			})
+			expect(t, e.send(m.IntID, "a", "now"), 200, "sent")
+			e.waitChat(m.IntID, 1)
+			if d := e.sim.Dropped(); len(d) != 0 {
+				t.Fatalf("BBB dropped: %+v", d)
+			}
+		})
 	}
 }

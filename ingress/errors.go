@@ -52,6 +52,7 @@ func errorTable() []struct {
 		{checksum.ErrIncorrect, http.StatusUnauthorized, "Checksum was incorrect."},
 		{state.ErrReplay, http.StatusUnauthorized, "Checksum was already used."},
 		{errNotObject, http.StatusBadRequest, "The body must be a JSON object."},
+		{pyjson.ErrNotObject, http.StatusBadRequest, "The body must be a JSON object."},
 		{pyjson.ErrSyntax, http.StatusBadRequest, "The body must be a JSON object."},
 		{errTooLarge, http.StatusRequestEntityTooLarge, "The body is too large."},
 		{errChatNotFound, http.StatusNotFound, "Chat was not found"},
@@ -74,6 +75,9 @@ func statusOf(err error) (int, string) {
 	var pe *paramError
 	if errors.As(err, &pe) {
 		return http.StatusBadRequest, pe.msg
+	}
+	if se, ok := errors.AsType[*pyjson.SyntaxError](err); ok {
+		return http.StatusBadRequest, fmt.Sprintf("The body must be a JSON object: %s at byte %d.", se.Msg, se.Offset)
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {

@@ -78,6 +78,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("BBB_CHAT_REDIS_URL: %w", err)
 	}
+	redis.SetLogger(redisLogger{log})
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
@@ -255,4 +256,11 @@ func (v *versionSource) get(ctx context.Context, s *state.Store) (bbb.Version, e
 	}
 	v.seen, v.at = ver, v.now()
 	return ver, nil
+}
+
+// redisLogger sends go-redis's own messages (pool dial failures and the like) to the structured log.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.Debug("redis client", "detail", fmt.Sprintf(format, v...))
 }
