@@ -64,7 +64,9 @@ type Verifier struct {
 	Secrets []string
 	// Delta is the accepted clock skew in whole seconds: timestamps from
 	// now-Delta to now+Delta (inclusive) are tried, 2*Delta+1 in all, for
-	// each secret and text. Negative means 0.
+	// each secret and text. Negative means 0. A verification costs about
+	// (2*Delta+1) × secrets × texts SHA-512 blocks, so keep it small (the
+	// original used 5).
 	Delta int64
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time

@@ -1,6 +1,7 @@
 // Package checksum owns request and callback authentication: the original
-// bbb-chat checksum (anchors.md §0.2), and Standard Webhooks v1 signatures
-// (anchors.md §4.1) for callbacks to receivers that speak that scheme.
+// bbb-chat checksum, and Standard Webhooks v1 signatures
+// (https://www.standardwebhooks.com) for callbacks to receivers that speak
+// that scheme.
 //
 // The original checksum is
 //

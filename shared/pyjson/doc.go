@@ -4,7 +4,15 @@
 //
 // The original bbb-chat signs sha512(call + json.dumps(params) + secret + ts),
 // so verifying its checksums needs Python's serialiser, not encoding/json.
-// See /work/shared/docs/go-stack.md §2 for the rules this package follows.
+// The rules below were checked against CPython 3.11 (testdata/gen_vectors.py).
+//
+// API in brief: Parse (and ParseDocument, which also remembers where each
+// top-level member was written) returns a Value; Dumps/AppendDumps write one;
+// Canonical does both for an object body, dropping keys. Values made in Go
+// come from Object/Member, Array, String, Int, Float, Bool and Null; values
+// are read with Kind, Lookup, Members, Len, Index, Str, RawStr, Boolean,
+// Int64, Float64 and Literal. Errors match ErrSyntax (a *SyntaxError with the
+// byte offset), ErrTooDeep or ErrNotObject.
 //
 // What it owns:
 //   - Parse: a strict recursive-descent parser that accepts exactly what

@@ -161,13 +161,13 @@ func (v Value) Len() int {
 	return len(v.members)
 }
 
-// Index returns element i of an array. It panics if v is not an array or i is
-// out of range, like a slice index.
-func (v Value) Index(i int) Value {
-	if v.kind != KindArray {
-		panic("pyjson: Index on " + v.kind.String())
+// Index returns element i of an array. ok is false if v is not an array or
+// i is out of range.
+func (v Value) Index(i int) (elem Value, ok bool) {
+	if v.kind != KindArray || i < 0 || i >= len(v.members) {
+		return Value{}, false
 	}
-	return v.members[i].Value
+	return v.members[i].Value, true
 }
 
 // Lookup returns the value of the member key of an object. Keys are compared

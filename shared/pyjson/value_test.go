@@ -134,8 +134,14 @@ func TestAccessors(t *testing.T) {
 		t.Errorf("null: %v %v", n.Kind(), ok)
 	}
 	a, _ := v.Lookup("a")
-	if a.Len() != 2 || a.Index(1).Kind() != KindString || a.Members() != nil {
+	if e, ok := a.Index(1); a.Len() != 2 || !ok || e.Kind() != KindString || a.Members() != nil {
 		t.Errorf("array accessors")
+	}
+	if _, ok := a.Index(2); ok {
+		t.Errorf("Index out of range reported ok")
+	}
+	if _, ok := v.Index(0); ok {
+		t.Errorf("Index on an object reported ok")
 	}
 	if _, ok := v.Lookup("missing"); ok {
 		t.Error("Lookup of a missing key reported ok")
