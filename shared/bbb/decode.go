@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 )
 
 // Redis channels and well-known ids (bbb-protocol.md §1, §3.1).
@@ -155,49 +156,125 @@ type Meeting struct {
 // present and well typed, otherwise the error wraps ErrMalformed and names the
 // missing or bad field. Messages bbb-chat does not interpret decode to
 // Event{Kind: KindOther, Name: ...} with a nil error, provided they are an
-// envelope at all (a JSON object with core.header and a name).
+// envelope at all (a JSON object with core.header and a name); their body is
+// not checked.
 func Decode(raw []byte) (Event, error) {
 	if len(raw) > MaxMessageSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(raw), MaxMessageSize)
 	}
-	var w wireMsg
+	// Fast path: one pass into a body that has the fields of every kind we
+	// interpret. It fails on a body field whose type differs from what some
+	// other kind expects; then the slow path decodes the body again with only
+	// the fields of this message's kind, so that an unrelated message, or an
+	// unrelated field, never makes a message malformed.
+	var w wireMsg[*wireBody]
+	if err := json.Unmarshal(raw, &w); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && (te.Field == "core.body" || strings.HasPrefix(te.Field, "core.body.")) {
+			return decodeSlow(raw)
+		}
+		return Event{}, malformed("", "", err)
+	}
+	e, err := decodeEnvelope(w.Envelope, w.Core)
+	if err != nil {
+		return Event{}, err
+	}
+	return decodeKind(e, w.Core.Header, w.Core.Body)
+}
+
+// decodeSlow decodes raw with the body kept raw, then decodes the body into
+// only the field group the message's kind reads.
+func decodeSlow(raw []byte) (Event, error) {
+	var w wireMsg[json.RawMessage]
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Event{}, malformed("", "", err)
 	}
-	if w.Core == nil || w.Core.Header == nil {
+	e, err := decodeEnvelope(w.Envelope, w.Core)
+	if err != nil {
+		return Event{}, err
+	}
+	var group any
+	var b wireBody
+	switch kindOf(e.Name) {
+	case KindOther:
+		return decodeKind(e, w.Core.Header, nil)
+	case KindChatMessage, KindChatCleared:
+		group = &b.chatFields
+	case KindUserJoined, KindUserLeft:
+		group = &b.userFields
+	case KindMeetingCreated, KindMeetingEnded:
+		group = &b.meetingFields
+	}
+	body := w.Core.Body
+	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
+		return decodeKind(e, w.Core.Header, nil)
+	}
+	if err := json.Unmarshal(body, group); err != nil {
+		return Event{}, malformed(e.Name, "core.body", err)
+	}
+	return decodeKind(e, w.Core.Header, &b)
+}
+
+// decodeEnvelope checks what every message needs: a header and a name.
+func decodeEnvelope[B any](env *wireEnvelope, c *wireCore[B]) (Event, error) {
+	if c == nil || c.Header == nil {
 		return Event{}, malformed("", "core.header", errMissing)
 	}
-	h := w.Core.Header
-	e := Event{Name: h.Name}
-	if w.Envelope != nil {
-		e.Timestamp = w.Envelope.Timestamp
-		if w.Envelope.Name != "" {
-			e.Name = w.Envelope.Name
+	e := Event{Name: c.Header.Name}
+	if env != nil {
+		e.Timestamp = env.Timestamp
+		if env.Name != "" {
+			e.Name = env.Name
 		}
 	}
 	if e.Name == "" {
 		return Event{}, malformed("", "envelope.name", errMissing)
 	}
-	body := w.Core.Body
+	return e, nil
+}
 
-	var err error
-	switch e.Name {
+func kindOf(name string) Kind {
+	switch name {
 	case "GroupChatMessageBroadcastEvtMsg":
-		err = decodeChat(&e, h, body)
+		return KindChatMessage
 	case "ClearPublicChatHistoryEvtMsg":
-		err = decodeChatCleared(&e, h, body)
+		return KindChatCleared
 	case "UserJoinedMeetingEvtMsg":
-		err = decodeUserJoined(&e, h, body)
+		return KindUserJoined
 	case "UserLeftMeetingEvtMsg":
-		err = decodeUserLeft(&e, h, body)
+		return KindUserLeft
 	case "MeetingCreatedEvtMsg":
-		err = decodeMeetingCreated(&e, body)
+		return KindMeetingCreated
 	case "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg":
-		err = decodeMeetingEnded(&e, body)
-	default:
-		e.Kind = KindOther
+		return KindMeetingEnded
+	}
+	return KindOther
+}
+
+// decodeKind fills e from the header and body (nil if absent or null).
+func decodeKind(e Event, h *wireHeader, b *wireBody) (Event, error) {
+	e.Kind = kindOf(e.Name)
+	if e.Kind == KindOther {
 		e.MeetingID = h.MeetingID
 		return e, nil
+	}
+	if b == nil {
+		return Event{}, malformed(e.Name, "core.body", errMissing)
+	}
+	var err error
+	switch e.Kind {
+	case KindChatMessage:
+		err = decodeChat(&e, h, b)
+	case KindChatCleared:
+		err = decodeChatCleared(&e, h, b)
+	case KindUserJoined:
+		err = decodeUserJoined(&e, h, b)
+	case KindUserLeft:
+		err = decodeUserLeft(&e, h, b)
+	case KindMeetingCreated:
+		err = decodeMeetingCreated(&e, b)
+	case KindMeetingEnded:
+		err = decodeMeetingEnded(&e, b)
 	}
 	if err != nil {
 		return Event{}, err
@@ -205,23 +282,92 @@ func Decode(raw []byte) (Event, error) {
 	return e, nil
 }
 
-// The outer envelope. The body stays raw until the name says which shape to
-// decode it into, so unrelated messages never fail on their body's types.
-type wireMsg struct {
-	Envelope *struct {
-		Name      string `json:"name"`
-		Timestamp int64  `json:"timestamp"`
-	} `json:"envelope"`
-	Core *struct {
-		Header *wireHeader     `json:"header"`
-		Body   json.RawMessage `json:"body"`
-	} `json:"core"`
+// wireMsg is the envelope; B is the body: *wireBody on the fast path (nil
+// when absent or null), json.RawMessage on the slow one.
+type wireMsg[B any] struct {
+	Envelope *wireEnvelope `json:"envelope"`
+	Core     *wireCore[B]  `json:"core"`
+}
+
+type wireEnvelope struct {
+	Name      string `json:"name"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+type wireCore[B any] struct {
+	Header *wireHeader `json:"header"`
+	Body   B           `json:"body"`
 }
 
 type wireHeader struct {
 	Name      string `json:"name"`
 	MeetingID string `json:"meetingId"`
 	UserID    string `json:"userId"`
+}
+
+// wireBody has the body fields of every kind Decode interprets, in three
+// groups with no JSON key in common (encoding/json drops keys that two
+// embedded structs share), so that the slow path can decode one group alone.
+type wireBody struct {
+	chatFields
+	userFields
+	meetingFields
+}
+
+// chatFields: GroupChatMessageBroadcastEvtMsg, ClearPublicChatHistoryEvtMsg.
+type chatFields struct {
+	ChatID *string      `json:"chatId"`
+	Msg    *wireChatMsg `json:"msg"`
+}
+
+type wireChatMsg struct {
+	ID            *string `json:"id"`
+	Timestamp     *int64  `json:"timestamp"`
+	CorrelationID string  `json:"correlationId"`
+	Sender        *struct {
+		ID   *string `json:"id"`
+		Name string  `json:"name"`
+		Role *string `json:"role"`
+	} `json:"sender"`
+	ChatEmphasizedText bool    `json:"chatEmphasizedText"`
+	Message            *string `json:"message"`
+	Color              *string `json:"color"`
+	ReplyToMessageID   *string `json:"replyToMessageId"`
+}
+
+// userFields: UserJoinedMeetingEvtMsg, UserLeftMeetingEvtMsg.
+type userFields struct {
+	IntID  *string `json:"intId"`
+	ExtID  string  `json:"extId"`
+	Name   *string `json:"name"`
+	Role   string  `json:"role"`
+	Guest  bool    `json:"guest"`
+	Bot    *bool   `json:"bot"`
+	Eject  *bool   `json:"eject"`
+	Reason string  `json:"reason"`
+	// Presence-only fields, used for Event.Hint; their types do not matter.
+	ReactionEmoji json.RawMessage `json:"reactionEmoji"`
+	Color         json.RawMessage `json:"color"`
+	Pin           json.RawMessage `json:"pin"`
+}
+
+// meetingFields: MeetingCreatedEvtMsg, MeetingEndedEvtMsg, MeetingDestroyedEvtMsg.
+type meetingFields struct {
+	MeetingID *string `json:"meetingId"`
+	Props     *struct {
+		MeetingProp *struct {
+			Name       string  `json:"name"`
+			ExtID      *string `json:"extId"`
+			IntID      *string `json:"intId"`
+			IsBreakout bool    `json:"isBreakout"`
+		} `json:"meetingProp"`
+		BreakoutProps struct {
+			ParentID string `json:"parentId"`
+		} `json:"breakoutProps"`
+		DurationProps struct {
+			CreatedTime int64 `json:"createdTime"`
+		} `json:"durationProps"`
+	} `json:"props"`
 }
 
 var (
@@ -259,18 +405,6 @@ func malformed(name, field string, cause error) error {
 	return fmt.Errorf("%w%s: %v", ErrMalformed, msg, cause)
 }
 
-// decodeBody unmarshals the raw body; an absent or null body is reported as
-// missing rather than silently yielding zero values.
-func decodeBody(name string, body json.RawMessage, v any) error {
-	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
-		return malformed(name, "core.body", errMissing)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return malformed(name, "core.body", err)
-	}
-	return nil
-}
-
 // requireID returns *p, which must be present and non-empty.
 func requireID(name, field string, p *string) (string, error) {
 	if p == nil {
@@ -295,31 +429,8 @@ func present(r json.RawMessage) bool {
 	return len(r) > 0 && !bytes.Equal(r, []byte("null"))
 }
 
-type wireChatBody struct {
-	ChatID *string `json:"chatId"`
-	Msg    *struct {
-		ID            *string `json:"id"`
-		Timestamp     *int64  `json:"timestamp"`
-		CorrelationID string  `json:"correlationId"`
-		Sender        *struct {
-			ID   *string `json:"id"`
-			Name string  `json:"name"`
-			Role *string `json:"role"`
-		} `json:"sender"`
-		ChatEmphasizedText bool    `json:"chatEmphasizedText"`
-		Message            *string `json:"message"`
-		Color              *string `json:"color"`
-		ReplyToMessageID   *string `json:"replyToMessageId"`
-	} `json:"msg"`
-}
-
-func decodeChat(e *Event, h *wireHeader, body json.RawMessage) error {
-	e.Kind = KindChatMessage
+func decodeChat(e *Event, h *wireHeader, b *wireBody) error {
 	if err := requireHeaderMeeting(e, h); err != nil {
-		return err
-	}
-	var b wireChatBody
-	if err := decodeBody(e.Name, body, &b); err != nil {
 		return err
 	}
 	chatID, err := requireID(e.Name, "core.body.chatId", b.ChatID)
@@ -379,15 +490,8 @@ func decodeChat(e *Event, h *wireHeader, body json.RawMessage) error {
 	return nil
 }
 
-func decodeChatCleared(e *Event, h *wireHeader, body json.RawMessage) error {
-	e.Kind = KindChatCleared
+func decodeChatCleared(e *Event, h *wireHeader, b *wireBody) error {
 	if err := requireHeaderMeeting(e, h); err != nil {
-		return err
-	}
-	var b struct {
-		ChatID *string `json:"chatId"`
-	}
-	if err := decodeBody(e.Name, body, &b); err != nil {
 		return err
 	}
 	id, err := requireID(e.Name, "core.body.chatId", b.ChatID)
@@ -398,26 +502,8 @@ func decodeChatCleared(e *Event, h *wireHeader, body json.RawMessage) error {
 	return nil
 }
 
-type wireUserJoinedBody struct {
-	IntID *string `json:"intId"`
-	ExtID string  `json:"extId"`
-	Name  *string `json:"name"`
-	Role  string  `json:"role"`
-	Guest bool    `json:"guest"`
-	Bot   *bool   `json:"bot"`
-	// Presence-only fields, used for Event.Hint; their types do not matter.
-	ReactionEmoji json.RawMessage `json:"reactionEmoji"`
-	Color         json.RawMessage `json:"color"`
-	Pin           json.RawMessage `json:"pin"`
-}
-
-func decodeUserJoined(e *Event, h *wireHeader, body json.RawMessage) error {
-	e.Kind = KindUserJoined
+func decodeUserJoined(e *Event, h *wireHeader, b *wireBody) error {
 	if err := requireHeaderMeeting(e, h); err != nil {
-		return err
-	}
-	var b wireUserJoinedBody
-	if err := decodeBody(e.Name, body, &b); err != nil {
 		return err
 	}
 	id, err := requireID(e.Name, "core.body.intId", b.IntID)
@@ -445,17 +531,8 @@ func decodeUserJoined(e *Event, h *wireHeader, body json.RawMessage) error {
 	return nil
 }
 
-func decodeUserLeft(e *Event, h *wireHeader, body json.RawMessage) error {
-	e.Kind = KindUserLeft
+func decodeUserLeft(e *Event, h *wireHeader, b *wireBody) error {
 	if err := requireHeaderMeeting(e, h); err != nil {
-		return err
-	}
-	var b struct {
-		IntID  *string `json:"intId"`
-		Eject  *bool   `json:"eject"`
-		Reason string  `json:"reason"`
-	}
-	if err := decodeBody(e.Name, body, &b); err != nil {
 		return err
 	}
 	id, err := requireID(e.Name, "core.body.intId", b.IntID)
@@ -472,29 +549,7 @@ func decodeUserLeft(e *Event, h *wireHeader, body json.RawMessage) error {
 	return nil
 }
 
-type wireMeetingCreatedBody struct {
-	Props *struct {
-		MeetingProp *struct {
-			Name       string  `json:"name"`
-			ExtID      *string `json:"extId"`
-			IntID      *string `json:"intId"`
-			IsBreakout bool    `json:"isBreakout"`
-		} `json:"meetingProp"`
-		BreakoutProps struct {
-			ParentID string `json:"parentId"`
-		} `json:"breakoutProps"`
-		DurationProps struct {
-			CreatedTime int64 `json:"createdTime"`
-		} `json:"durationProps"`
-	} `json:"props"`
-}
-
-func decodeMeetingCreated(e *Event, body json.RawMessage) error {
-	e.Kind = KindMeetingCreated
-	var b wireMeetingCreatedBody
-	if err := decodeBody(e.Name, body, &b); err != nil {
-		return err
-	}
+func decodeMeetingCreated(e *Event, b *wireBody) error {
 	if b.Props == nil {
 		return malformed(e.Name, "core.body.props", errMissing)
 	}
@@ -522,14 +577,7 @@ func decodeMeetingCreated(e *Event, body json.RawMessage) error {
 	return nil
 }
 
-func decodeMeetingEnded(e *Event, body json.RawMessage) error {
-	e.Kind = KindMeetingEnded
-	var b struct {
-		MeetingID *string `json:"meetingId"`
-	}
-	if err := decodeBody(e.Name, body, &b); err != nil {
-		return err
-	}
+func decodeMeetingEnded(e *Event, b *wireBody) error {
 	id, err := requireID(e.Name, "core.body.meetingId", b.MeetingID)
 	if err != nil {
 		return err

@@ -310,6 +310,30 @@ func TestDecodeLenient(t *testing.T) {
 			want: Event{Kind: KindOther, Name: "SendGroupChatMessageMsg", MeetingID: "m", Timestamp: 9},
 		},
 		{
+			name: "fields another kind reads, with other types, are ignored (user joined)",
+			raw: `{"envelope":{"name":"UserJoinedMeetingEvtMsg","routing":{},"timestamp":1},"core":{"header":{"name":"UserJoinedMeetingEvtMsg","meetingId":"m","userId":"w"},
+				"body":{"msg":5,"chatId":[],"props":"x","meetingId":{},"intId":"w","name":"N","role":"VIEWER"}}}`,
+			want: Event{Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: "m", Timestamp: 1,
+				User: &User{ID: "w", Name: "N", Role: "VIEWER"}, Hint: Version{2, 2}},
+		},
+		{
+			name: "fields another kind reads, with other types, are ignored (chat)",
+			raw: `{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg","routing":{},"timestamp":1},"core":{"header":{"name":"GroupChatMessageBroadcastEvtMsg","meetingId":"m","userId":"u"},
+				"body":{"intId":7,"guest":"no","props":[],"chatId":"c","msg":{"id":"i","timestamp":2,"sender":{"id":"s","name":"n"},"message":"x"}}}}`,
+			want: Event{Kind: KindChatMessage, Name: "GroupChatMessageBroadcastEvtMsg", MeetingID: "m", Timestamp: 1,
+				Chat: &ChatMessage{ChatID: "c", ID: "i", Timestamp: 2, SenderID: "s", SenderName: "n", Message: "x", HeaderUserID: "u"}},
+		},
+		{
+			name: "fields another kind reads, with other types, are ignored (meeting ended)",
+			raw:  `{"envelope":{"name":"MeetingEndedEvtMsg"},"core":{"header":{"name":"MeetingEndedEvtMsg"},"body":{"meetingId":"m","name":1,"msg":"x"}}}`,
+			want: Event{Kind: KindMeetingEnded, Name: "MeetingEndedEvtMsg", MeetingID: "m"},
+		},
+		{
+			name: "other message whose body has our keys with other types",
+			raw:  `{"envelope":{"name":"GroupChatCreatedEvtMsg","routing":{},"timestamp":2},"core":{"header":{"name":"GroupChatCreatedEvtMsg","meetingId":"m"},"body":{"chatId":1,"msg":[],"name":{},"props":true}}}`,
+			want: Event{Kind: KindOther, Name: "GroupChatCreatedEvtMsg", MeetingID: "m", Timestamp: 2},
+		},
+		{
 			name: "whitespace around",
 			raw:  " \n\t{\"envelope\":{\"name\":\"MeetingEndedEvtMsg\"},\"core\":{\"header\":{},\"body\":{\"meetingId\":\"m\"}}}\n",
 			want: Event{Kind: KindMeetingEnded, Name: "MeetingEndedEvtMsg", MeetingID: "m"},
@@ -380,6 +404,8 @@ func TestDecodeMalformed(t *testing.T) {
 		{"chat emphasized string", chat(`{"chatId":"c","msg":{` + okMsg + `,"chatEmphasizedText":"true"}}`), "core.body.msg.chatEmphasizedText"},
 		{"chat role number", chat(`{"chatId":"c","msg":{"id":"i","timestamp":2,"sender":{"id":"s","role":1},"message":"x"}}`), "core.body.msg.sender.role"},
 
+		{"chat own field bad behind unrelated bad field", chat(`{"props":1,"chatId":"c","msg":{"id":1,"timestamp":2,"sender":{"id":"s"},"message":"x"}}`), "core.body.msg.id"},
+		{"joined own field bad behind unrelated bad field", named("UserJoinedMeetingEvtMsg", `{"name":"X","meetingId":"m"}`, `{"msg":1,"intId":"w","name":"n","role":5}`), "core.body.role"},
 		{"cleared no chatId", named("ClearPublicChatHistoryEvtMsg", `{"name":"X","meetingId":"m"}`, `{}`), "core.body.chatId"},
 		{"cleared no meeting", named("ClearPublicChatHistoryEvtMsg", `{"name":"X"}`, `{"chatId":"c"}`), "core.header.meetingId"},
 
