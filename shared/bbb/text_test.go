@@ -69,10 +69,10 @@ func TestValidateTemplate(t *testing.T) {
 		{DefaultTemplate, false, nil},
 		{"{message}", false, nil},
 		{"**{user_name}** says {message} {message}", false, nil},
-		{"{ message } {message}", false, nil},    // not a placeholder: spaces
-		{"{} {message} {", false, nil},           // stray braces are literal
-		{"{{message}}", false, nil},              // outer braces literal
-		{"{user-name} {message}", false, nil},    // '-' is not a placeholder character
+		{"{ message } {message}", false, nil}, // not a placeholder: spaces
+		{"{} {message} {", false, nil},        // stray braces are literal
+		{"{{message}}", false, nil},           // outer braces literal
+		{"{user-name} {message}", false, nil}, // '-' is not a placeholder character
 		{"{user_name}: {msg}", true, []string{"{msg}", "{message}"}},
 		{"", true, []string{"{message}"}},
 		{"{user_name}", true, []string{"{message}"}},

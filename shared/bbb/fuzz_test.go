@@ -1,0 +1,99 @@
+package bbb
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// FuzzDecode feeds arbitrary bytes to Decode. It must never panic; it either
+// returns an error wrapping ErrMalformed and a zero Event, or an Event whose
+// kind-specific fields are all there.
+func FuzzDecode(f *testing.F) {
+	for _, line := range capturedLines(f) {
+		f.Add(line)
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{``, `{}`, `null`, `[]`, `{"core":{"header":{}}}`, `{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"},"core":{"header":{"meetingId":"m"},"body":{"chatId":"c","msg":{"id":"i","timestamp":1,"sender":{"id":"s"},"message":""}}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := Decode(raw)
+		// The one-pass fast path must agree with the exact per-kind slow path.
+		if len(raw) <= MaxMessageSize {
+			slow, serr := decodeSlow(raw)
+			if (err == nil) != (serr == nil) || !reflect.DeepEqual(e, slow) {
+				t.Fatalf("fast path %s, %v; slow path %s, %v", dump(e), err, dump(slow), serr)
+			}
+		}
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			if !reflect.DeepEqual(e, Event{}) {
+				t.Fatalf("non-zero Event on error: %s", dump(e))
+			}
+			return
+		}
+		again, err := Decode(raw)
+		if err != nil || !reflect.DeepEqual(e, again) {
+			t.Fatalf("Decode is not deterministic: %s vs %s (%v)", dump(e), dump(again), err)
+		}
+		checkInvariants(t, e)
+	})
+}
+
+func checkInvariants(t *testing.T, e Event) {
+	t.Helper()
+	fail := func(what string) { t.Fatalf("%s: %s", what, dump(e)) }
+	if e.Name == "" {
+		fail("empty Name")
+	}
+	if !e.Hint.IsZero() && e.Hint.Shape() == ShapeUnknown {
+		fail("Hint is not a supported version")
+	}
+	if e.Kind != KindOther && e.MeetingID == "" {
+		fail("interpreted event without MeetingID")
+	}
+	if (e.Chat != nil) != (e.Kind == KindChatMessage) {
+		fail("Chat set iff KindChatMessage")
+	}
+	if (e.User != nil) != (e.Kind == KindUserJoined || e.Kind == KindUserLeft) {
+		fail("User set iff KindUserJoined/KindUserLeft")
+	}
+	if (e.Meeting != nil) != (e.Kind == KindMeetingCreated) {
+		fail("Meeting set iff KindMeetingCreated")
+	}
+	if (e.ChatID != "") != (e.Kind == KindChatCleared) {
+		fail("ChatID set iff KindChatCleared")
+	}
+	switch e.Kind {
+	case KindChatMessage:
+		if e.Chat.ChatID == "" || e.Chat.ID == "" || e.Chat.SenderID == "" {
+			fail("chat without ids")
+		}
+	case KindUserJoined, KindUserLeft:
+		if e.User.ID == "" {
+			fail("user without id")
+		}
+	case KindMeetingCreated:
+		if e.Meeting.InternalID != e.MeetingID || e.Meeting.ExternalID == "" {
+			fail("meeting ids")
+		}
+	case KindOther, KindChatCleared, KindMeetingEnded:
+	default:
+		fail("unknown Kind")
+	}
+}
