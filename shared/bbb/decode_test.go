@@ -491,3 +491,22 @@ func BenchmarkDecodeOther(b *testing.B) {
 		}
 	}
 }
+
+// TestWireBodyGroupsDisjoint guards the fast path: encoding/json silently
+// drops a key that two embedded structs of wireBody both declare.
+func TestWireBodyGroupsDisjoint(t *testing.T) {
+	seen := map[string]string{}
+	typ := reflect.TypeFor[wireBody]()
+	for group := range typ.Fields() {
+		if !group.Anonymous {
+			t.Fatalf("wireBody.%s is not an embedded group", group.Name)
+		}
+		for field := range group.Type.Fields() {
+			key, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+			if other, dup := seen[key]; dup {
+				t.Errorf("JSON key %q is in both %s and %s", key, other, group.Name)
+			}
+			seen[key] = group.Name
+		}
+	}
+}

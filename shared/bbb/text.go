@@ -2,6 +2,7 @@ package bbb
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -16,9 +17,12 @@ const (
 	PlaceholderMessage  = "{message}"
 )
 
-// ValidateTemplate checks a Render template: it must contain {message}, and
-// every {placeholder} in it must be {user_name} or {message}. Braces that do
-// not enclose a name made of ASCII letters, digits and '_' are literal text.
+// ValidateTemplate checks a Render template: it must be valid UTF-8 and
+// contain {message}, and every {placeholder} in it must be {user_name} or
+// {message} (the error names the unknown ones). Braces that do not enclose a
+// name made of ASCII letters, digits and '_' are literal text. The empty
+// template is an error here even though Render falls back to DefaultTemplate
+// for it: configuration should apply the default before validating.
 func ValidateTemplate(t string) error {
 	if !utf8.ValidString(t) {
 		return fmt.Errorf("bbb: template is not valid UTF-8: %w", ErrInvalid)
@@ -35,7 +39,7 @@ func ValidateTemplate(t string) error {
 			rest = rest[1:]
 			continue
 		}
-		if p := rest[:n]; p != PlaceholderUserName && p != PlaceholderMessage && !contains(unknown, p) {
+		if p := rest[:n]; p != PlaceholderUserName && p != PlaceholderMessage && !slices.Contains(unknown, p) {
 			unknown = append(unknown, p)
 		}
 		rest = rest[n:]
@@ -48,15 +52,6 @@ func ValidateTemplate(t string) error {
 		return fmt.Errorf("bbb: template %q lacks %s: %w", t, PlaceholderMessage, ErrInvalid)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // placeholderLen returns the length of the placeholder s starts with
