@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+// updater applies what events mean for the KV buckets (presence, meeting ids, bridges of ended meetings), after
+// the event is in the stream. Updates run on a few workers; all updates of one meeting go to the same worker, so
+// they keep their order. Both relays of a pair apply the same updates; every update is idempotent.
+type updater struct {
+	log    *slog.Logger
+	m      *metrics
+	store  func() *state.Store // nil until the state is open
+	ready  func() bool         // NATS connected
+	now    func() time.Time
+	shards []chan *pubItem
+	wg     sync.WaitGroup
+
+	attempts   int
+	opTimeout  time.Duration
+	backoffMin time.Duration
+}
+
+func newUpdater(log *slog.Logger, m *metrics, store func() *state.Store, ready func() bool, now func() time.Time,
+	workers, depth int) *updater {
+	u := &updater{log: log, m: m, store: store, ready: ready, now: now, attempts: 5, opTimeout: 5 * time.Second,
+		backoffMin: 100 * time.Millisecond}
+	for range workers {
+		u.shards = append(u.shards, make(chan *pubItem, depth))
+	}
+	return u
+}
+
+// hasEffect reports whether an event type changes the buckets.
+func hasEffect(typ string) bool {
+	switch typ {
+	case state.TypeUserJoined, state.TypeUserLeft, state.TypeMeetingCreated, state.TypeMeetingEnded:
+		return true
+	}
+	return false
+}
+
+// start runs the workers until the shards are closed and drained, or ctx (the shutdown deadline) ends.
+func (u *updater) start(ctx context.Context) {
+	for _, ch := range u.shards {
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			for it := range ch {
+				if ctx.Err() != nil {
+					continue // drain without work: the deadline passed
+				}
+				u.apply(ctx, it)
+			}
+		}()
+	}
+}
+
+// submit queues an event's update on its meeting's worker, waiting when that worker is busy.
+func (u *updater) submit(ctx context.Context, it *pubItem, _ publishResult) {
+	if !hasEffect(it.ev.Type) {
+		return
+	}
+	h := fnv.New32a()
+	h.Write([]byte(it.ev.MeetingID))
+	select {
+	case u.shards[int(h.Sum32()%uint32(len(u.shards)))] <- it:
+	case <-ctx.Done():
+	}
+}
+
+// close tells the workers that no more updates come; wait waits for them.
+func (u *updater) close() {
+	for _, ch := range u.shards {
+		close(ch)
+	}
+}
+
+func (u *updater) wait() { u.wg.Wait() }
+
+// apply runs one event's update, waiting for NATS when it is down and retrying errors a few times.
+func (u *updater) apply(ctx context.Context, it *pubItem) {
+	var err error
+	backoff := u.backoffMin
+	for i := 0; i < u.attempts; i++ {
+		for !u.ready() || u.store() == nil {
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+		}
+		octx, cancel := context.WithTimeout(ctx, u.opTimeout)
+		err = u.update(octx, u.store(), it)
+		cancel()
+		if err == nil {
+			u.m.stateUpdates.inc("ok")
+			return
+		}
+		if !sleepCtx(ctx, backoff) {
+			break
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+	u.m.stateUpdates.inc("error")
+	u.log.Error("state update failed", "type", it.ev.Type, "meeting", it.ev.MeetingID, "id", it.ev.ID, "err", err)
+}
+
+// update is what one event means for the buckets.
+func (u *updater) update(ctx context.Context, s *state.Store, it *pubItem) error {
+	ev := it.ev
+	switch ev.Type {
+	case state.TypeUserJoined:
+		at := time.UnixMilli(ev.Timestamp)
+		if ev.Timestamp == 0 {
+			at = u.now()
+		}
+		return s.UserJoined(ctx, ev.MeetingID, state.Presence{UserID: ev.UserID, Name: ev.UserName, Role: ev.UserRole, JoinedAt: at})
+	case state.TypeUserLeft:
+		return s.UserLeft(ctx, ev.MeetingID, ev.UserID)
+	case state.TypeMeetingCreated:
+		m := state.Meeting{InternalID: ev.MeetingID, ExternalID: ev.ExternalMeetingID, Name: ev.MeetingName,
+			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID}
+		if it.createdAt != 0 {
+			m.CreatedAt = time.UnixMilli(it.createdAt).UTC()
+		} else if ev.Timestamp != 0 {
+			m.CreatedAt = time.UnixMilli(ev.Timestamp).UTC()
+		}
+		return s.PutMeeting(ctx, m)
+	case state.TypeMeetingEnded:
+		return u.meetingEnded(ctx, s, ev.MeetingID)
+	}
+	return nil
+}
+
+// meetingEnded forgets the meeting's users and ids and ends its bridge: at once when it has no callback to
+// deliver, else by marking it Ending, so the callback worker ends it once its queue (which ends with this very
+// event) is delivered.
+func (u *updater) meetingEnded(ctx context.Context, s *state.Store, meetingID string) error {
+	if err := s.ClearPresence(ctx, meetingID); err != nil {
+		return err
+	}
+	if err := s.DeleteMeeting(ctx, meetingID); err != nil {
+		return err
+	}
+	b, err := s.GetBridge(ctx, meetingID)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !b.HasCallback() || b.CallbackState == state.CallbackGone {
+		if err := s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
+			return fmt.Errorf("end bridge: %w", err)
+		}
+		u.log.Info("bridge ended with its meeting", "meeting", meetingID)
+		return nil
+	}
+	changed := false
+	_, err = s.UpdateBridge(ctx, meetingID, func(b *state.Bridge) bool {
+		changed = !b.Ending
+		b.Ending = true
+		return changed
+	})
+	if errors.Is(err, state.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mark bridge ending: %w", err)
+	}
+	if !changed {
+		return nil
+	}
+	u.log.Info("meeting ended: bridge ends after its pending callbacks", "meeting", meetingID)
+	return nil
+}
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

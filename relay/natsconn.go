@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// natsHostPort returns host:port of the first URL in BBB_CHAT_NATS_URL (a comma-separated list).
+func natsHostPort(urls string) (string, error) {
+	first := strings.TrimSpace(strings.Split(urls, ",")[0])
+	if !strings.Contains(first, "://") {
+		first = "nats://" + first
+	}
+	u, err := url.Parse(first)
+	if err != nil {
+		return "", fmt.Errorf("BBB_CHAT_NATS_URL: %w", err)
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return "", fmt.Errorf("BBB_CHAT_NATS_URL %q: no host", redactURL(urls))
+	}
+	if port == "" {
+		port = "4222"
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// redactURL drops passwords and tokens from NATS URLs for logs.
+func redactURL(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// canBind reports whether nothing listens on addr and relay may listen there (a local address).
+func canBind(addr string) bool {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// startEmbedded runs a JetStream-enabled NATS server in this process on addr, storing under storeDir. It fails
+// when it cannot listen there (another relay got there first) or JetStream cannot start.
+func startEmbedded(addr, storeDir string, log *slog.Logger) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("NATS port %q: %w", portStr, err)
+	}
+	opts := &server.Options{
+		ServerName: "bbb-chat-relay",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoSigs:     true,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	nl := &natsLogger{log: log.With("component", "nats-server")}
+	srv.SetLoggerV2(nl, false, false, false)
+	srv.Start()
+	if f := nl.fatalErrors(); len(f) > 0 {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		return nil, fmt.Errorf("embedded NATS: %s", strings.Join(f, "; "))
+	}
+	if !srv.ReadyForConnections(15 * time.Second) {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		if f := nl.fatalErrors(); len(f) > 0 {
+			return nil, fmt.Errorf("embedded NATS: %s", strings.Join(f, "; "))
+		}
+		return nil, errors.New("embedded NATS: not ready for connections after 15s")
+	}
+	return srv, nil
+}
+
+// natsLink is relay's NATS connection and, when relay runs it, the embedded server.
+type natsLink struct {
+	nc       *nats.Conn
+	embedded *server.Server
+}
+
+// connectNATS connects to BBB_CHAT_NATS_URL, reconnecting forever. When nothing listens there and embedding is
+// on, it first starts the embedded server on that address. When nothing answers and embedding is off, it returns a
+// connection that keeps trying in the background (relay starts anyway and /readyz says NATS is missing).
+// onConnect is called on every (re)connection.
+func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func()) (*natsLink, error) {
+	link := &natsLink{}
+	addr, err := natsHostPort(cfg.NATSURL)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.NATSEmbedded && canBind(addr) {
+		srv, err := startEmbedded(addr, cfg.NATSStore, log)
+		switch {
+		case err == nil:
+			link.embedded = srv
+			m.natsEmbedded.Store(true)
+			log.Info("no NATS server answered: started the embedded NATS JetStream server", "listen", addr,
+				"store", cfg.NATSStore)
+		case !canBind(addr):
+			log.Info("embedded NATS not started: another server took the address, connecting to it", "addr", addr,
+				"err", err)
+		default:
+			return nil, err
+		}
+	}
+	opts := []nats.Option{
+		nats.Name("bbb-chat relay"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.Timeout(2 * time.Second),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			return min(100*time.Millisecond<<min(attempts, 5), 2*time.Second)
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return
+			}
+			m.natsConnected.Store(false)
+			m.natsDisconnect.Add(1)
+			log.Warn("NATS disconnected, reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			m.natsConnected.Store(true)
+			m.natsReconnects.Add(1)
+			log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
+			onConnect()
+		}),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			m.natsConnected.Store(true)
+			log.Info("NATS connected", "url", nc.ConnectedUrlRedacted())
+			onConnect()
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { m.natsConnected.Store(false) }),
+	}
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	nc, err := nats.Connect(cfg.NATSURL, opts...)
+	if err != nil {
+		link.shutdown()
+		return nil, fmt.Errorf("NATS %s: %w", redactURL(cfg.NATSURL), err)
+	}
+	link.nc = nc
+	if nc.IsConnected() {
+		m.natsConnected.Store(true) // ConnectHandler logs it
+	} else {
+		log.Warn("NATS not reachable yet, retrying in the background", "url", redactURL(cfg.NATSURL))
+	}
+	return link, nil
+}
+
+// shutdown stops the embedded server, if relay runs one; call it last.
+func (l *natsLink) shutdown() {
+	if l.embedded != nil {
+		l.embedded.Shutdown()
+		l.embedded.WaitForShutdown()
+	}
+}
+
+// stateKeeper opens the state (buckets and stream) as soon as NATS answers, and opens it again whenever asked
+// (after a reconnection, or when the stream did not answer), so a NATS server that lost its data gets the
+// definitions back. It never gives up.
+type stateKeeper struct {
+	nc     *nats.Conn
+	opts   state.Options
+	log    *slog.Logger
+	m      *metrics
+	store  atomic.Pointer[state.Store]
+	kick   chan struct{}
+	opened chan struct{} // closed at the first successful open
+	onOpen func(*state.Store)
+}
+
+// newStateKeeper returns a keeper; set nc before run.
+func newStateKeeper(o state.Options, log *slog.Logger, m *metrics) *stateKeeper {
+	return &stateKeeper{opts: o, log: log, m: m, kick: make(chan struct{}, 1), opened: make(chan struct{})}
+}
+
+// get returns the store, nil until it was opened.
+func (k *stateKeeper) get() *state.Store { return k.store.Load() }
+
+// reopen asks for the definitions to be applied again.
+func (k *stateKeeper) reopen() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (k *stateKeeper) run(ctx context.Context) {
+	limit := newLogLimiter(30*time.Second, time.Now)
+	for {
+		backoff := 250 * time.Millisecond
+		for {
+			if ctx.Err() != nil {
+				return
+			}
+			if k.nc.IsConnected() {
+				octx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				s, err := state.Open(octx, k.nc, k.opts)
+				cancel()
+				if err == nil {
+					k.m.stateOpen.Store(true)
+					if k.store.CompareAndSwap(nil, s) {
+						k.log.Info("state open", "stream", state.StreamEvents)
+						close(k.opened)
+						if k.onOpen != nil {
+							k.onOpen(s)
+						}
+					}
+					break
+				}
+				if ok, n := limit.allow("open"); ok && ctx.Err() == nil {
+					k.log.Warn("cannot open the JetStream state yet, retrying", "err", err, "failures_before", n)
+				}
+			}
+			if !sleepCtx(ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-k.kick:
+		}
+	}
+}

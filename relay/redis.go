@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/redis/go-redis/v9"
+)
+
+// subscriber reads BBB's events from Redis: SUBSCRIBE (not PSUBSCRIBE, bbb-protocol.md §1) to exactly the two
+// channels akka-apps publishes chat, user and meeting events on.
+//
+// go-redis resubscribes by itself after a lost connection, but Redis pub/sub keeps nothing for a subscriber that
+// is away: whatever was published in between is gone. The subscriber notices every such gap (the client dials
+// again after having been subscribed, and the first subscription confirmation of a new connection arrives) and
+// logs and counts it, so operators know that chat may be missing.
+type subscriber struct {
+	log      *slog.Logger
+	m        *metrics
+	now      func() time.Time
+	channels []string
+	limit    *logLimiter
+
+	mu        sync.Mutex
+	confirmed int       // channels confirmed on the current connection
+	ever      bool      // subscribed at least once
+	lostAt    time.Time // when the subscribed connection was found gone
+	lastSeen  time.Time // last message or confirmation
+}
+
+func newSubscriber(log *slog.Logger, m *metrics, now func() time.Time) *subscriber {
+	return &subscriber{log: log, m: m, now: now, channels: []string{bbb.ChannelFromAkka, bbb.ChannelFromAkkaChat},
+		limit: newLogLimiter(30*time.Second, now)}
+}
+
+// DialHook sees every connection attempt of the subscription's client: a dial after the subscription was up
+// means its connection is gone.
+func (s *subscriber) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		s.mu.Lock()
+		if s.ever && s.lostAt.IsZero() {
+			s.lostAt = s.now()
+			s.confirmed = 0
+			s.m.redisSubscribed.Store(false)
+			s.log.Warn("redis connection lost, resubscribing", "addr", addr)
+		}
+		s.mu.Unlock()
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			s.m.redisDialErrors.Add(1)
+			if ok, n := s.limit.allow("dial"); ok {
+				s.log.Warn("redis unreachable, retrying", "addr", addr, "err", err, "failures_before", n)
+			}
+		}
+		return c, err
+	}
+}
+
+// ProcessHook passes commands through.
+func (s *subscriber) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+// ProcessPipelineHook passes pipelines through.
+func (s *subscriber) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// confirm handles a subscription confirmation. Redis numbers them per connection, so Count 1 is the first on a
+// fresh connection; after an earlier subscription that is a gap.
+func (s *subscriber) confirm(sub *redis.Subscription) {
+	if sub.Kind != "subscribe" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if sub.Count == 1 {
+		if s.ever {
+			from := s.lostAt
+			if from.IsZero() {
+				from = s.lastSeen
+			}
+			s.m.redisReconnects.Add(1)
+			s.m.redisGaps.Add(1)
+			s.log.Warn(fmt.Sprintf("redis subscription gap: events published between %s and %s were missed",
+				from.UTC().Format(time.RFC3339Nano), now.UTC().Format(time.RFC3339Nano)),
+				"from", from, "to", now, "gap", now.Sub(from).Round(time.Millisecond))
+		}
+		s.confirmed = 0
+	}
+	s.confirmed = max(s.confirmed, sub.Count)
+	s.lastSeen = now
+	if s.confirmed >= len(s.channels) {
+		if !s.ever {
+			s.log.Info("redis subscribed", "channels", s.channels)
+		} else if !s.lostAt.IsZero() {
+			s.log.Info("redis resubscribed", "channels", s.channels)
+		}
+		s.ever = true
+		s.lostAt = time.Time{}
+		s.m.redisSubscribed.Store(true)
+	}
+}
+
+func (s *subscriber) seen() {
+	s.mu.Lock()
+	s.lastSeen = s.now()
+	s.mu.Unlock()
+}
+
+// redisOptions reads BBB_CHAT_REDIS_URL.
+func redisOptions(rawURL string) (*redis.Options, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("BBB_CHAT_REDIS_URL: %w", err)
+	}
+	o.DialTimeout = 2 * time.Second
+	o.DisableIdentity = true // no CLIENT SETINFO: BBB 2.x ships Redis versions without it
+	return o, nil
+}
+
+// subscribe starts the subscription on its own client (so that the dial hook sees only the subscription's
+// connections) and calls handle with every message's payload, in order, until the subscription is closed. Redis
+// being down at start is fine: go-redis keeps dialling.
+func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle func([]byte)) (stop func()) {
+	client := redis.NewClient(o)
+	client.AddHook(s)
+	ps := client.Subscribe(ctx, s.channels...)
+	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for msg := range ch {
+			switch v := msg.(type) {
+			case *redis.Subscription:
+				s.confirm(v)
+			case *redis.Message:
+				s.seen()
+				handle([]byte(v.Payload))
+			}
+		}
+	}()
+	return func() {
+		ps.Close()
+		<-done
+		client.Close()
+		s.m.redisSubscribed.Store(false)
+	}
+}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Sizes of relay's in-memory queues.
+const (
+	publishBuffer  = 10000 // events waiting for NATS; beyond this they are dropped (Redis cannot be paused)
+	publishWindow  = 512   // asynchronous publishes awaiting their acknowledgement
+	publishTimeout = 5 * time.Second
+	publishTries   = 3 // attempts for an event the stream refuses
+	updateWorkers  = 4
+	updateDepth    = 1024
+	meetingCacheN  = 10000
+	unknownTTL     = time.Minute
+	lookupTimeout  = 250 * time.Millisecond
+)
+
+func serveCmd(ctx context.Context, env cmdEnv) error {
+	if len(env.args) > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", env.args)
+	}
+	cfg, err := config.LoadRelay(env.getenv)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, cfg, newLogger(env.stderr, cfg.LogFormat, cfg.LogLevel))
+}
+
+// serve runs relay until ctx ends, then shuts down in order: stop reading Redis, flush the events not yet in the
+// stream, finish the state updates, stop HTTP, let callback deliveries drain, close NATS, stop the embedded NATS
+// server. The whole shutdown takes at most cfg.ShutdownTimeout (plus closing connections).
+func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
+	now := time.Now
+	m := newMetrics(version)
+
+	versions, err := newVersionTracker(cfg.BBBVersion, cfg.ReleaseFile)
+	if versions == nil {
+		return err
+	}
+	if err != nil {
+		log.Warn("cannot read the BBB release file, inferring the version from events", "err", err)
+	}
+	redisOpts, err := redisOptions(cfg.RedisURL)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("BBB_CHAT_RELAY_LISTEN: %w", err)
+	}
+	defer ln.Close()
+	v, src := versions.get()
+	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
+		"bbb_version_source", src)
+
+	// NATS, the embedded server if need be, and the state on top.
+	keeper := newStateKeeper(state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge,
+		EventsMaxBytes: cfg.StreamMaxBytes}, log, m)
+	pubWake := make(chan struct{}, 1)
+	onConnect := func() {
+		keeper.reopen()
+		select {
+		case pubWake <- struct{}{}:
+		default:
+		}
+	}
+	link, err := connectNATS(cfg, log, m, onConnect)
+	if err != nil {
+		return err
+	}
+	defer link.shutdown()
+	nc := link.nc
+	keeper.nc = nc
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*publishWindow),
+		jetstream.WithPublishAsyncTimeout(publishTimeout))
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("jetstream: %w", err)
+	}
+
+	// hard ends everything still running when the shutdown deadline passes; bg ends the background loops.
+	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardCancel()
+	bg, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer bgCancel()
+	cbCtx, cbCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cbCancel()
+
+	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
+	upd.start(hard)
+	pub := &publisher{
+		log: log, m: m, js: js,
+		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
+		reopen:      keeper.reopen,
+		wake:        pubWake,
+		queue:       make(chan *pubItem, publishBuffer),
+		window:      publishWindow,
+		maxAttempts: publishTries,
+		done:        upd.submit,
+		limit:       newLogLimiter(10*time.Second, now),
+		backoffMin:  100 * time.Millisecond,
+		backoffMax:  2 * time.Second,
+	}
+	pubDone := make(chan struct{})
+	go func() { defer close(pubDone); pub.run(hard) }()
+
+	callbacks := make(chan (<-chan struct{}), 1)
+	keeper.onOpen = func(s *state.Store) {
+		pub.notify()
+		callbacks <- startCallbacks(cbCtx, cfg, s, log, m)
+	}
+	go keeper.run(bg)
+	go recordVersion(bg, keeper, versions, log, now)
+
+	ready := func() []string {
+		var missing []string
+		if !m.redisSubscribed.Load() {
+			missing = append(missing, "redis")
+		}
+		if !nc.IsConnected() {
+			missing = append(missing, "nats")
+		}
+		if keeper.get() == nil {
+			missing = append(missing, "state")
+		}
+		return missing
+	}
+	srv := newServer(newHandler(m, ready))
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("HTTP server stopped", "err", err)
+		}
+	}()
+
+	rd := &reader{log: log, m: m, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
+		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: newLogLimiter(10*time.Second, now)}
+	sub := newSubscriber(log, m, now)
+	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
+
+	<-ctx.Done()
+	log.Info("relay stopping", "timeout", cfg.ShutdownTimeout)
+	deadline := time.AfterFunc(cfg.ShutdownTimeout, hardCancel)
+	defer deadline.Stop()
+	cbCancel() // callback deliveries drain in parallel with the steps below
+
+	stopRedis()
+	close(pub.queue) // the reader has stopped: nothing else sends
+	<-pubDone
+	upd.close()
+	upd.wait()
+
+	if err := srv.Shutdown(hard); err != nil {
+		srv.Close()
+	}
+	select {
+	case done := <-callbacks:
+		select {
+		case <-done:
+		case <-hard.Done():
+			log.Warn("callback deliveries did not drain before the shutdown deadline")
+		}
+	default: // never started: the state was not open
+	}
+	bgCancel()
+	if err := nc.FlushTimeout(time.Second); err != nil && nc.IsConnected() {
+		log.Warn("NATS flush at shutdown", "err", err)
+	}
+	nc.Close()
+	link.shutdown()
+	link.embedded = nil
+	log.Info("relay stopped")
+	return nil
+}
+
+// recordVersion writes the BBB version to the meetings bucket whenever it changes, once the state is open.
+func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *slog.Logger, now func() time.Time) {
+	select {
+	case <-k.opened:
+	case <-ctx.Done():
+		return
+	}
+	recorded := ""
+	for {
+		retry := false
+		v, src := t.get()
+		if key := v.String() + "/" + src; !v.IsZero() && key != recorded {
+			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			err := k.get().SetServerVersion(octx, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
+			cancel()
+			if err == nil {
+				recorded = key
+				log.Info("BBB version recorded", "bbb_version", v.String(), "source", src)
+			} else {
+				retry = true
+				log.Warn("cannot record the BBB version yet", "err", err)
+			}
+		}
+		var wait <-chan time.Time
+		if retry {
+			wait = time.After(2 * time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.changed:
+		case <-wait:
+		}
+	}
+}
+
+// reader turns each Redis message into an event for the publisher. It runs on the subscription's goroutine only.
+type reader struct {
+	log       *slog.Logger
+	m         *metrics
+	versions  *versionTracker
+	cache     *meetingCache
+	store     func() *state.Store
+	connected func() bool
+	pub       *publisher
+	limit     *logLimiter
+	seq       uint64
+}
+
+// handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
+// logged (rate-limited), never fatal, and change nothing.
+func (r *reader) handle(raw []byte) {
+	e, err := bbb.Decode(raw)
+	if err != nil {
+		reason := decodeReason(raw)
+		r.m.decodeErrors.inc(reason)
+		r.log.Debug("malformed Redis message", "reason", reason, "err", err, "bytes", len(raw))
+		if ok, n := r.limit.allow("decode-" + reason); ok {
+			r.log.Warn("malformed Redis message ignored", "reason", reason, "err", truncate(err.Error(), 300),
+				"bytes", len(raw), "ignored_before", n)
+		}
+		return
+	}
+	r.m.redisEvents.inc(e.Name)
+	if eventType(e.Kind) == "" {
+		return
+	}
+	v := r.versions.observe(e.Hint)
+	ev, ok := buildEvent(e, raw, v, r.externalID(e))
+	if !ok {
+		r.m.decodeErrors.inc("incomplete")
+		return
+	}
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		r.m.decodeErrors.inc("encode")
+		r.log.Error("cannot encode event", "err", err)
+		return
+	}
+	r.seq++
+	it := &pubItem{seq: r.seq, ev: ev, payload: payload}
+	if e.Meeting != nil {
+		it.createdAt = e.Meeting.CreatedTime
+	}
+	r.pub.enqueue(it)
+}
+
+// externalID returns the meeting's external id when relay knows it: from MeetingCreatedEvtMsg itself, from the
+// cache, else from the meetings bucket (only while NATS is up; the reader never waits for an outage).
+func (r *reader) externalID(e bbb.Event) string {
+	if e.Kind == bbb.KindMeetingCreated && e.Meeting != nil {
+		r.cache.put(e.MeetingID, e.Meeting.ExternalID)
+		return e.Meeting.ExternalID
+	}
+	ext, known, cached := r.cache.get(e.MeetingID)
+	if cached {
+		if !known {
+			r.m.unknownMeeting.Add(1)
+		}
+		return ext
+	}
+	s := r.store()
+	if s == nil || !r.connected() {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	mt, err := s.MeetingByInternal(ctx, e.MeetingID)
+	switch {
+	case err == nil:
+		r.cache.put(e.MeetingID, mt.ExternalID)
+		return mt.ExternalID
+	case errors.Is(err, state.ErrNotFound):
+		r.cache.putUnknown(e.MeetingID)
+		r.m.unknownMeeting.Add(1)
+	case !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded):
+		if ok, _ := r.limit.allow("lookup"); ok {
+			r.log.Warn("cannot look up the meeting's external id", "meeting", e.MeetingID, "err", err)
+		}
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
