@@ -185,7 +185,7 @@ func TestHTML5Process(t *testing.T) {
 		{"HTTPS://EXAMPLE.COM", "<a href='event:HTTPS://EXAMPLE.COM'><u>HTTPS://EXAMPLE.COM</u></a>"},
 		{"ftp://files.example.net:2121/x", "<a href='event:ftp://files.example.net:2121/x'><u>ftp://files.example.net:2121/x</u></a>"},
 		{"http://localhost/x", "http://localhost/x"}, // no TLD: not a URL to the HTML5 server
-		{"example.com", "example.com"},               // no scheme
+		{"example.com", "example.com"}, // no scheme
 		{"https://example.com/<b>", "<a href='event:https://example.com/&lt;b&gt;'><u>https://example.com/&lt;b&gt;</u></a>"},
 	}
 	for _, c := range cases {
