@@ -2,8 +2,7 @@
 // and demos of bbb-chat. It plays one BBB version at a time (2.2, 2.3, 2.4, 2.5, 2.6, 2.7 or 3.0).
 //
 // What it owns:
-//   - Its own, independent definition of every message shape of every version (see /work/shared/docs/bbb-protocol.md
-//     §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
+//   - Its own, independent definition of every message shape of every version (bbb-protocol.md §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
 //     with it would make the check worthless.
 //   - The strict parse of requests on to-akka-apps-redis-channel, the way akka's Jackson mapper does it
 //     (FAIL_ON_UNKNOWN_PROPERTIES, FAIL_ON_MISSING_CREATOR_PROPERTIES): the message is exactly {envelope, core};
@@ -30,7 +29,16 @@
 //   - disabledFeatures, per-user locks (3.0), private chats, presenters and the inactivity audit are not simulated.
 //     Names the simulator does not handle are dropped with the reason "not handled by simulator".
 //   - Scripted joins publish only UserJoinedMeetingEvtMsg (no UserRegisteredRespMsg); MeetingCreatedEvtMsg props for
-//     2.2 and 2.3 follow the 2.4 layout (see meetingCreated).
+//     2.2 and 2.3 follow the 2.4 layout, an approximation (only meetingProp and durationProps matter to a consumer).
+//
+// Typical use in a test of the product:
+//
+//	sim, err := bbbsim.Start(ctx, rdb, bbbsim.Options{Version: "2.7"})
+//	m, err := sim.CreateMeeting(ctx, "demo-meeting", "Demo")
+//	bot, err := sim.Join(ctx, m.IntID, "Chat Bridge", bbbsim.RoleViewer) // a user the product may post as
+//	// … let the product publish SendGroupChatMessageMsg as bot …
+//	chat, err := sim.WaitChat(ctx, m.IntID, 1) // or sim.WaitDropped(ctx, 1) to read why akka would drop it
+//	_, err = sim.Say(ctx, m.IntID, human, "hi <b>") // a human typing, for the product's relay to forward
 //
 // What it must not do: read anything but to-akka-apps-redis-channel, or publish anything akka-apps would not.
 package bbbsim

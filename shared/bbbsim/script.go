@@ -13,7 +13,8 @@ import (
 // parser and handlers as requests from Redis, built the way that version's client would build them.
 
 // CreateMeeting starts a meeting whose internal id is sha1_hex(extID) + "-" + the creation time in ms, and
-// publishes MeetingCreatedEvtMsg in the version's shape (on the frontend channel too on 2.3+).
+// publishes MeetingCreatedEvtMsg in the version's shape (on the frontend channel too on 2.3+). As with bbb-web's
+// create call, if a meeting with that external id is running it is returned unchanged and nothing is published.
 func (s *Sim) CreateMeeting(ctx context.Context, extID, name string) (Meeting, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
@@ -22,7 +23,13 @@ func (s *Sim) CreateMeeting(ctx context.Context, extID, name string) (Meeting, e
 	intID := hex.EncodeToString(sum[:]) + "-" + strconv.FormatInt(created, 10)
 
 	s.mu.Lock()
-	if _, ok := s.meetings[intID]; ok {
+	for _, m := range s.meetings {
+		if m.ExtID == extID && !m.ended {
+			s.mu.Unlock()
+			return m.Meeting, nil
+		}
+	}
+	if _, ok := s.meetings[intID]; ok { // ended in the same millisecond
 		s.mu.Unlock()
 		return Meeting{}, fmt.Errorf("%w: %s", ErrMeetingExists, intID)
 	}

@@ -32,7 +32,7 @@ const (
 type Options struct {
 	// Version is the BBB version to play: one of Versions() ("2.2" … "2.7", "3.0").
 	Version string
-	// Now is the clock for ids and timestamps; nil means time.Now.
+	// Now is the clock for ids and timestamps; nil means time.Now. It is called from several goroutines.
 	Now func() time.Time
 	// Rand generates message, user and token ids; nil means one seeded from the clock. The Sim serialises its use.
 	Rand *rand.Rand

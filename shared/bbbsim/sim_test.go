@@ -592,11 +592,14 @@ func TestStartUnknownVersion(t *testing.T) {
 	}
 }
 
-func TestJoinRejectsUnknownRole(t *testing.T) {
+func TestScriptedActionErrors(t *testing.T) {
 	h := newHarness(t, "2.7")
 	m, err := h.sim.CreateMeeting(t.Context(), "x", "x")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if again, err := h.sim.CreateMeeting(t.Context(), "x", "other name"); err != nil || again != m {
+		t.Fatalf("creating a running meeting again: %+v, %v; want %+v", again, err, m)
 	}
 	if _, err := h.sim.Join(t.Context(), m.IntID, "A", "PRESENTER"); !errors.Is(err, bbbsim.ErrBadRole) {
 		t.Fatalf("err = %v", err)
