@@ -17,9 +17,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
-	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -46,7 +46,8 @@ type api struct {
 	rdb      *redis.Client
 	now      func() time.Time
 	versions *versionSource
-	egress   egress.Policy
+	live     *reloadable // what SIGHUP may change
+	bbbAPI   bbbapi.Client
 	m        apiMetrics
 }
 
@@ -269,13 +270,13 @@ func (a *api) start(ctx context.Context, s *state.Store, p pyjson.Value, _ httpr
 		if err := checkCallbackURI(uri); err != nil {
 			return response{}, err
 		}
-		if err := a.egress.CheckURL(ctx, uri, nil); err != nil {
+		if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
 			return response{}, badParam("callback_uri", "is refused: %v", err)
 		}
 	}
-	m, known, err := s.ResolveMeeting(ctx, meetingID)
+	m, known, err := a.resolve(ctx, s, meetingID)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		return response{}, err
 	}
 	if n, err := s.CountBridges(ctx); err != nil {
 		return response{}, fmt.Errorf("%w: %w", errNATS, err)
@@ -412,6 +413,32 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 	return b, nil
 }
 
+// resolve turns a client's meeting id into BBB's internal one: from what relay saw created, else from BBB's
+// getMeetingInfo (when BBB's API is known), else the id itself is taken as internal.
+func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (state.Meeting, bool, error) {
+	m, known, err := s.ResolveMeeting(ctx, meetingID)
+	if err != nil {
+		return m, false, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	if known || !a.bbbAPI.Configured() {
+		return m, known, nil
+	}
+	info, err := a.bbbAPI.GetMeetingInfo(ctx, meetingID)
+	if errors.Is(err, bbbapi.ErrNotFound) {
+		return m, false, nil
+	}
+	if err != nil {
+		a.log.Warn("cannot ask BBB about a meeting", "meeting_id", meetingID, "error", err.Error())
+		return m, false, nil
+	}
+	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,
+		CreatedAt: time.UnixMilli(info.CreateTime)}
+	if err := s.PutMeeting(ctx, m); err != nil {
+		return m, true, fmt.Errorf("%w: %w", errNATS, err)
+	}
+	return m, true, nil
+}
+
 // chatUser finds the bridge's chat user among the present users.
 func (a *api) chatUser(ctx context.Context, s *state.Store, b state.Bridge) (state.Presence, bool) {
 	u, err := s.FindUser(ctx, b.MeetingID, b.ChatUser)
@@ -449,13 +476,13 @@ func (a *api) send(ctx context.Context, s *state.Store, p pyjson.Value, ps httpr
 			MeetingID:     b.MeetingID,
 			UserID:        u.UserID,
 			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
-			Message:       bbb.Render(v, a.cfg.MessageTemplate, userName, message),
+			Message:       bbb.Render(v, *a.live.template.Load(), userName, message),
 			Timestamp:     now.UnixMilli(),
 		})
 	} else if v.HasAPIChat() {
 		path = "api"
 		payload, err = bbb.EncodeAPIChatPost(v, bbb.APIChatPost{
-			MeetingID: b.MeetingID, UserName: sanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
+			MeetingID: b.MeetingID, UserName: bbb.SanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
 		})
 		msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
 	} else {
@@ -603,6 +630,3 @@ func (a *api) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
-
-// sanitizeName is replaced by bbb's name sanitiser.
-func sanitizeName(s string) string { return s }

@@ -8,16 +8,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
@@ -26,8 +31,13 @@ import (
 const usage = `usage: ingress [command]
 
 Commands:
-  (none)    run the API service (configuration from BBB_CHAT_* environment variables)
-  version   print the version
+  (none)          run the API service (configuration from BBB_CHAT_* environment variables)
+  check           check the configuration and what it points at, line by line; exit status 1 if anything fails
+  call ENDPOINT [key=value | key:=json]... [--print-curl] [--url URL]
+                  sign and send one API call with this server's secret, print the answer
+                  (e.g. ingress call sendChatMessage/<meeting_id> user_name=Ann message=Hi)
+  healthcheck     exit 0 if the running service answers /healthz (for container health checks)
+  version         print the version
 `
 
 // run is the whole program; main only gives it the process's context, arguments, environment and output.
@@ -39,6 +49,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "", "serve":
 		return serve(ctx, getenv, stderr)
+	case "check":
+		return check(ctx, getenv, stdout)
+	case "call":
+		return callCmd(ctx, args[2:], getenv, stdout, time.Now)
+	case "healthcheck":
+		cfg, err := config.LoadIngress(getenv)
+		if err != nil {
+			return err
+		}
+		return service.HealthCheck(ctx, cfg.Listen)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "bbb-chat ingress %s\n", version)
 		return nil
@@ -47,19 +67,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
+		return fmt.Errorf("%w: unknown command %q", service.ErrUsage, cmd)
 	}
 }
 
-// newLogger builds the process's logger from the configuration.
-func newLogger(c config.Common, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(c.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+// reloadable is what SIGHUP may change while the service runs.
+type reloadable struct {
+	level    *slog.LevelVar
+	template atomic.Pointer[string]
+	egress   atomic.Pointer[egress.Policy]
+}
+
+func (r *reloadable) apply(cfg config.Ingress) error {
+	if err := bbb.ValidateTemplate(cfg.MessageTemplate); err != nil {
+		return fmt.Errorf("BBB_CHAT_MESSAGE_TEMPLATE: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	policy, err := egress.NewPolicy(cfg.CallbackAllow)
+	if err != nil {
+		return err
+	}
+	r.level.Set(service.ParseLevel(cfg.LogLevel))
+	tmpl := cfg.MessageTemplate
+	r.template.Store(&tmpl)
+	r.egress.Store(&policy)
+	return nil
 }
 
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -67,7 +98,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Common, stderr).With("service", "ingress")
+	rl := &reloadable{level: new(slog.LevelVar)}
+	if err := rl.apply(cfg); err != nil {
+		return err
+	}
+	log := service.NewLogger(stderr, cfg.LogFormat, rl.level).With("service", "ingress")
 	if cfg.SharedSecret == config.DefaultSecret {
 		log.Warn("BBB_CHAT_SHARED_SECRET is the example value change_me: anyone who read the README can call the API; set a random secret")
 	}
@@ -78,37 +113,30 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("BBB_CHAT_REDIS_URL: %w", err)
 	}
-	redis.SetLogger(redisLogger{log})
+	redis.SetLogger(service.RedisLogger{Log: log})
 	rdb := redis.NewClient(ropts)
 	defer rdb.Close()
 
 	var store atomic.Pointer[state.Store]
 	natsEvents := reg.Counter("bbbchat_nats_connection_events_total", "NATS disconnects and reconnects.", "event")
-	nc, err := nats.Connect(cfg.NATSURL, natsOptions(cfg.Common, log, natsEvents)...)
+	nc, err := nats.Connect(cfg.NATSURL, service.NATSOptions(cfg.Common, "bbb-chat ingress", log, natsEvents)...)
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
 	}
 	defer nc.Close()
-	var wg sync.WaitGroup
 	// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
 	nonceTTL := max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second)
+	var wg sync.WaitGroup
 	wg.Go(func() { openState(ctx, nc, cfg.Common, nonceTTL, &store, log) })
 
-	fixed := bbb.Version{}
-	if cfg.BBBVersion != "auto" {
-		if fixed, err = bbb.ParseVersion(cfg.BBBVersion); err != nil {
-			return fmt.Errorf("BBB_CHAT_BBB_VERSION: %w", err)
-		}
-	} else if v, err := bbb.ReadReleaseFile(cfg.ReleaseFile); err == nil {
-		fixed = v
-		log.Info("BBB version from release file", "version", v.String(), "file", cfg.ReleaseFile)
-	}
-	policy, err := egress.NewPolicy(cfg.CallbackAllow)
+	fixed, err := fixedVersion(cfg)
 	if err != nil {
 		return err
 	}
+	if !fixed.IsZero() {
+		log.Info("BBB version", "version", fixed.String())
+	}
 	a := &api{
-		egress:   policy,
 		log:      log,
 		cfg:      cfg,
 		verify:   checksum.Verifier{Secrets: cfg.Secrets(), Delta: cfg.TimeDelta, Now: time.Now},
@@ -116,6 +144,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		rdb:      rdb,
 		now:      time.Now,
 		versions: &versionSource{fixed: fixed, now: time.Now},
+		live:     rl,
+		bbbAPI:   bbbAPIClient(cfg),
 		m:        newAPIMetrics(reg),
 	}
 	srv := &http.Server{
@@ -147,15 +177,35 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("ingress listening", "addr", ln.Addr().String(), "metrics", cfg.MetricsListen, "version", version)
+	if err := service.Notify(getenv, "READY=1"); err != nil {
+		log.Warn("cannot tell systemd we are ready", "error", err.Error())
+	}
 
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			service.Notify(getenv, "RELOADING=1")
+			if c, err := config.LoadIngress(getenv); err != nil {
+				log.Error("reload refused: configuration is invalid; keeping the running one", "error", err.Error())
+			} else if err := rl.apply(c); err != nil {
+				log.Error("reload refused; keeping the running configuration", "error", err.Error())
+			} else {
+				log.Info("configuration reloaded (log level, message template, callback allow list)")
+			}
+			service.Notify(getenv, "READY=1")
+		case err := <-errc:
+			if !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
 		}
 	}
 	log.Info("ingress stopping")
+	service.Notify(getenv, "STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, s := range servers {
@@ -165,34 +215,32 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	return nil
 }
 
-// natsOptions are the connection options both binaries use: reconnect forever, log and count each change.
-func natsOptions(c config.Common, log *slog.Logger, events metrics.Vec) []nats.Option {
-	opts := []nats.Option{
-		nats.Name("bbb-chat"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-		nats.ReconnectJitter(250*time.Millisecond, time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			events.With("disconnect").Inc()
-			log.Warn("nats disconnected", "error", errString(err))
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			events.With("reconnect").Inc()
-			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
-		}),
+// fixedVersion is the BBB version from the configuration or BBB's release file; zero when it must be inferred.
+func fixedVersion(cfg config.Ingress) (bbb.Version, error) {
+	if cfg.BBBVersion != "auto" {
+		v, err := bbb.ParseVersion(cfg.BBBVersion)
+		if err != nil {
+			return v, fmt.Errorf("BBB_CHAT_BBB_VERSION: %w", err)
+		}
+		return v, nil
 	}
-	if c.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(c.NATSCreds))
+	if v, err := bbb.ReadReleaseFile(cfg.ReleaseFile); err == nil {
+		return v, nil
 	}
-	return opts
+	return bbb.Version{}, nil
 }
 
-func errString(err error) string {
-	if err == nil {
-		return ""
+// bbbAPIClient is BBB's API as configured, else as bbb-web's properties files say.
+func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
+	c := bbbapi.Client{URL: cfg.BBBURL, Secret: cfg.BBBSecret, Algorithm: cfg.BBBChecksum}
+	if c.Configured() {
+		return c
 	}
-	return err.Error()
+	if p, err := bbbapi.FromProperties(cfg.BBBProperties, cfg.BBBPropertiesOverride); err == nil {
+		p.Algorithm = cfg.BBBChecksum
+		return p
+	}
+	return bbbapi.Client{}
 }
 
 // openState opens the JetStream state, retrying until it succeeds or ctx ends.
@@ -256,11 +304,4 @@ func (v *versionSource) get(ctx context.Context, s *state.Store) (bbb.Version, e
 	}
 	v.seen, v.at = ver, v.now()
 	return ver, nil
-}
-
-// redisLogger sends go-redis's own messages (pool dial failures and the like) to the structured log.
-type redisLogger struct{ log *slog.Logger }
-
-func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	l.log.Debug("redis client", "detail", fmt.Sprintf(format, v...))
 }

@@ -378,3 +378,7 @@ func parseBr(s string) int {
 	}
 	return 0
 }
+
+// SanitizeName makes a display name one clean line: control characters, line and paragraph separators and bidi
+// overrides become spaces and runs of spaces collapse, so a name cannot forge a line break or a second sender.
+func SanitizeName(s string) string { return sanitizeName(s) }

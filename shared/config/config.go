@@ -49,6 +49,13 @@ type Ingress struct {
 	MaxBodyBytes    int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
 	RequestTimeout  time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
 	MaxBridges      int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
+	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
+	// properties files (BBBProperties, then BBBPropertiesOverride).
+	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
+	BBBSecret             string `env:"BBB_CHAT_BBB_SECRET"`
+	BBBChecksum           string `env:"BBB_CHAT_BBB_CHECKSUM" envDefault:"sha1"`
+	BBBProperties         string `env:"BBB_CHAT_BBB_PROPERTIES" envDefault:"/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"`
+	BBBPropertiesOverride string `env:"BBB_CHAT_BBB_PROPERTIES_OVERRIDE" envDefault:"/etc/bigbluebutton/bbb-web.properties"`
 }
 
 // Relay is the configuration of the relay binary.

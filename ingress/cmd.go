@@ -1,0 +1,198 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/service"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// check reads the configuration and says line by line what is right and what is wrong.
+func check(ctx context.Context, getenv func(string) string, w io.Writer) error {
+	c := &service.Checks{W: w}
+	cfg, err := config.LoadIngress(getenv)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			c.Fail("configuration: %s", line)
+		}
+		if cfg.RedisURL == "" {
+			return c.Err()
+		}
+	} else {
+		c.OK("configuration read")
+	}
+	switch {
+	case cfg.SharedSecret == "":
+		// already reported
+	case cfg.SharedSecret == config.DefaultSecret:
+		c.Fail("BBB_CHAT_SHARED_SECRET is the example value change_me; set a random secret")
+	case len(cfg.SharedSecret) < 16:
+		c.Warn("BBB_CHAT_SHARED_SECRET is short (%d characters); 32 or more random characters are better", len(cfg.SharedSecret))
+	default:
+		c.OK("shared secret set")
+	}
+	if err := bbb.ValidateTemplate(cfg.MessageTemplate); err != nil {
+		c.Fail("BBB_CHAT_MESSAGE_TEMPLATE: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+
+	if opts, err := redis.ParseURL(cfg.RedisURL); err != nil {
+		c.Fail("BBB_CHAT_REDIS_URL: %v", err)
+	} else {
+		opts.MaxRetries, opts.DialTimeout = 1, 2*time.Second
+		redis.SetLogger(service.RedisLogger{Log: slog.New(slog.DiscardHandler)})
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			c.Fail("Redis at %s unreachable: %v", opts.Addr, err)
+		} else if n, err := rdb.PubSubNumSub(ctx, bbb.ChannelToAkka).Result(); err == nil && n[bbb.ChannelToAkka] == 0 {
+			c.Warn("Redis at %s answers, but nobody listens on %s: is BBB (akka-apps) running?", opts.Addr, bbb.ChannelToAkka)
+		} else {
+			c.OK("Redis at %s answers and BBB listens", opts.Addr)
+		}
+	}
+
+	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
+	if err != nil {
+		c.Fail("NATS at %s unreachable: %v (relay embeds one when BBB_CHAT_NATS_EMBEDDED=true: is relay running?)", cfg.NATSURL, err)
+	} else {
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		if _, err := js.AccountInfo(ctx); err != nil {
+			c.Fail("NATS at %s answers, but JetStream does not: %v (start nats-server with -js)", nc.ConnectedUrlRedacted(), err)
+		} else if _, err := js.Stream(ctx, state.StreamEvents); err != nil {
+			c.Warn("NATS JetStream answers, but the stream %s does not exist yet: has relay started?", state.StreamEvents)
+		} else {
+			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
+		}
+	}
+
+	switch v, err := fixedVersion(cfg); {
+	case err != nil:
+		c.Fail("%v", err)
+	case !v.IsZero():
+		c.OK("BBB version %s", v)
+	case nc != nil:
+		if s, err := state.Open(ctx, nc, state.Options{}); err == nil {
+			if sv, err := s.GetServerVersion(ctx); err == nil {
+				c.OK("BBB version %s (inferred by relay from BBB's events)", sv.Version)
+				break
+			}
+		}
+		c.Warn("BBB version not known yet: no %s, and relay has seen no event that tells; set BBB_CHAT_BBB_VERSION", cfg.ReleaseFile)
+	default:
+		c.Warn("BBB version not known: no %s; set BBB_CHAT_BBB_VERSION", cfg.ReleaseFile)
+	}
+	if bbbAPIClient(cfg).Configured() {
+		c.OK("BBB API known (external meeting ids can be resolved with getMeetingInfo)")
+	} else {
+		c.Warn("BBB API not known: external meeting ids work only for meetings relay saw created (set BBB_CHAT_BBB_URL and BBB_CHAT_BBB_SECRET)")
+	}
+	if ln, err := net.Listen("tcp", cfg.Listen); err == nil {
+		ln.Close()
+		c.OK("BBB_CHAT_LISTEN %s is free", cfg.Listen)
+	} else if service.HealthCheck(ctx, cfg.Listen) == nil {
+		c.OK("ingress answers on %s", cfg.Listen)
+	} else {
+		c.Fail("BBB_CHAT_LISTEN %s is taken by something else: %v", cfg.Listen, err)
+	}
+	return c.Err()
+}
+
+// callCmd signs one API call with the configured secret and prints the answer (or, with --print-curl, the curl
+// command that sends it).
+func callCmd(ctx context.Context, args []string, getenv func(string) string, w io.Writer, now func() time.Time) error {
+	cfg, err := config.LoadIngress(getenv)
+	if err != nil {
+		return err
+	}
+	var endpoint, base string
+	printCurl := false
+	var members []pyjson.Member
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--print-curl":
+			printCurl = true
+		case a == "--url" && i+1 < len(args):
+			i++
+			base = args[i]
+		case strings.HasPrefix(a, "--url="):
+			base = strings.TrimPrefix(a, "--url=")
+		case endpoint == "":
+			endpoint = strings.TrimPrefix(a, "/")
+		default:
+			m, err := member(a)
+			if err != nil {
+				return err
+			}
+			members = append(members, m)
+		}
+	}
+	if endpoint == "" {
+		return fmt.Errorf("%w: ingress call ENDPOINT [key=value | key:=json]... [--print-curl] [--url URL]", service.ErrUsage)
+	}
+	if base == "" {
+		host, port, _ := net.SplitHostPort(cfg.Listen)
+		if host == "" || host == "0.0.0.0" || host == "::" {
+			host = "127.0.0.1"
+		}
+		base = "http://" + net.JoinHostPort(host, port) + "/api"
+	}
+	call, _, _ := strings.Cut(endpoint, "/")
+	body := checksum.SignedBody(call, pyjson.Object(members...), cfg.SharedSecret, now().Unix())
+	url := strings.TrimSuffix(base, "/") + "/" + endpoint
+	if printCurl {
+		fmt.Fprintf(w, "curl -sS -X POST %s --data-binary %s\n", shellQuote(url), shellQuote(string(body)))
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("call %s: %w", endpoint, err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	w.Write(out)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("call %s: %s", endpoint, resp.Status)
+	}
+	return nil
+}
+
+// member reads key=value (a string) or key:=json (any JSON value).
+func member(arg string) (pyjson.Member, error) {
+	if k, raw, ok := strings.Cut(arg, ":="); ok && !strings.Contains(k, "=") {
+		v, err := pyjson.Parse([]byte(raw))
+		if err != nil {
+			return pyjson.Member{}, fmt.Errorf("%w: %s: %v", service.ErrUsage, arg, err)
+		}
+		return pyjson.Member{Key: k, Value: v}, nil
+	}
+	k, v, ok := strings.Cut(arg, "=")
+	if !ok || k == "" {
+		return pyjson.Member{}, fmt.Errorf("%w: %q is not key=value or key:=json", service.ErrUsage, arg)
+	}
+	return pyjson.Member{Key: k, Value: pyjson.String(v)}, nil
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

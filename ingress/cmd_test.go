@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
+)
+
+func getenvFrom(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func (e *env) ingressEnv() map[string]string {
+	m := e.commonEnv()
+	m["BBB_CHAT_LISTEN"] = strings.TrimPrefix(e.apiURL, "http://")
+	m["BBB_CHAT_SHARED_SECRET"] = e.secret
+	return m
+}
+
+func TestVersionCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"ingress", "version"}, getenvFrom(nil), &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "bbb-chat ingress ") {
+		t.Fatalf("version printed %q", out.String())
+	}
+	if err := run(t.Context(), []string{"ingress", "bogus"}, getenvFrom(nil), &out, &out); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	e := newEnv(t, "2.7")
+	checkOut := func(m map[string]string) (string, error) {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"ingress", "check"}, getenvFrom(m), &out, &out)
+		return out.String(), err
+	}
+	good := e.ingressEnv()
+	good["BBB_CHAT_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	out, err := checkOut(good)
+	if err != nil || strings.Contains(out, "FAIL") || !strings.Contains(out, "BBB version 2.7") || !strings.Contains(out, "BBB listens") {
+		t.Fatalf("good setup: %v\n%s", err, out)
+	}
+	cases := map[string]struct {
+		change func(map[string]string)
+		want   string
+	}{
+		"missing secret": {func(m map[string]string) { delete(m, "BBB_CHAT_SHARED_SECRET") }, "FAIL  configuration: BBB_CHAT_SHARED_SECRET is not set"},
+		"default secret": {func(m map[string]string) { m["BBB_CHAT_SHARED_SECRET"] = "change_me" }, "FAIL  BBB_CHAT_SHARED_SECRET is the example value"},
+		"redis down": {func(m map[string]string) {
+			m["BBB_CHAT_REDIS_URL"] = "redis://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+		}, "FAIL  Redis at"},
+		"nats down": {func(m map[string]string) {
+			m["BBB_CHAT_NATS_URL"] = "nats://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+		}, "FAIL  NATS at"},
+		"listen taken": {func(m map[string]string) { m["BBB_CHAT_LISTEN"] = e.redis.Addr }, "FAIL  BBB_CHAT_LISTEN"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := map[string]string{}
+			for k, v := range good {
+				m[k] = v
+			}
+			tc.change(m)
+			out, err := checkOut(m)
+			if err == nil || !strings.Contains(out, tc.want) {
+				t.Fatalf("err %v, output:\n%s\nwant a line with %q", err, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestCallCommandAndHealthcheck(t *testing.T) {
+	e := newEnv(t, "2.7")
+	ctx := t.Context()
+	m, _ := e.sim.CreateMeeting(ctx, "call", "Call")
+	e.waitKnown(m.IntID)
+	e.sim.Join(ctx, m.IntID, "Bridge", "VIEWER")
+	e.waitPresent(m.IntID, "Bridge", true)
+	ienv := getenvFrom(e.ingressEnv())
+	var out bytes.Buffer
+	if err := run(ctx, []string{"ingress", "call", "startChatForMeeting", "meeting_id=" + m.IntID, "chat_user=Bridge",
+		`callback_events:=null`}, ienv, &out, &out); err != nil {
+		t.Fatalf("call: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), `"success":true`) {
+		t.Fatalf("call answered %s", out.String())
+	}
+	out.Reset()
+	if err := run(ctx, []string{"ingress", "call", "sendChatMessage/" + m.IntID, "user_name=Ann", "message=Hi from the CLI"}, ienv, &out, &out); err != nil {
+		t.Fatalf("send: %v\n%s", err, out.String())
+	}
+	if msgs := e.waitChat(m.IntID, 1); msgs[0].Message != "Ann: Hi from the CLI" {
+		t.Fatalf("chat got %q", msgs[0].Message)
+	}
+	// --print-curl prints a command that works as it is.
+	out.Reset()
+	if err := run(ctx, []string{"ingress", "call", "getChatInfo", "meeting_id=" + m.IntID, "--print-curl"}, ienv, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("curl"); err == nil {
+		got, err := exec.Command("sh", "-c", out.String()).CombinedOutput()
+		if err != nil || !strings.Contains(string(got), `"chat_user_present":true`) {
+			t.Fatalf("curl %s: %v\n%s", out.String(), err, got)
+		}
+	}
+	// A failing call exits non-zero.
+	if err := run(ctx, []string{"ingress", "call", "endChatForMeeting", "meeting_id=nope"}, ienv, &out, &out); err == nil {
+		t.Fatal("404 call exited 0")
+	}
+	if err := run(ctx, []string{"ingress", "healthcheck"}, ienv, &out, &out); err != nil {
+		t.Fatalf("healthcheck of a running ingress: %v", err)
+	}
+	down := e.ingressEnv()
+	down["BBB_CHAT_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	if err := run(ctx, []string{"ingress", "healthcheck"}, getenvFrom(down), &out, &out); err == nil {
+		t.Fatal("healthcheck of nothing passed")
+	}
+}
+
+// TestSystemdNotifyAndReload runs ingress as systemd would (NOTIFY_SOCKET, env file) and checks READY=1, a reload
+// on SIGHUP that changes the message template, and STOPPING=1 and exit 0 on SIGTERM.
+func TestSystemdNotifyAndReload(t *testing.T) {
+	e := newEnv(t, "2.7")
+	ctx := t.Context()
+	m, _ := e.sim.CreateMeeting(ctx, "hup", "Hup")
+	e.waitKnown(m.IntID)
+	e.sim.Join(ctx, m.IntID, "Bridge", "VIEWER")
+	e.waitPresent(m.IntID, "Bridge", true)
+	expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge"), 200, "started")
+
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	notes := make(chan string, 16)
+	go func() {
+		buf := make([]byte, 256)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			notes <- string(buf[:n])
+		}
+	}()
+	waitNote := func(want string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case n := <-notes:
+				if n == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s from ingress", want)
+			}
+		}
+	}
+	envFile := filepath.Join(dir, "bbb-chat.env")
+	os.WriteFile(envFile, []byte("BBB_CHAT_MESSAGE_TEMPLATE={user_name} says: {message}\n"), 0o600)
+	apiURL := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	env := e.ingressEnv()
+	env["BBB_CHAT_LISTEN"] = strings.TrimPrefix(apiURL, "http://")
+	env["BBB_CHAT_METRICS_LISTEN"] = "off"
+	env["NOTIFY_SOCKET"] = sock
+	env["BBB_CHAT_ENV_FILE"] = envFile
+	p := testenv.StartProc(t, e.ingressBin, env)
+	waitNote("READY=1")
+	testenv.WaitHTTP(t, apiURL+"/readyz", 10*time.Second)
+	e.apiURL = apiURL
+	expect(t, e.send(m.IntID, "Ann", "one"), 200, "sent")
+	if msgs := e.waitChat(m.IntID, 1); msgs[0].Message != "Ann says: one" {
+		t.Fatalf("template from env file not used: %q", msgs[0].Message)
+	}
+	os.WriteFile(envFile, []byte("BBB_CHAT_MESSAGE_TEMPLATE=[{user_name}] {message}\n"), 0o600)
+	p.Signal(syscall.SIGHUP)
+	waitNote("RELOADING=1")
+	waitNote("READY=1")
+	expect(t, e.send(m.IntID, "Ann", "two"), 200, "sent")
+	if msgs := e.waitChat(m.IntID, 2); msgs[1].Message != "[Ann] two" {
+		t.Fatalf("template not reloaded: %q", msgs[1].Message)
+	}
+	// A broken template on reload is refused; the running one stays.
+	os.WriteFile(envFile, []byte("BBB_CHAT_MESSAGE_TEMPLATE={nonsense}\n"), 0o600)
+	p.Signal(syscall.SIGHUP)
+	waitNote("READY=1")
+	expect(t, e.send(m.IntID, "Ann", "three"), 200, "sent")
+	if msgs := e.waitChat(m.IntID, 3); msgs[2].Message != "[Ann] three" {
+		t.Fatalf("bad reload applied: %q", msgs[2].Message)
+	}
+	p.Signal(syscall.SIGTERM)
+	waitNote("STOPPING=1")
+	if err, exited := p.Wait(10 * time.Second); !exited || err != nil {
+		t.Fatalf("exit after SIGTERM: exited=%v err=%v", exited, err)
+	}
+}
