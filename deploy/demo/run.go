@@ -1,0 +1,349 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
+	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+)
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	version := fs.String("version", "2.7", "BBB version the simulator plays (2.2 … 3.0)")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
+	interval := fs.Duration("interval", 3*time.Second, "how often viewers chat and the API posts")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	out := &printer{w: stdout}
+	dir, err := os.MkdirTemp("", "bbb-chat-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	var procs procs
+	defer procs.stopAll()
+
+	out.say("setup", "building ingress and relay")
+	bins := map[string]string{}
+	for _, name := range []string{"ingress", "relay"} {
+		bins[name] = filepath.Join(dir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "./"+name)
+		cmd.Stdout, cmd.Stderr = stderr, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go build ./%s (run the demo from the repository's top folder): %w", name, err)
+		}
+	}
+	redisBin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return errors.New("redis-server not found: apt-get install redis-server")
+	}
+	redisAddr := freeAddr()
+	if err := procs.start(ctx, dir, "redis", redisBin, nil, "--bind", "127.0.0.1", "--port", port(redisAddr),
+		"--save", "", "--appendonly", "no", "--dir", dir); err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, redisAddr); err != nil {
+		return err
+	}
+	out.say("setup", "redis-server on %s (stands in for BBB's Redis)", redisAddr)
+
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	defer rdb.Close()
+	sim, err := bbbsim.Start(ctx, rdb, bbbsim.Options{Version: *version, OnEvent: func(e bbbsim.Event) {
+		out.say("bbb", "%s", e)
+	}})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	secret := randomHex(16)
+	natsAddr, apiAddr, relayAddr := freeAddr(), freeAddr(), freeAddr()
+	common := []string{
+		"BBB_CHAT_REDIS_URL=redis://" + redisAddr + "/0",
+		"BBB_CHAT_NATS_URL=nats://" + natsAddr,
+		"BBB_CHAT_BBB_VERSION=" + *version,
+		"BBB_CHAT_CALLBACK_ALLOW=127.0.0.0/8",
+		"BBB_CHAT_LOG_LEVEL=warn",
+		"PATH=" + getenv("PATH"),
+	}
+	relayEnv := append(common, "BBB_CHAT_RELAY_LISTEN="+relayAddr, "BBB_CHAT_NATS_STORE="+filepath.Join(dir, "nats"))
+	if err := procs.start(ctx, dir, "relay", bins["relay"], relayEnv); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+relayAddr+"/readyz"); err != nil {
+		return fmt.Errorf("relay did not get ready: %w\n%s", err, procs.log(dir, "relay"))
+	}
+	out.say("setup", "relay ready; it runs an embedded NATS JetStream on %s", natsAddr)
+	ingressEnv := append(common, "BBB_CHAT_LISTEN="+apiAddr, "BBB_CHAT_METRICS_LISTEN=off", "BBB_CHAT_SHARED_SECRET="+secret)
+	if err := procs.start(ctx, dir, "ingress", bins["ingress"], ingressEnv); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, "http://"+apiAddr+"/readyz"); err != nil {
+		return fmt.Errorf("ingress did not get ready: %w\n%s", err, procs.log(dir, "ingress"))
+	}
+	out.say("setup", "ingress API on http://%s/api (shared secret %s)", apiAddr, secret)
+
+	// A NATS subscriber, as any client of the stream would be.
+	nc, err := nats.Connect("nats://"+natsAddr, nats.MaxReconnects(-1))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	sub, err := nc.Subscribe("bbbchat.>", func(m *nats.Msg) {
+		var e state.Event
+		if json.Unmarshal(m.Data, &e) == nil {
+			switch e.Type {
+			case state.TypeMessage:
+				out.say("nats", "%s  %s: %s", m.Subject, e.SenderName, e.Text)
+			default:
+				out.say("nats", "%s", m.Subject)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+
+	// A callback receiver that checks the signature.
+	cbSecret := randomHex(16)
+	recvAddr := freeAddr()
+	recv := &http.Server{Addr: recvAddr, ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		err := checksum.VerifyWebhook(cbSecret, r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"),
+			r.Header.Get("webhook-signature"), body, time.Now(), 5*time.Minute)
+		var msg struct{ UserName, Message string }
+		var raw map[string]any
+		json.Unmarshal(body, &raw)
+		msg.UserName, _ = raw["user_name"].(string)
+		msg.Message, _ = raw["message"].(string)
+		verdict := "signature ok"
+		if err != nil {
+			verdict = "BAD SIGNATURE: " + err.Error()
+		}
+		out.say("callback", "%s: %s  (%s, webhook-id %s)", msg.UserName, msg.Message, verdict, r.Header.Get("webhook-id"))
+		w.WriteHeader(http.StatusNoContent)
+	})}
+	go recv.ListenAndServe()
+	defer recv.Close()
+
+	m, err := sim.CreateMeeting(ctx, "demo-meeting", "Demo meeting")
+	if err != nil {
+		return err
+	}
+	bridgeUser, err := sim.Join(ctx, m.IntID, "Chat Bridge", bbbsim.RoleViewer)
+	if err != nil {
+		return err
+	}
+	_ = bridgeUser
+	viewers := []string{}
+	for _, name := range []string{"Alice", "Bob"} {
+		id, err := sim.Join(ctx, m.IntID, name, bbbsim.RoleViewer)
+		if err != nil {
+			return err
+		}
+		viewers = append(viewers, id)
+	}
+	api := client{base: "http://" + apiAddr + "/api", secret: secret, out: out}
+	// Relay records the meeting and the chat user from BBB's events; wait until it has.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a, err := api.call(ctx, "startChatForMeeting", "meeting_id", m.ExtID, "chat_user", "Chat Bridge",
+			"callback_uri", "http://"+recvAddr+"/hook", "callback_secret", cbSecret)
+		if err == nil && a["success"] == true && a["chat_user_present"] == true {
+			break
+		}
+		if err == nil && a["success"] == true {
+			api.call(ctx, "endChatForMeeting", "meeting_id", m.ExtID)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("could not start the chat: %v %v", a, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	out.say("setup", "chat started for meeting %s with a callback to http://%s/hook; Ctrl-C stops the demo", m.ExtID, recvAddr)
+
+	tick := time.NewTicker(*interval)
+	defer tick.Stop()
+	lines := []string{"Hello from the stream <3", "Is the audio OK?", "Great talk!", "See <b>you</b> & bye"}
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			out.say("setup", "stopping")
+			sim.EndMeeting(context.Background(), m.IntID)
+			return nil
+		case <-tick.C:
+		}
+		if i%2 == 0 {
+			sim.Say(ctx, m.IntID, viewers[i/2%len(viewers)], lines[i%len(lines)])
+		} else {
+			api.call(ctx, "sendChatMessage/"+m.IntID, "user_name", "Viewer "+strconv.Itoa(i), "message", lines[i%len(lines)])
+		}
+	}
+}
+
+type printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (p *printer) say(who, format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%s %-8s %s\n", time.Now().Format("15:04:05"), who, fmt.Sprintf(format, args...))
+}
+
+type client struct {
+	base, secret string
+	out          *printer
+}
+
+func (c client) call(ctx context.Context, endpoint string, kv ...string) (map[string]any, error) {
+	var ms []pyjson.Member
+	for i := 0; i+1 < len(kv); i += 2 {
+		ms = append(ms, pyjson.Member{Key: kv[i], Value: pyjson.String(kv[i+1])})
+	}
+	ms = append(ms, pyjson.Member{Key: "nonce", Value: pyjson.String(randomHex(8))})
+	call := endpoint
+	if i := bytes.IndexByte([]byte(endpoint), '/'); i >= 0 {
+		call = endpoint[:i]
+	}
+	body := checksum.SignedBody(call, pyjson.Object(ms...), c.secret, time.Now().Unix())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/"+endpoint, bytes.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	c.out.say("api", "POST /api/%s → %d %s", endpoint, resp.StatusCode, bytes.TrimSpace(raw))
+	var a map[string]any
+	return a, json.Unmarshal(raw, &a)
+}
+
+type procs struct {
+	mu   sync.Mutex
+	list []*exec.Cmd
+}
+
+func (p *procs) start(ctx context.Context, dir, name, bin string, env []string, args ...string) error {
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = env
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	p.mu.Lock()
+	p.list = append(p.list, cmd)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *procs) log(dir, name string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, name+".log"))
+	return string(b)
+}
+
+// stopAll stops the services in reverse order, politely first.
+func (p *procs) stopAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.list) - 1; i >= 0; i-- {
+		c := p.list[i]
+		c.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			c.Process.Kill()
+			<-done
+		}
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "127.0.0.1:0"
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func port(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}
+
+func waitTCP(ctx context.Context, addr string) error {
+	for i := 0; i < 200; i++ {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("nothing listens on %s", addr)
+}
+
+func waitHTTP(ctx context.Context, url string) error {
+	for i := 0; i < 300; i++ {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready", url)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
