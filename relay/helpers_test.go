@@ -215,7 +215,7 @@ func dump(rs []received) string {
 }
 
 // captured returns the 2.7 events captured on a real server, one per line.
-func captured(t *testing.T) [][]byte {
+func captured(t testing.TB) [][]byte {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "bbb-2.7-captured-raw.jsonl"))
 	if err != nil {

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+func decode(t testing.TB, raw []byte) bbb.Event {
+	t.Helper()
+	e, err := bbb.Decode(raw)
+	if err != nil {
+		t.Fatalf("decode %s: %v", raw, err)
+	}
+	return e
+}
+
+func TestBuildEvent(t *testing.T) {
+	v27 := bbb.Version{Major: 2, Minor: 7}
+	v30 := bbb.Version{Major: 3, Minor: 0}
+	created := func(parent string, breakout bool) []byte {
+		return mustJSON(t, obj{
+			"envelope": obj{"name": "MeetingCreatedEvtMsg", "timestamp": 5},
+			"core": obj{"header": obj{"name": "MeetingCreatedEvtMsg"}, "body": obj{"props": obj{
+				"meetingProp":   obj{"name": "Room", "extId": "ext-1", "intId": "int-1", "isBreakout": breakout},
+				"breakoutProps": obj{"parentId": parent},
+				"durationProps": obj{"createdTime": 4},
+			}}},
+		})
+	}
+	cases := []struct {
+		name    string
+		raw     []byte
+		v       bbb.Version
+		ext     string
+		wantOK  bool
+		check   func(t *testing.T, e state.Event)
+		subject string
+	}{
+		{
+			name: "2.x chat is unescaped", raw: chatMsg(t, "m", "1-a", "w_a", "a &lt;b&gt; <a href='event:https://x.org'><u>https://x.org</u></a>", 9),
+			v: v27, ext: "ext", wantOK: true, subject: "bbbchat.m.message",
+			check: func(t *testing.T, e state.Event) {
+				if e.Text != "a <b> https://x.org" || e.ID != "1-a" || e.MessageID != "1-a" || e.ExternalMeetingID != "ext" ||
+					e.BBBVersion != "2.7" || e.SenderID != "w_a" || e.ChatID != bbb.PublicChatID || e.Timestamp != 9 {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "3.0 chat is Markdown, kept", raw: chatMsg(t, "m", "1-a", "w_a", "a &lt;b&gt;", 9), v: v30, wantOK: true,
+			check: func(t *testing.T, e state.Event) {
+				if e.Text != "a &lt;b&gt;" || e.BBBVersion != "3.0" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "unknown version: no version field", raw: chatMsg(t, "m", "1-a", "w_a", "x", 9), wantOK: true,
+			check: func(t *testing.T, e state.Event) {
+				if e.BBBVersion != "" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "meeting ended", raw: meetingEnded(t, "MeetingEndedEvtMsg", "m", 1), v: v27, wantOK: true,
+			subject: "bbbchat.m.meeting.ended",
+			check: func(t *testing.T, e state.Event) {
+				if e.ID != "ended-m" || e.Type != state.TypeMeetingEnded {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "meeting destroyed: the same id", raw: meetingEnded(t, "MeetingDestroyedEvtMsg", "m", 2), wantOK: true,
+			check: func(t *testing.T, e state.Event) {
+				if e.ID != "ended-m" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "meeting created, not a breakout", raw: created("bbb-none", false), wantOK: true,
+			subject: "bbbchat.int-1.meeting.created",
+			check: func(t *testing.T, e state.Event) {
+				if e.ExternalMeetingID != "ext-1" || e.ParentID != "" || e.MeetingName != "Room" || e.IsBreakout ||
+					!strings.HasPrefix(e.ID, "meeting.created-") {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "breakout keeps its parent", raw: created("parent-1", true), wantOK: true,
+			check: func(t *testing.T, e state.Event) {
+				if e.ParentID != "parent-1" || !e.IsBreakout {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "user joined", raw: userJoined(t, "m", "w_b", "Bob", 3), wantOK: true, subject: "bbbchat.m.user.joined",
+			check: func(t *testing.T, e state.Event) {
+				if e.UserID != "w_b" || e.UserName != "Bob" || e.UserRole != "VIEWER" || e.ExternalUserID != "w_b" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "not published", raw: []byte(`{"envelope":{"name":"PresenterAssignedEvtMsg"},"core":{"header":{"name":"PresenterAssignedEvtMsg","meetingId":"m"},"body":{}}}`),
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, ok := buildEvent(decode(t, tc.raw), tc.raw, tc.v, tc.ext)
+			if ok != tc.wantOK {
+				t.Fatalf("ok = %v, want %v (%+v)", ok, tc.wantOK, e)
+			}
+			if !ok {
+				return
+			}
+			if tc.subject != "" && e.Subject() != tc.subject {
+				t.Errorf("subject %q, want %q", e.Subject(), tc.subject)
+			}
+			if tc.check != nil {
+				tc.check(t, e)
+			}
+		})
+	}
+}
+
+// Ids of events without a BBB id depend on the payload only: the same bytes give the same id in every relay, and
+// two distinct events differ.
+func TestEventIDStable(t *testing.T) {
+	a := userJoined(t, "m", "w_a", "A", 1)
+	b := userJoined(t, "m", "w_a", "A", 2)
+	ea, _ := buildEvent(decode(t, a), a, bbb.Version{}, "")
+	ea2, _ := buildEvent(decode(t, a), bytes.Clone(a), bbb.Version{Major: 2, Minor: 7}, "other")
+	eb, _ := buildEvent(decode(t, b), b, bbb.Version{}, "")
+	if ea.ID != ea2.ID {
+		t.Errorf("same payload, ids %q and %q", ea.ID, ea2.ID)
+	}
+	if ea.ID == eb.ID {
+		t.Errorf("distinct events share id %q", ea.ID)
+	}
+}
+
+func TestDecodeReason(t *testing.T) {
+	cases := []struct{ name, raw, want string }{
+		{"text", "hello", "not_json"},
+		{"truncated", `{"a":`, "not_json"},
+		{"array", `[1]`, "not_envelope"},
+		{"number", `42`, "not_envelope"},
+		{"no name", `{"core":{"header":{}}}`, "not_envelope"},
+		{"name of wrong type", `{"envelope":{"name":1}}`, "not_envelope"},
+		{"unknown name", `{"envelope":{"name":"X"}}`, "not_envelope"},
+		{"header name only", `{"core":{"header":{"name":"UserLeftMeetingEvtMsg"}}}`, "bad_UserLeftMeetingEvtMsg"},
+		{"known name", `{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"}}`, "bad_GroupChatMessageBroadcastEvtMsg"},
+		{"huge", `"` + strings.Repeat("a", bbb.MaxMessageSize) + `"`, "too_large"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := decodeReason([]byte(tc.raw)); got != tc.want {
+				t.Errorf("decodeReason(%.40q) = %q, want %q", tc.raw, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzBuildEvent feeds arbitrary Redis payloads through what relay does with them before publishing: nothing may
+// panic, and whatever is published must have an id, a meeting, a valid subject and encode to JSON.
+func FuzzBuildEvent(f *testing.F) {
+	for _, line := range captured(f) {
+		f.Add(line)
+	}
+	f.Add([]byte(`{"envelope":{"name":"MeetingEndedEvtMsg"},"core":{"header":{"name":"MeetingEndedEvtMsg"},"body":{"meetingId":"a.b*>"}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := bbb.Decode(raw)
+		if err != nil {
+			if r := decodeReason(raw); r == "" {
+				t.Fatal("no reason")
+			}
+			return
+		}
+		ev, ok := buildEvent(e, raw, bbb.Version{Major: 2, Minor: 7}, "")
+		if !ok {
+			return
+		}
+		if ev.ID == "" || ev.MeetingID == "" {
+			t.Fatalf("published without id or meeting: %+v", ev)
+		}
+		id, typ, err := state.ParseSubject(ev.Subject())
+		if err != nil || id != ev.MeetingID || typ != ev.Type {
+			t.Fatalf("subject %q: %q %q %v", ev.Subject(), id, typ, err)
+		}
+		if _, err := json.Marshal(ev); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestMeetingCache(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := newMeetingCache(2, time.Minute, func() time.Time { return now })
+	c.put("a", "ext-a")
+	c.put("b", "ext-b")
+	if ext, known, cached := c.get("a"); ext != "ext-a" || !known || !cached {
+		t.Fatalf("a: %q %v %v", ext, known, cached)
+	}
+	c.put("c", "ext-c") // evicts b, the least recently used
+	if _, _, cached := c.get("b"); cached {
+		t.Fatal("b not evicted")
+	}
+	if c.len() != 2 {
+		t.Fatalf("len %d", c.len())
+	}
+	c.putUnknown("d")
+	if _, known, cached := c.get("d"); known || !cached {
+		t.Fatal("unknown entry")
+	}
+	now = now.Add(2 * time.Minute)
+	if _, _, cached := c.get("d"); cached {
+		t.Fatal("unknown entry outlived its TTL")
+	}
+	c.putUnknown("e")
+	c.put("e", "ext-e")
+	if ext, known, _ := c.get("e"); ext != "ext-e" || !known {
+		t.Fatal("a meeting learnt later replaces the unknown entry")
+	}
+}
+
+func TestLogLimiter(t *testing.T) {
+	now := time.Unix(0, 0)
+	l := newLogLimiter(10*time.Second, func() time.Time { return now })
+	if ok, _ := l.allow("x"); !ok {
+		t.Fatal("first")
+	}
+	for range 3 {
+		if ok, _ := l.allow("x"); ok {
+			t.Fatal("within the interval")
+		}
+	}
+	if ok, _ := l.allow("y"); !ok {
+		t.Fatal("other key")
+	}
+	now = now.Add(11 * time.Second)
+	if ok, n := l.allow("x"); !ok || n != 3 {
+		t.Fatalf("after the interval: %v, withheld %d", ok, n)
+	}
+}
+
+func TestMetricsFormat(t *testing.T) {
+	m := newMetrics(`v1"x`)
+	m.redisEvents.inc("A")
+	m.redisEvents.add("B", 2)
+	for i := range maxLabelValues + 5 {
+		m.decodeErrors.inc(strings.Repeat("r", i+1))
+	}
+	m.addWriter(func(w io.Writer) { writeScalar(w, "extra_total", "counter", "Extra.", 7) })
+	var b bytes.Buffer
+	m.write(&b)
+	got := parseMetrics(b.String())
+	for series, want := range map[string]float64{
+		`bbbchat_build_info{binary="relay",version="v1\"x"}`: 1,
+		`bbbchat_relay_redis_events_total{name="A"}`:         1,
+		`bbbchat_relay_redis_events_total{name="B"}`:         2,
+		`bbbchat_relay_decode_errors_total{reason="other"}`:  5,
+		`bbbchat_relay_redis_subscribed`:                     0,
+		`extra_total`:                                        7,
+	} {
+		if got[series] != want {
+			t.Errorf("%s = %v, want %v", series, got[series], want)
+		}
+	}
+	if !strings.Contains(b.String(), "# TYPE bbbchat_relay_redis_events_total counter\n") {
+		t.Error("no TYPE line")
+	}
+}
+
+func TestVersionTracker(t *testing.T) {
+	dir := t.TempDir()
+	release := filepath.Join(dir, "bigbluebutton-release")
+	if err := os.WriteFile(release, []byte("BIGBLUEBUTTON_RELEASE=2.6.14\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, configured, file string
+		hints                  []bbb.Version
+		want, source           string
+	}{
+		{"config wins", "3.0", release, []bbb.Version{{Major: 2, Minor: 5}}, "3.0", sourceConfig},
+		{"release file", "auto", release, []bbb.Version{{Major: 3, Minor: 0}}, "2.6", sourceReleaseFile},
+		{"highest hint", "auto", filepath.Join(dir, "absent"), []bbb.Version{{Major: 2, Minor: 5}, {Major: 2, Minor: 7}, {Major: 2, Minor: 2}, {}}, "2.7", sourceEvents},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			vt, err := newVersionTracker(tc.configured, tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range tc.hints {
+				vt.observe(h)
+			}
+			v, src := vt.get()
+			if v.String() != tc.want || src != tc.source {
+				t.Errorf("got %s from %s, want %s from %s", v, src, tc.want, tc.source)
+			}
+		})
+	}
+	if _, err := newVersionTracker("two point seven", ""); err == nil {
+		t.Error("a bad configured version is accepted")
+	}
+}
+
+func TestNATSHostPort(t *testing.T) {
+	cases := map[string]string{
+		"nats://127.0.0.1:4333":                      "127.0.0.1:4333",
+		"nats://user:pw@localhost":                   "localhost:4222",
+		"127.0.0.1:5000":                             "127.0.0.1:5000",
+		"nats://10.0.0.1:4222, nats://10.0.0.2:4222": "10.0.0.1:4222",
+	}
+	for in, want := range cases {
+		if got, err := natsHostPort(in); err != nil || got != want {
+			t.Errorf("natsHostPort(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if got := redactURL("nats://user:pw@h:1"); strings.Contains(got, "pw") {
+		t.Errorf("redactURL kept the password: %q", got)
+	}
+}
