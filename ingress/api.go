@@ -485,6 +485,12 @@ func (a *api) send(ctx context.Context, s *state.Store, p pyjson.Value, ps httpr
 			MeetingID: b.MeetingID, UserName: bbb.SanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
 		})
 		msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+		// Remember it, so relay does not send BBB's echo of it back to the bridge's callback.
+		if err == nil {
+			if rerr := s.RecordAPIPost(ctx, b.MeetingID, bbb.SanitizeName(userName), message); rerr != nil {
+				return response{}, fmt.Errorf("%w: %w", errNATS, rerr)
+			}
+		}
 	} else {
 		return response{}, withDetail(errUserAbsent, "no user named %q has joined meeting %s, and BBB %s has no other way to post", b.ChatUser, b.MeetingID, v)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -72,4 +73,38 @@ func (s *Store) UseNonce(ctx context.Context, checksum string) error {
 		return fmt.Errorf("state: nonce: %w", err)
 	}
 	return nil
+}
+
+// apiPostTTL is how long a post through BBB's chat API is remembered: its echo comes back within milliseconds,
+// so a minute is plenty even for a slow server.
+const apiPostTTL = time.Minute
+
+func apiPostKey(meetingID, userName, message string) string {
+	return Key(meetingID) + "." + hashKey(userName+"\x00"+message)
+}
+
+// RecordAPIPost remembers that ingress posted message under userName through BBB 3.0's chat API, where BBB shows
+// it as a system message that carries no trace of bbb-chat; relay recognises the echo with IsAPIPost.
+func (s *Store) RecordAPIPost(ctx context.Context, meetingID, userName, message string) error {
+	if _, err := s.apiPosts.Put(ctx, apiPostKey(meetingID, userName, message), nil); err != nil {
+		return fmt.Errorf("state: record api post: %w", err)
+	}
+	return nil
+}
+
+// IsAPIPost reports whether ingress recently posted that message under that name through BBB's chat API, and
+// forgets it, so each post is recognised once.
+func (s *Store) IsAPIPost(ctx context.Context, meetingID, userName, message string) (bool, error) {
+	key := apiPostKey(meetingID, userName, message)
+	e, err := s.apiPosts.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("state: api post: %w", err)
+	}
+	if err := s.apiPosts.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !isConflict(err) {
+		return true, fmt.Errorf("state: api post: %w", err)
+	}
+	return true, nil
 }

@@ -23,6 +23,7 @@ const (
 	BucketCallbacks = "bbbchat_callbacks"
 	BucketFailed    = "bbbchat_failed"
 	BucketNonces    = "bbbchat_nonces"
+	BucketAPIPosts  = "bbbchat_api_posts"
 	StreamEvents    = "BBBCHAT_EVENTS"
 	SubjectRoot     = "bbbchat"
 	SubjectRetry    = "bbbchat-retry"
@@ -65,6 +66,7 @@ type Store struct {
 	callbacks jetstream.KeyValue
 	failed    jetstream.KeyValue
 	nonces    jetstream.KeyValue
+	apiPosts  jetstream.KeyValue
 }
 
 // Open creates or updates the buckets and the stream and returns the store. Every process calls it at start, so
@@ -110,6 +112,9 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		return nil, err
 	}
 	if s.failed, err = kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, 1); err != nil {
+		return nil, err
+	}
+	if s.apiPosts, err = kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, 1); err != nil {
 		return nil, err
 	}
 	if o.NonceTTL > 0 {

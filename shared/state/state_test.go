@@ -218,3 +218,18 @@ func TestCallbackConsumer(t *testing.T) {
 		t.Fatalf("Pending after delete: %v", err)
 	}
 }
+
+func TestAPIPosts(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := t.Context()
+	must(t, s.RecordAPIPost(ctx, "m", "Ann", "hello"))
+	if ok, err := s.IsAPIPost(ctx, "m", "Ann", "other"); ok || err != nil {
+		t.Fatalf("other text: %v %v", ok, err)
+	}
+	if ok, err := s.IsAPIPost(ctx, "m", "Ann", "hello"); !ok || err != nil {
+		t.Fatalf("recorded post: %v %v", ok, err)
+	}
+	if ok, _ := s.IsAPIPost(ctx, "m", "Ann", "hello"); ok {
+		t.Fatal("a post is recognised once")
+	}
+}
