@@ -1,0 +1,191 @@
+package callback
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+// Manager runs one delivery worker per bridge with a callback. Make it with NewManager and start it with Run.
+type Manager struct {
+	o       Options
+	ackWait time.Duration
+	log     *slog.Logger
+	metrics *Metrics
+
+	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
+	hard context.Context
+}
+
+// NewManager returns a Manager; nothing runs until Run.
+func NewManager(o Options) *Manager {
+	o = o.withDefaults()
+	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics}
+}
+
+// Metrics returns the counters the Manager updates (Options.Metrics when given).
+func (m *Manager) Metrics() *Metrics { return m.metrics }
+
+// AckWait is the AckWait of the callback consumers this Manager creates: Timeout + 5s.
+func (m *Manager) AckWait() time.Duration { return m.ackWait }
+
+// Reasons a worker stops.
+var (
+	errShutdown      = errors.New("relay shutting down")
+	errBridgeDeleted = errors.New("bridge deleted")
+	errInactive      = errors.New("bridge has no active callback")
+	errGone          = errors.New("receiver answered 410 Gone")
+	errMeetingEnded  = errors.New("meeting ended and its queue is done")
+)
+
+func active(b state.Bridge) bool { return b.HasCallback() && b.CallbackState != state.CallbackGone }
+
+// Run watches the bridges bucket and runs one worker per bridge that has an active callback, stopping a worker
+// when its bridge is deleted, loses its callback or is marked gone. It returns nil when ctx ends, after the
+// workers' in-flight deliveries finish or drainTimeout passes; a delivery cut short is handed back to JetStream
+// unacknowledged, so this or another relay sends it again. When NATS is unreachable it keeps trying.
+func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
+	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hardCancel()
+	m.hard = hard
+
+	workers := map[string]*worker{}
+	defer func() {
+		for _, w := range workers {
+			w.stop(errShutdown)
+		}
+		timer := time.NewTimer(max(drainTimeout, 0))
+		defer timer.Stop()
+	drain:
+		for _, w := range workers {
+			select {
+			case <-w.done:
+			case <-timer.C:
+				m.log.Warn("callback: drain timeout passed, handing in-flight deliveries back", "timeout", drainTimeout)
+				break drain
+			}
+		}
+		hardCancel()
+		for _, w := range workers {
+			<-w.done
+		}
+		m.metrics.OldestPendingMillis.Store(0)
+	}()
+
+	start := func(b state.Bridge) {
+		id := b.MeetingID
+		prev := workers[id]
+		if prev != nil && !prev.exited() {
+			if prev.stopping() == nil {
+				prev.setBridge(b)
+				return
+			}
+		} else {
+			prev = nil
+		}
+		w := newWorker(m, ctx, b, prev)
+		workers[id] = w
+		go w.run()
+	}
+	stop := func(id string, why error) {
+		if w := workers[id]; w != nil {
+			w.stop(why)
+			if w.exited() {
+				delete(workers, id)
+			}
+		}
+	}
+
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	retry := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		ch, err := m.o.Store.WatchBridges(ctx)
+		if err != nil {
+			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", retry)
+			if !sleepCtx(ctx, retry) {
+				break
+			}
+			retry = min(2*retry, 5*time.Second)
+			continue
+		}
+		retry = 100 * time.Millisecond
+		seen := map[string]bool{} // bridges in the initial values, until the nil marker
+		initial := true
+	watch:
+		for {
+			select {
+			case <-ctx.Done():
+				break watch
+			case <-tick.C:
+				m.updateOldest(workers)
+				for id, w := range workers {
+					if w.exited() {
+						delete(workers, id)
+					}
+				}
+			case c, ok := <-ch:
+				if !ok {
+					m.log.Warn("callback: bridges watch ended, watching again")
+					break watch
+				}
+				if c == nil {
+					if initial {
+						// Bridges deleted while the watch was down.
+						for id := range workers {
+							if !seen[id] {
+								stop(id, errBridgeDeleted)
+							}
+						}
+						initial, seen = false, nil
+					}
+					continue
+				}
+				id := c.Bridge.MeetingID
+				if initial {
+					seen[id] = true
+				}
+				switch {
+				case c.Deleted:
+					stop(id, errBridgeDeleted)
+				case active(c.Bridge):
+					start(c.Bridge)
+				default:
+					stop(id, errInactive)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// updateOldest sets OldestPendingMillis from the heads the workers hold.
+func (m *Manager) updateOldest(workers map[string]*worker) {
+	var oldest int64
+	for _, w := range workers {
+		if h := w.head.Load(); h != 0 && (oldest == 0 || h < oldest) {
+			oldest = h
+		}
+	}
+	if oldest == 0 {
+		m.metrics.OldestPendingMillis.Store(0)
+		return
+	}
+	age := m.o.Now().Sub(time.Unix(0, oldest))
+	m.metrics.OldestPendingMillis.Store(max(age.Milliseconds(), 0))
+}
+
+// sleepCtx waits d or until ctx ends; false when ctx ended.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
