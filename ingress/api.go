@@ -11,17 +11,14 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
-	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/julienschmidt/httprouter"
 	"github.com/redis/go-redis/v9"
@@ -103,8 +100,8 @@ func ok(msg string, extra map[string]any) response {
 	return response{Success: true, Message: msg, extra: extra}
 }
 
-// handler is one API call after authentication.
-type handler func(ctx context.Context, s *state.Store, p pyjson.Value, ps httprouter.Params) (response, error)
+// handler is one API call after authentication, with its parameters decoded and checked (decodeRequest).
+type handler func(ctx context.Context, s *state.Store, req request) (response, error)
 
 func (a *api) routes() http.Handler {
 	r := httprouter.New()
@@ -116,12 +113,12 @@ func (a *api) routes() http.Handler {
 		path, name string
 		h          handler
 	}{
-		{"/api/startChatForMeeting", "startChatForMeeting", a.start},
-		{"/api/endChatForMeeting", "endChatForMeeting", a.end},
-		{"/api/sendChatMessage/:meeting_id", "sendChatMessage", a.send},
-		{"/api/getChatInfo", "getChatInfo", a.info},
-		{"/api/runningChats", "runningChats", a.running},
-		{"/api/retryCallbacks", "retryCallbacks", a.retry},
+		{"/api/" + callStart, callStart, a.start},
+		{"/api/" + callEnd, callEnd, a.end},
+		{"/api/" + callSend + "/:meeting_id", callSend, a.send},
+		{"/api/" + callInfo, callInfo, a.info},
+		{"/api/" + callRunning, callRunning, a.running},
+		{"/api/" + callRetry, callRetry, a.retry},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
@@ -158,6 +155,11 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
+		req, err := decodeRequest(name, params, ps.ByName("meeting_id"))
+		if err != nil {
+			a.fail(w, r, name, err)
+			return
+		}
 		s := a.store.Load()
 		if s == nil {
 			a.fail(w, r, name, errNATS)
@@ -172,7 +174,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		resp, err := h(ctx, s, params, ps)
+		resp, err := h(ctx, s, req)
 		if err != nil {
 			a.fail(w, r, name, err)
 			return
@@ -220,56 +222,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// param reads a string parameter. Null counts as absent.
-func param(p pyjson.Value, name string, required bool, max int) (string, error) {
-	v, present := p.Lookup(name)
-	if !present || v.Kind() == pyjson.KindNull {
-		if required {
-			return "", missing(name)
-		}
-		return "", nil
-	}
-	s, isStr := v.Str()
-	if !isStr {
-		return "", badParam(name, "must be a string, not %s", v.Kind())
-	}
-	if required && strings.TrimSpace(s) == "" {
-		return "", badParam(name, "must not be empty")
-	}
-	if n := utf8.RuneCountInString(s); n > max {
-		return "", badParam(name, "is %d characters long; at most %d are allowed", n, max)
-	}
-	return s, nil
-}
-
-func (a *api) start(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
-	meetingID, err := param(p, "meeting_id", true, maxIDLen)
-	if err != nil {
-		return response{}, err
-	}
-	chatUser, err := param(p, "chat_user", true, maxUserNameLen)
-	if err != nil {
-		return response{}, err
-	}
-	uri, err := param(p, "callback_uri", false, maxURILen)
-	if err != nil {
-		return response{}, err
-	}
-	secret, err := param(p, "callback_secret", false, maxSecretLen)
-	if err != nil {
-		return response{}, err
-	}
-	if (uri == "") != (secret == "") {
-		return response{}, &paramError{"Parameters callback_uri and callback_secret go together: give both or neither."}
-	}
-	events, err := callbackEvents(p, uri != "")
-	if err != nil {
-		return response{}, err
-	}
+func (a *api) start(ctx context.Context, s *state.Store, req request) (response, error) {
+	meetingID, chatUser, uri, secret, events := req.meetingID, req.chatUser, req.callbackURI, req.callbackSecret, req.callbackEvents
 	if uri != "" {
-		if err := checkCallbackURI(uri); err != nil {
-			return response{}, err
-		}
 		if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
 			return response{}, badParam("callback_uri", "is refused: %v", err)
 		}
@@ -312,67 +267,8 @@ func (a *api) start(ctx context.Context, s *state.Store, p pyjson.Value, _ httpr
 	}), nil
 }
 
-// callbackEvents reads callback_events: a list (or comma-separated string) of call names.
-func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
-	v, present := p.Lookup("callback_events")
-	if !present || v.Kind() == pyjson.KindNull {
-		return nil, nil
-	}
-	var names []string
-	switch v.Kind() {
-	case pyjson.KindString:
-		s, _ := v.Str()
-		for _, n := range strings.Split(s, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				names = append(names, n)
-			}
-		}
-	case pyjson.KindArray:
-		for i := range v.Len() {
-			elem, _ := v.Index(i)
-			s, ok := elem.Str()
-			if !ok {
-				return nil, badParam("callback_events", "must be a list of strings")
-			}
-			names = append(names, s)
-		}
-	default:
-		return nil, badParam("callback_events", "must be a list of strings")
-	}
-	if len(names) > 0 && !hasCallback {
-		return nil, &paramError{"Parameter callback_events needs callback_uri and callback_secret."}
-	}
-	var out []string
-	for _, n := range names {
-		switch n {
-		case state.CallbackMessage:
-		case state.CallbackChatCleared, state.CallbackMeetingEnded:
-			out = append(out, n)
-		default:
-			return nil, badParam("callback_events", "has %q; allowed are %s, %s and %s", n,
-				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
-		}
-	}
-	return out, nil
-}
-
-func checkCallbackURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
-		return badParam("callback_uri", "must be an absolute http or https URL")
-	}
-	if u.User != nil {
-		return badParam("callback_uri", "must not carry a user name or password")
-	}
-	return nil
-}
-
-func (a *api) end(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
-	meetingID, err := param(p, "meeting_id", true, maxIDLen)
-	if err != nil {
-		return response{}, err
-	}
-	b, err := a.bridge(ctx, s, meetingID)
+func (a *api) end(ctx context.Context, s *state.Store, req request) (response, error) {
+	b, err := a.bridge(ctx, s, req.meetingID)
 	if err != nil {
 		return response{}, err
 	}
@@ -445,20 +341,9 @@ func (a *api) chatUser(ctx context.Context, s *state.Store, b state.Bridge) (sta
 	return u, err == nil
 }
 
-func (a *api) send(ctx context.Context, s *state.Store, p pyjson.Value, ps httprouter.Params) (response, error) {
-	meetingID := ps.ByName("meeting_id")
-	if meetingID == "" || utf8.RuneCountInString(meetingID) > maxIDLen {
-		return response{}, badParam("meeting_id", "in the path must be 1 to %d characters", maxIDLen)
-	}
-	userName, err := param(p, "user_name", true, maxUserNameLen)
-	if err != nil {
-		return response{}, err
-	}
-	message, err := param(p, "message", true, maxMessageLen)
-	if err != nil {
-		return response{}, err
-	}
-	b, err := a.bridge(ctx, s, meetingID)
+func (a *api) send(ctx context.Context, s *state.Store, req request) (response, error) {
+	userName, message := req.userName, req.message
+	b, err := a.bridge(ctx, s, req.meetingID)
 	if err != nil {
 		return response{}, err
 	}
@@ -509,12 +394,8 @@ func (a *api) send(ctx context.Context, s *state.Store, p pyjson.Value, ps httpr
 	return ok(msg, extra), nil
 }
 
-func (a *api) info(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
-	meetingID, err := param(p, "meeting_id", true, maxIDLen)
-	if err != nil {
-		return response{}, err
-	}
-	b, err := a.bridge(ctx, s, meetingID)
+func (a *api) info(ctx context.Context, s *state.Store, req request) (response, error) {
+	b, err := a.bridge(ctx, s, req.meetingID)
 	if err != nil {
 		return response{}, err
 	}
@@ -568,7 +449,7 @@ func redactURI(raw string) string {
 	return u.String()
 }
 
-func (a *api) running(ctx context.Context, s *state.Store, _ pyjson.Value, _ httprouter.Params) (response, error) {
+func (a *api) running(ctx context.Context, s *state.Store, _ request) (response, error) {
 	bs, err := s.Bridges(ctx)
 	if err != nil {
 		return response{}, fmt.Errorf("%w: %w", errNATS, err)
@@ -585,12 +466,8 @@ func (a *api) running(ctx context.Context, s *state.Store, _ pyjson.Value, _ htt
 	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
 }
 
-func (a *api) retry(ctx context.Context, s *state.Store, p pyjson.Value, _ httprouter.Params) (response, error) {
-	meetingID, err := param(p, "meeting_id", true, maxIDLen)
-	if err != nil {
-		return response{}, err
-	}
-	b, err := a.bridge(ctx, s, meetingID)
+func (a *api) retry(ctx context.Context, s *state.Store, req request) (response, error) {
+	b, err := a.bridge(ctx, s, req.meetingID)
 	if err != nil {
 		return response{}, err
 	}
