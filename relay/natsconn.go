@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,7 +73,7 @@ func startEmbedded(addr, storeDir string, log *slog.Logger) (*server.Server, err
 		return nil, fmt.Errorf("NATS port %q: %w", portStr, err)
 	}
 	opts := &server.Options{
-		ServerName: "bbb-chat-relay",
+		ServerName: embeddedName,
 		Host:       host,
 		Port:       port,
 		JetStream:  true,
@@ -102,10 +103,55 @@ func startEmbedded(addr, storeDir string, log *slog.Logger) (*server.Server, err
 	return srv, nil
 }
 
+// embeddedName is the server name of relay's embedded NATS server; a relay connected to a server of that name
+// knows another relay runs it, and may take over when that relay is gone.
+const embeddedName = "bbb-chat-relay"
+
 // natsLink is relay's NATS connection and, when relay runs it, the embedded server.
 type natsLink struct {
-	nc       *nats.Conn
+	nc   *nats.Conn
+	addr string
+	cfg  config.Relay
+	log  *slog.Logger
+	m    *metrics
+
+	server atomic.Value // name of the NATS server last connected to
+
+	mu       sync.Mutex
 	embedded *server.Server
+	unlock   func()
+	closed   bool
+}
+
+// tryEmbed starts the embedded server when nothing listens on the NATS address and no other relay holds the
+// store directory. started is false, with no error, when another server or relay is there first.
+func (l *natsLink) tryEmbed() (started bool, err error) {
+	if !canBind(l.addr) {
+		return false, nil
+	}
+	unlock, held, err := lockStore(l.cfg.NATSStore)
+	if err != nil || held {
+		return false, err
+	}
+	srv, err := startEmbedded(l.addr, l.cfg.NATSStore, l.log)
+	if err != nil {
+		unlock()
+		if !canBind(l.addr) {
+			return false, nil // another server took the address meanwhile
+		}
+		return false, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		unlock()
+		return false, nil
+	}
+	l.embedded, l.unlock = srv, unlock
+	l.m.natsEmbedded.Store(true)
+	return true, nil
 }
 
 // connectNATS connects to BBB_CHAT_NATS_URL, reconnecting forever. When nothing listens there and embedding is
@@ -113,24 +159,20 @@ type natsLink struct {
 // connection that keeps trying in the background (relay starts anyway and /readyz says NATS is missing).
 // onConnect is called on every (re)connection.
 func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func()) (*natsLink, error) {
-	link := &natsLink{}
 	addr, err := natsHostPort(cfg.NATSURL)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.NATSEmbedded && canBind(addr) {
-		srv, err := startEmbedded(addr, cfg.NATSStore, log)
-		switch {
-		case err == nil:
-			link.embedded = srv
-			m.natsEmbedded.Store(true)
+	link := &natsLink{addr: addr, cfg: cfg, log: log, m: m}
+	limit := newLogLimiter(10*time.Second, time.Now)
+	if cfg.NATSEmbedded {
+		started, err := link.tryEmbed()
+		if err != nil {
+			return nil, err
+		}
+		if started {
 			log.Info("no NATS server answered: started the embedded NATS JetStream server", "listen", addr,
 				"store", cfg.NATSStore)
-		case !canBind(addr):
-			log.Info("embedded NATS not started: another server took the address, connecting to it", "addr", addr,
-				"err", err)
-		default:
-			return nil, err
 		}
 	}
 	opts := []nats.Option{
@@ -150,17 +192,28 @@ func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func(
 			log.Warn("NATS disconnected, reconnecting", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			link.server.Store(nc.ConnectedServerName())
 			m.natsConnected.Store(true)
 			m.natsReconnects.Add(1)
 			log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
 			onConnect()
 		}),
 		nats.ConnectHandler(func(nc *nats.Conn) {
+			link.server.Store(nc.ConnectedServerName())
 			m.natsConnected.Store(true)
-			log.Info("NATS connected", "url", nc.ConnectedUrlRedacted())
+			log.Info("NATS connected", "url", nc.ConnectedUrlRedacted(), "server", nc.ConnectedServerName())
 			onConnect()
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { m.natsConnected.Store(false) }),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if ok, n := limit.allow("async"); ok {
+				subject := ""
+				if sub != nil {
+					subject = sub.Subject
+				}
+				log.Warn("NATS asynchronous error", "err", err, "subject", subject, "errors_before", n)
+			}
+		}),
 	}
 	if cfg.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
@@ -179,11 +232,53 @@ func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func(
 	return link, nil
 }
 
-// shutdown stops the embedded server, if relay runs one; call it last.
+// takeOver watches, when embedding is on and another relay runs the embedded server this relay uses, for that
+// relay to go away, and then runs the embedded server itself on the same address and store, so the pair keeps
+// its NATS. It never takes the address of a NATS server that is not a relay's.
+func (l *natsLink) takeOver(ctx context.Context) {
+	if !l.cfg.NATSEmbedded {
+		return
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		running := l.embedded != nil
+		l.mu.Unlock()
+		if running {
+			return
+		}
+		if name, _ := l.server.Load().(string); l.nc.IsConnected() || name != embeddedName {
+			continue
+		}
+		started, err := l.tryEmbed()
+		if err != nil {
+			l.log.Warn("cannot take over the embedded NATS server", "err", err)
+			continue
+		}
+		if started {
+			l.log.Warn("the relay that ran the embedded NATS server is gone: this relay runs it now", "listen", l.addr,
+				"store", l.cfg.NATSStore)
+			return
+		}
+	}
+}
+
+// shutdown stops the embedded server, if relay runs one, and releases its store; call it last.
 func (l *natsLink) shutdown() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
 	if l.embedded != nil {
 		l.embedded.Shutdown()
 		l.embedded.WaitForShutdown()
+		l.embedded = nil
+		l.unlock()
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -194,6 +196,41 @@ func TestTwoRelays(t *testing.T) {
 	}
 }
 
+// A burst of thousands of events (one pipelined write to Redis) is stored in full, without drops.
+func TestThroughput(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := startRelay(t, w.env(t))
+	r.waitReady(t)
+	nc, _ := connect(t, testenv.NATSURL(w.nats))
+	const n = 10000
+	pipe := w.rdb.Pipeline()
+	for i := range n {
+		pipe.Publish(t.Context(), bbb.ChannelFromAkka, chatMsg(t, fmt.Sprintf("m-%d", i%50), fmt.Sprintf("%d-burst", i), "w_a", "hello", int64(i)))
+	}
+	start := time.Now()
+	if _, err := pipe.Exec(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "every event in the stream", func() bool {
+		st, err := js.Stream(t.Context(), state.StreamEvents)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(t.Context())
+		return err == nil && info.State.Msgs == n
+	})
+	t.Logf("%d events stored %s after the burst", n, time.Since(start).Round(time.Millisecond))
+	r.waitMetric(t, `bbbchat_relay_events_published_total{type="message"}`, func(v float64) bool { return v == n })
+	if m := r.metrics(t); m["bbbchat_relay_events_dropped_total"] != 0 {
+		t.Errorf("dropped %v", m["bbbchat_relay_events_dropped_total"])
+	}
+}
+
 // A Redis restart: relay resubscribes by itself, logs and counts the gap, and later events arrive.
 func TestRedisRestart(t *testing.T) {
 	t.Parallel()
@@ -293,16 +330,37 @@ func TestEmbeddedNATS(t *testing.T) {
 	})
 	nc.Close()
 
-	r.Kill() // kill -9: no clean shutdown of the embedded server
-	r2 := startRelay(t, env)
+	// A second relay with the same settings uses the first one's server...
+	env2 := maps.Clone(env)
+	env2["BBB_CHAT_RELAY_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	r2 := startRelay(t, env2)
+	r2.waitReady(t)
+	if m := r2.metrics(t); m["bbbchat_relay_nats_embedded"] != 0 {
+		t.Fatal("second relay started a server of its own")
+	}
+	// ...and runs it itself once the first is killed (kill -9: no clean shutdown), with the stream intact.
+	r.Kill()
+	r2.waitMetric(t, "bbbchat_relay_nats_embedded", func(v float64) bool { return v == 1 })
 	r2.waitReady(t)
 	nc2, _ := connect(t, natsURL)
-	got = waitEvents(t, nc2, 1)
-	if e := got[0].event(t); e.ID != "1-kept" {
-		t.Fatalf("after restart: %+v", e)
+	if got := waitEvents(t, nc2, 1); got[0].event(t).ID != "1-kept" {
+		t.Fatalf("after the takeover: %s", dump(got))
 	}
 	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-emb", "2-new", "w_a", "new", 2))
 	waitEvents(t, nc2, 2)
+	nc2.Close()
+
+	// Killed and started again: the new process embeds the server again and the events are still there.
+	r2.Kill()
+	r3 := startRelay(t, env)
+	r3.waitReady(t)
+	nc3, _ := connect(t, natsURL)
+	got = waitEvents(t, nc3, 2)
+	if e := got[1].event(t); e.ID != "2-new" {
+		t.Fatalf("after restart: %s", dump(got))
+	}
+	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-emb", "3-later", "w_a", "later", 3))
+	waitEvents(t, nc3, 3)
 }
 
 // Garbage on the channels is counted and ignored; relay stays up and the buckets stay as they were.

@@ -125,6 +125,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m)
 	}
 	go keeper.run(bg)
+	go link.takeOver(bg)
 	go recordVersion(bg, keeper, versions, log, now)
 
 	ready := func() []string {
@@ -182,7 +183,6 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
 	}
 	nc.Close()
 	link.shutdown()
-	link.embedded = nil
 	log.Info("relay stopped")
 	return nil
 }
