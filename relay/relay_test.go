@@ -458,6 +458,48 @@ func TestSIGTERM(t *testing.T) {
 	})
 }
 
+// Redis and NATS down at start: relay starts anyway, says what it misses, and works once they come. SIGTERM with
+// NATS down again still exits 0 within the shutdown timeout, reporting what did not reach the stream.
+func TestDependenciesDownAtStart(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.redis.Stop()
+	w.nats.Stop()
+	env := w.env(t)
+	env["BBB_CHAT_SHUTDOWN_TIMEOUT"] = "2s"
+	r := startRelay(t, env)
+	testenv.WaitHTTP(t, r.base+"/healthz", 20*time.Second)
+	code, body, err := httpGet(r.base + "/readyz")
+	if err != nil || code != http.StatusServiceUnavailable || !strings.Contains(body, `"missing":["redis","nats","state"]`) {
+		t.Fatalf("/readyz = %d %s %v", code, body, err)
+	}
+	w.redis.Start()
+	w.nats.Start()
+	r.waitReady(t)
+	nc, _ := connect(t, testenv.NATSURL(w.nats))
+	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-late", "1-late", "w_a", "late", 1))
+	waitEvents(t, nc, 1)
+	if m := r.metrics(t); m["bbbchat_relay_redis_gaps_total"] != 0 {
+		t.Errorf("the first subscription counted as a gap")
+	}
+
+	w.nats.Stop()
+	r.waitMetric(t, "bbbchat_relay_nats_connected", func(v float64) bool { return v == 0 })
+	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-late", "2-lost", "w_a", "lost", 2))
+	r.waitMetric(t, "bbbchat_relay_publish_queue", func(v float64) bool { return v == 1 })
+	start := time.Now()
+	if err := r.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err, exited := r.Wait(5 * time.Second)
+	if !exited || err != nil {
+		t.Fatalf("after SIGTERM with NATS down: exited %v after %s, %v", exited, time.Since(start), err)
+	}
+	testenv.Eventually(t, 5*time.Second, "unflushed events reported", func() bool {
+		return strings.Contains(r.Output(), "shutdown deadline passed with events not in the stream")
+	})
+}
+
 func TestVersionCommand(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer

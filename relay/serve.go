@@ -178,8 +178,10 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
 	default: // never started: the state was not open
 	}
 	bgCancel()
-	if err := nc.FlushTimeout(time.Second); err != nil && nc.IsConnected() {
-		log.Warn("NATS flush at shutdown", "err", err)
+	if nc.IsConnected() {
+		if err := nc.FlushTimeout(time.Second); err != nil {
+			log.Warn("NATS flush at shutdown", "err", err)
+		}
 	}
 	nc.Close()
 	link.shutdown()
