@@ -128,6 +128,7 @@ func TestManyBridges(t *testing.T) {
 	o := e.testOptions()
 	o.Metrics = new(Metrics)
 	o.Schedule = slices.Repeat([]time.Duration{100 * time.Millisecond}, 10000)
+	o.FetchWait = 10 * time.Second // idle heartbeats every 2s, as in production (30s, 5s)
 	e.run(o, time.Second)
 	for i := range n {
 		e.message(fmt.Sprintf("m%04d", i), 0)
