@@ -51,16 +51,14 @@ func hasEffect(typ string) bool {
 // start runs the workers until the shards are closed and drained, or ctx (the shutdown deadline) ends.
 func (u *updater) start(ctx context.Context) {
 	for _, ch := range u.shards {
-		u.wg.Add(1)
-		go func() {
-			defer u.wg.Done()
+		u.wg.Go(func() {
 			for it := range ch {
 				if ctx.Err() != nil {
 					continue // drain without work: the deadline passed
 				}
 				u.apply(ctx, it)
 			}
-		}()
+		})
 	}
 }
 

@@ -5,7 +5,9 @@
 //
 // Relay is stateless: everything it keeps is in NATS, and two relays on the same Redis and NATS publish every
 // event once (the stream deduplicates by event id). When no NATS server answers at BBB_CHAT_NATS_URL and
-// BBB_CHAT_NATS_EMBEDDED is true it runs a JetStream server itself, so a single BBB server needs nothing else.
+// BBB_CHAT_NATS_EMBEDDED is true it runs a JetStream server itself, so a single BBB server needs nothing else. A
+// second relay on the same machine uses that server, and runs it itself (same address, same store directory,
+// guarded by a file lock) when the first relay is gone.
 //
 // Failures it rides out without exiting: Redis down or restarted (it resubscribes, and logs and counts the gap in
 // which events were missed, as Redis pub/sub keeps nothing for an absent subscriber), NATS down or restarted (events

@@ -42,15 +42,6 @@ func (l *labeled) add(v string, n uint64) {
 	c.Add(n)
 }
 
-func (l *labeled) get(v string) uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c, ok := l.vals[v]; ok {
-		return c.Load()
-	}
-	return 0
-}
-
 func (l *labeled) snapshot() map[string]uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -156,10 +147,7 @@ func (m *metrics) write(w io.Writer) {
 	writeScalar(w, "bbbchat_relay_publish_lost_total", "counter", "Events given up after repeated publish errors.", m.publishLost.Load())
 	writeScalar(w, "bbbchat_relay_events_dropped_total", "counter", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load())
 	writeScalar(w, "bbbchat_relay_events_unflushed_total", "counter", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load())
-	q := m.queued.Load()
-	if q < 0 {
-		q = 0
-	}
+	q := max(m.queued.Load(), 0)
 	writeScalar(w, "bbbchat_relay_publish_queue", "gauge", "Events waiting to be published or acknowledged.", uint64(q))
 	writeScalar(w, "bbbchat_relay_unknown_meeting_events_total", "counter", "Events of meetings relay has not seen created.", m.unknownMeeting.Load())
 	writeLabeled(w, "bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", &m.stateUpdates)
