@@ -1,0 +1,37 @@
+// Command bench measures bbb-chat end to end on one machine, and in the same run the limits of the parts it is
+// built on, so that its numbers can be read as ratios even on a busy machine:
+//
+//	go run ./deploy/bench                  # 100 bridged meetings, 1,000 messages/s forwarded, 2,000 sends/s
+//	go run ./deploy/bench -json            # one JSON object
+//	go run ./deploy/bench -sweep           # raise the forward rate until p99 passes 50 ms or anything is lost
+//	go run ./deploy/bench -scale           # 1,000 bridged meetings
+//	go run ./deploy/bench -burst 20000     # also: 20,000 messages as fast as Redis takes them
+//
+// It builds ingress and relay from the working tree, starts a redis-server and a JetStream nats-server on free
+// loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator (shared/bbbsim) and callback
+// receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
+// docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it owns its
+// process helpers and touches nothing outside a temporary directory (and .bin/nats-server when that is missing).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+		}
+		os.Exit(1)
+	}
+}
