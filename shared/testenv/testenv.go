@@ -286,6 +286,9 @@ func (p *Proc) Kill() {
 	<-p.done
 }
 
+// Pid is the process id (for /proc/<pid>/status).
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
 // Signal sends sig to the process.
 func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
