@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -145,6 +146,10 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				err = withDetail(errTooLarge, "at most %d bytes", a.cfg.MaxBodyBytes)
+			} else if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				err = withDetail(errBodyTimeout, "send it within %s", readTimeout)
+			} else {
+				err = fmt.Errorf("%w: %w", errBodyRead, err)
 			}
 			a.fail(w, r, name, err)
 			return

@@ -14,6 +14,8 @@ import (
 var (
 	errNotObject      = errors.New("the body is not a JSON object")
 	errTooLarge       = errors.New("the body is too large")
+	errBodyTimeout    = errors.New("the body was not received in time")
+	errBodyRead       = errors.New("the body could not be read")
 	errChatNotFound   = errors.New("chat not found")
 	errChatExists     = errors.New("chat already registered")
 	errUserAbsent     = errors.New("chat user not in the meeting")
@@ -55,6 +57,8 @@ func errorTable() []struct {
 		{pyjson.ErrNotObject, http.StatusBadRequest, "The body must be a JSON object."},
 		{pyjson.ErrSyntax, http.StatusBadRequest, "The body must be a JSON object."},
 		{errTooLarge, http.StatusRequestEntityTooLarge, "The body is too large."},
+		{errBodyTimeout, http.StatusRequestTimeout, "The body was not received in time"},
+		{errBodyRead, http.StatusBadRequest, "The body could not be read"},
 		{errChatNotFound, http.StatusNotFound, "Chat was not found"},
 		{state.ErrNotFound, http.StatusNotFound, "Chat was not found"},
 		{errChatExists, http.StatusConflict, "Chat is already registered"},

@@ -71,6 +71,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 }
 
+// Limits of the API's HTTP server. A client that dribbles its headers is cut off after readHeaderTimeout, one that
+// dribbles its body after readTimeout (with a 408); an idle keep-alive connection is closed after idleTimeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 90 * time.Second
+	maxHeaderBytes    = 16 << 10 // net/http allows 4 KiB more; beyond that it answers 431
+)
+
 // reloadable is what SIGHUP may change while the service runs.
 type reloadable struct {
 	level    *slog.LevelVar
@@ -150,11 +160,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	srv := &http.Server{
 		Handler:           a.routes(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
