@@ -517,4 +517,3 @@ func (b *bench) forward(ctx context.Context, rate float64, dur time.Duration, li
 	r.RelayRSSAfter, r.RelayHWM = after.relay.RSSKB, after.relay.HWMKB
 	return r, nil
 }
-
