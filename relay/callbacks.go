@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/relay/callback"
@@ -15,9 +17,30 @@ import (
 
 // startCallbacks runs the callback deliveries (package callback) until ctx ends; the returned channel is closed
 // once they drained (up to the shutdown timeout). Their counters join /metrics.
-func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *slog.Logger, m *metrics) <-chan struct{} {
+func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *slog.Logger, m *metrics, live *reloadable) <-chan struct{} {
+	client := callback.NewClient(cfg.CallbackTimeout)
+	// Every connection is checked against the callback allow list at the address actually dialled (DNS may have
+	// changed since the chat started); SIGHUP may change the list.
+	dialer := &net.Dialer{Timeout: cfg.CallbackTimeout, KeepAlive: 30 * time.Second}
+	client.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return live.egress.Load().DialContext(dialer)(ctx, network, addr)
+	}
 	mgr := callback.NewManager(callback.Options{
-		Store:         s,
+		Store:  s,
+		Client: client,
+		IsEcho: func(e state.Event, b state.Bridge) bool {
+			// Posts ingress made through BBB 3.0's chat API come back as system messages (sender SYSTEM).
+			if e.SenderID != "SYSTEM" {
+				return false
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			ok, err := s.IsAPIPost(ctx, e.MeetingID, e.SenderName, e.Text)
+			if err != nil {
+				log.Warn("cannot tell whether a system message is bbb-chat's own post; sending it", "err", err)
+			}
+			return ok
+		},
 		Timeout:       cfg.CallbackTimeout,
 		Schedule:      cfg.RetrySchedule,
 		Jitter:        cfg.RetryJitter,

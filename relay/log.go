@@ -2,32 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 )
-
-// newLogger builds the one logger relay passes down: text or JSON on w at the configured level.
-func newLogger(w io.Writer, format, level string) *slog.Logger {
-	var lv slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lv = slog.LevelDebug
-	case "warn":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	default:
-		lv = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
 
 // logLimiter lets a message of each kind through at most once per interval and counts what it held back, so
 // that garbage on Redis or a long outage cannot flood the log.

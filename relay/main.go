@@ -47,10 +47,12 @@ type cmdEnv struct {
 // commands lists the subcommands; "" is what a bare `relay` does.
 func commands() map[string]command {
 	return map[string]command{
-		"":        {"run the relay (the default)", serveCmd},
-		"serve":   {"run the relay", serveCmd},
-		"version": {"print the version", versionCmd},
-		"help":    {"show this help", nil},
+		"":            {"run the relay (the default)", serveCmd},
+		"serve":       {"run the relay", serveCmd},
+		"version":     {"print the version", versionCmd},
+		"check":       {"check the configuration and what it points at; exit status 1 if anything fails", checkCmd},
+		"healthcheck": {"exit 0 if the running relay answers /healthz (for container health checks)", healthcheckCmd},
+		"help":        {"show this help", nil},
 	}
 }
 

@@ -8,13 +8,20 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/egress"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 )
 
 // Sizes of relay's in-memory queues.
@@ -38,13 +45,59 @@ func serveCmd(ctx context.Context, env cmdEnv) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, newLogger(env.stderr, cfg.LogFormat, cfg.LogLevel))
+	live := &reloadable{level: new(slog.LevelVar)}
+	if err := live.apply(cfg); err != nil {
+		return err
+	}
+	log := service.NewLogger(env.stderr, cfg.LogFormat, live.level)
+	redis.SetLogger(service.RedisLogger{Log: log})
+	return serve(ctx, cfg, log, live, env.getenv)
+}
+
+// reloadable is what SIGHUP may change while relay runs.
+type reloadable struct {
+	level  *slog.LevelVar
+	egress atomic.Pointer[egress.Policy]
+}
+
+func (r *reloadable) apply(cfg config.Relay) error {
+	policy, err := egress.NewPolicy(cfg.CallbackAllow)
+	if err != nil {
+		return err
+	}
+	r.level.Set(service.ParseLevel(cfg.LogLevel))
+	r.egress.Store(&policy)
+	return nil
+}
+
+// reloadOnHUP re-reads the configuration on every SIGHUP until ctx ends: the log level and the callback allow
+// list change at once; a broken configuration is refused and the running one kept.
+func reloadOnHUP(ctx context.Context, live *reloadable, getenv func(string) string, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		service.Notify(getenv, "RELOADING=1")
+		if c, err := config.LoadRelay(getenv); err != nil {
+			log.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
+		} else if err := live.apply(c); err != nil {
+			log.Error("reload refused; keeping the running configuration", "err", err)
+		} else {
+			log.Info("configuration reloaded (log level, callback allow list)")
+		}
+		service.Notify(getenv, "READY=1")
+	}
 }
 
 // serve runs relay until ctx ends, then shuts down in order: stop reading Redis, flush the events not yet in the
 // stream, finish the state updates, stop HTTP, let callback deliveries drain, close NATS, stop the embedded NATS
 // server. The whole shutdown takes at most cfg.ShutdownTimeout (plus closing connections).
-func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
+func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reloadable, getenv func(string) string) error {
 	now := time.Now
 	m := newMetrics(version)
 
@@ -122,7 +175,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
 	callbacks := make(chan (<-chan struct{}), 1)
 	keeper.onOpen = func(s *state.Store) {
 		pub.notify()
-		callbacks <- startCallbacks(cbCtx, cfg, s, log, m)
+		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
 	}
 	go keeper.run(bg)
 	go link.takeOver(bg)
@@ -152,8 +205,13 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger) error {
 		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: newLogLimiter(10*time.Second, now)}
 	sub := newSubscriber(log, m, now)
 	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
+	go reloadOnHUP(bg, live, getenv, log)
+	if err := service.Notify(getenv, "READY=1"); err != nil {
+		log.Warn("cannot tell systemd we are ready", "err", err)
+	}
 
 	<-ctx.Done()
+	service.Notify(getenv, "STOPPING=1")
 	log.Info("relay stopping", "timeout", cfg.ShutdownTimeout)
 	deadline := time.AfterFunc(cfg.ShutdownTimeout, hardCancel)
 	defer deadline.Stop()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/caarlos0/env/v11"
 )
 
@@ -176,6 +177,9 @@ func (c Common) Validate() error {
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_NATS_REPLICAS %d: want 1 to 5", c.Replicas))
+	}
+	if _, err := egress.NewPolicy(c.CallbackAllow); err != nil {
+		errs = append(errs, err)
 	}
 	if c.StreamMaxAge <= 0 {
 		errs = append(errs, errors.New("BBB_CHAT_STREAM_MAX_AGE must be positive"))

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/service"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+)
+
+// checkCmd reads the configuration and says line by line what is right and what is wrong; the exit status tells
+// scripts.
+func checkCmd(ctx context.Context, env cmdEnv) error {
+	c := &service.Checks{W: env.stdout}
+	cfg, err := config.LoadRelay(env.getenv)
+	if err != nil {
+		c.Fail("configuration: %v", err)
+		return c.Err()
+	}
+	c.OK("configuration read")
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+
+	if opts, err := redis.ParseURL(cfg.RedisURL); err != nil {
+		c.Fail("BBB_CHAT_REDIS_URL: %v", err)
+	} else {
+		opts.MaxRetries, opts.DialTimeout = 1, 2*time.Second
+		redis.SetLogger(service.RedisLogger{Log: slog.New(slog.DiscardHandler)})
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			c.Fail("Redis at %s unreachable: %v", opts.Addr, err)
+		} else if n, err := rdb.PubSubNumSub(ctx, bbb.ChannelToAkka).Result(); err == nil && n[bbb.ChannelToAkka] == 0 {
+			c.Warn("Redis at %s answers, but nobody listens on %s: is BBB (akka-apps) running?", opts.Addr, bbb.ChannelToAkka)
+		} else {
+			c.OK("Redis at %s answers and BBB listens", opts.Addr)
+		}
+	}
+
+	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
+	switch {
+	case err != nil && cfg.NATSEmbedded:
+		addr, _ := natsHostPort(cfg.NATSURL)
+		if canBind(addr) {
+			c.OK("no NATS at %s: relay will start its embedded JetStream server there", addr)
+		} else {
+			c.Fail("NATS at %s unreachable, and relay cannot listen there for its embedded server: %v", cfg.NATSURL, err)
+		}
+		checkStore(c, cfg.NATSStore)
+	case err != nil:
+		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_EMBEDDED=false: relay needs that server)", cfg.NATSURL, err)
+	default:
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		if _, err := js.AccountInfo(ctx); err != nil {
+			c.Fail("NATS at %s answers, but JetStream does not: %v (start nats-server with -js)", nc.ConnectedUrlRedacted(), err)
+		} else {
+			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
+			if _, err := js.Stream(ctx, state.StreamEvents); err != nil {
+				c.Warn("the stream %s does not exist yet (relay creates it when it starts)", state.StreamEvents)
+			}
+		}
+	}
+
+	switch {
+	case cfg.BBBVersion != "auto":
+		if v, err := bbb.ParseVersion(cfg.BBBVersion); err != nil {
+			c.Fail("BBB_CHAT_BBB_VERSION: %v", err)
+		} else {
+			c.OK("BBB version %s (configured)", v)
+		}
+	default:
+		if v, err := bbb.ReadReleaseFile(cfg.ReleaseFile); err == nil {
+			c.OK("BBB version %s (from %s)", v, cfg.ReleaseFile)
+		} else {
+			c.Warn("no BBB release file at %s: the version will be inferred from BBB's events", cfg.ReleaseFile)
+		}
+	}
+	if len(cfg.CallbackAllow) > 0 {
+		c.OK("callbacks may also reach %v", cfg.CallbackAllow)
+	}
+	if ln, err := net.Listen("tcp", cfg.Listen); err == nil {
+		ln.Close()
+		c.OK("BBB_CHAT_RELAY_LISTEN %s is free", cfg.Listen)
+	} else if service.HealthCheck(ctx, cfg.Listen) == nil {
+		c.OK("relay answers on %s", cfg.Listen)
+	} else {
+		c.Fail("BBB_CHAT_RELAY_LISTEN %s is taken by something else: %v", cfg.Listen, err)
+	}
+	return c.Err()
+}
+
+// checkStore says whether the embedded server can store where it is told to.
+func checkStore(c *service.Checks, dir string) {
+	probe := dir
+	for {
+		if _, err := os.Stat(probe); err == nil {
+			break
+		}
+		parent := filepath.Dir(probe)
+		if parent == probe {
+			break
+		}
+		probe = parent
+	}
+	f, err := os.CreateTemp(probe, ".bbb-chat-check-")
+	if err != nil {
+		c.Fail("BBB_CHAT_NATS_STORE %s is not writable: %v", dir, err)
+		return
+	}
+	f.Close()
+	os.Remove(f.Name())
+	c.OK("BBB_CHAT_NATS_STORE %s is writable", dir)
+}
+
+func healthcheckCmd(ctx context.Context, env cmdEnv) error {
+	cfg, err := config.LoadRelay(env.getenv)
+	if err != nil {
+		return err
+	}
+	if err := service.HealthCheck(ctx, cfg.Listen); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.stdout, "ok")
+	return nil
+}
