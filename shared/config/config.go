@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,15 +42,18 @@ type Common struct {
 // Ingress is the configuration of the ingress binary.
 type Ingress struct {
 	Common
-	Listen          string        `env:"BBB_CHAT_LISTEN" envDefault:"127.0.0.1:8090"`
-	MetricsListen   string        `env:"BBB_CHAT_METRICS_LISTEN" envDefault:"127.0.0.1:9090"`
-	SharedSecret    string        `env:"BBB_CHAT_SHARED_SECRET"`
-	OldSharedSecret string        `env:"BBB_CHAT_SHARED_SECRET_OLD"`
-	TimeDelta       int64         `env:"BBB_CHAT_SHARED_SECRET_TIME_DELTA" envDefault:"5"`
-	MessageTemplate string        `env:"BBB_CHAT_MESSAGE_TEMPLATE" envDefault:"{user_name}: {message}"`
-	MaxBodyBytes    int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
-	RequestTimeout  time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
-	MaxBridges      int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
+	Listen        string `env:"BBB_CHAT_LISTEN" envDefault:"127.0.0.1:8090"`
+	MetricsListen string `env:"BBB_CHAT_METRICS_LISTEN" envDefault:"127.0.0.1:9090"`
+	SharedSecret  string `env:"BBB_CHAT_SHARED_SECRET"`
+	// SharedSecretFile holds the secret instead (first line); under systemd the default is the credential
+	// $CREDENTIALS_DIRECTORY/shared_secret (LoadCredential=), so the secret need not be in the env file.
+	SharedSecretFile string        `env:"BBB_CHAT_SHARED_SECRET_FILE"`
+	OldSharedSecret  string        `env:"BBB_CHAT_SHARED_SECRET_OLD"`
+	TimeDelta        int64         `env:"BBB_CHAT_SHARED_SECRET_TIME_DELTA" envDefault:"5"`
+	MessageTemplate  string        `env:"BBB_CHAT_MESSAGE_TEMPLATE" envDefault:"{user_name}: {message}"`
+	MaxBodyBytes     int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
+	RequestTimeout   time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
+	MaxBridges       int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
 	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
 	// properties files (BBBProperties, then BBBPropertiesOverride).
 	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
@@ -81,6 +85,22 @@ func LoadIngress(getenv func(string) string) (Ingress, error) {
 	var c Ingress
 	if err := load(&c, getenv); err != nil {
 		return c, err
+	}
+	if c.SharedSecret == "" {
+		path := c.SharedSecretFile
+		if path == "" && getenv("CREDENTIALS_DIRECTORY") != "" {
+			path = filepath.Join(getenv("CREDENTIALS_DIRECTORY"), "shared_secret")
+			if _, err := os.Stat(path); err != nil {
+				path = ""
+			}
+		}
+		if path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return c, fmt.Errorf("config: shared secret file: %w", err)
+			}
+			c.SharedSecret = strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+		}
 	}
 	return c, c.Validate()
 }
