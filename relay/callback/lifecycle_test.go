@@ -147,3 +147,16 @@ func TestManyBridges(t *testing.T) {
 		t.Fatalf("too heavy: %d goroutines, %d bytes per bridge", extra, perBridge)
 	}
 }
+
+func TestStartsWhileNATSIsDown(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, nil)
+	e.bridge("m1", rcv.url())
+	e.srv.Stop()
+	o := e.testOptions()
+	o.Metrics = new(Metrics)
+	e.run(o, time.Second)
+	e.srv.Start()
+	want := e.messages("m1", 0, 3)
+	waitDelivered(t, rcv, want, 30*time.Second)
+}

@@ -46,7 +46,8 @@ func active(b state.Bridge) bool { return b.HasCallback() && b.CallbackState != 
 // Run watches the bridges bucket and runs one worker per bridge that has an active callback, stopping a worker
 // when its bridge is deleted, loses its callback or is marked gone. It returns nil when ctx ends, after the
 // workers' in-flight deliveries finish or drainTimeout passes; a delivery cut short is handed back to JetStream
-// unacknowledged, so this or another relay sends it again. When NATS is unreachable it keeps trying.
+// unacknowledged, so this or another relay sends it again. When NATS is unreachable it keeps trying. Call it once
+// per Manager.
 func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
@@ -129,7 +130,9 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 				}
 			case c, ok := <-ch:
 				if !ok {
-					m.log.Warn("callback: bridges watch ended, watching again")
+					if ctx.Err() == nil {
+						m.log.Warn("callback: bridges watch ended, watching again")
+					}
 					break watch
 				}
 				if c == nil {

@@ -207,7 +207,7 @@ func (w *worker) handle(msg jetstream.Msg) error {
 	b := *w.bridge.Load()
 	switch e.Type {
 	case state.TypeMessage:
-		why, err := classify(w.ctx, e, b, w.chatUserID(b), w.m.o.IsEcho)
+		why, err := classify(w.m.hard, e, b, w.chatUserID(b), w.m.o.IsEcho)
 		if err != nil {
 			w.log.Warn("callback: cannot look up the chat user; sending the message", "err", err)
 		}
