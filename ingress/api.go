@@ -166,7 +166,9 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		s := a.store.Load()
-		if s == nil {
+		if s == nil || !s.NC.IsConnected() {
+			// Without NATS nothing can be checked or stored: say so now rather than after RequestTimeout (requests
+			// made while nats.go reconnects would wait for it).
 			a.fail(w, r, name, errNATS)
 			return
 		}

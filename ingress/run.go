@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	reg := metrics.New()
 	reg.Gauge("bbbchat_build_info", "Build information.", "version", "service").With(version, "ingress").Set(1)
+	reg.GaugeFunc("bbbchat_goroutines", "Goroutines of this process (should stay flat under steady load).",
+		func() float64 { return float64(runtime.NumGoroutine()) })
 
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
