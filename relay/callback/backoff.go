@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// DefaultSchedule is the wait before each retry: 8 attempts over about a day (the Svix schedule).
+// defaultSchedule is the wait before each retry: 8 attempts over about a day (the Svix schedule).
 var defaultSchedule = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }
