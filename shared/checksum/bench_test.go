@@ -85,3 +85,30 @@ func tryRehash(buf []byte, call string, text []byte, secret string, lo, hi int64
 	}
 	return match
 }
+
+// BenchmarkSignCallback is what relay computes for every callback body: pyjson.Dumps of the members and SHA-512.
+func BenchmarkSignCallback(b *testing.B) {
+	params := pyjson.Object(
+		pyjson.Member{Key: "user_name", Value: pyjson.String("Viewer 42")},
+		pyjson.Member{Key: "message", Value: pyjson.String("bench message from a viewer, number 12345")},
+		pyjson.Member{Key: "meeting_id", Value: pyjson.String("183f0bf3a0982a127bdb8161e0c44eb696b3e75c-1700000000000")},
+		pyjson.Member{Key: "message_id", Value: pyjson.String("1700000005000-abcdefgh")},
+		pyjson.Member{Key: "timestamp", Value: pyjson.Int(1700000005000)},
+		pyjson.Member{Key: "sender_id", Value: pyjson.String("w_abcdefghijkl")},
+		pyjson.Member{Key: "sender_role", Value: pyjson.String("VIEWER")},
+	)
+	b.ReportAllocs()
+	for b.Loop() {
+		SignCallback("sendChatMessage", params, testSecret, testTS)
+	}
+}
+
+// BenchmarkWebhookSignature is the Standard Webhooks header relay adds to every callback.
+func BenchmarkWebhookSignature(b *testing.B) {
+	body := SignedBody("sendChatMessage", benchParams(), testSecret, testTS)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		WebhookSignature(testSecret, "1700000005000-abcdefgh", testTS, body)
+	}
+}
