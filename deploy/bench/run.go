@@ -494,6 +494,14 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		}
 		sleepCtx(ctx, 20*time.Millisecond)
 	}
+	pids := fmt.Sprintf("relay %d, ingress %d", b.relay.pid(), b.ingress.pid())
+	if b.natsProc != nil {
+		pids += fmt.Sprintf(", nats-server %d", b.natsProc.pid())
+	}
+	if b.redisProc != nil {
+		pids += fmt.Sprintf(", redis-server %d", b.redisProc.pid())
+	}
+	b.logf("ready; pids: %s, bench %d", pids, os.Getpid())
 	b.gen = &generator{rdb: b.rdb, meetings: b.meetings, seq: 1, text: "bench message from a viewer, number "}
 	return nil
 }
@@ -564,20 +572,21 @@ type result struct {
 	CallbackMisrouted int64   `json:"callback_misrouted"`
 	CallbackUnexp     int64   `json:"callback_unexpected"`
 
-	SendOffered  float64 `json:"send_offered_rate"`
-	SendRequests int     `json:"send_requests"`
-	SendRate     float64 `json:"send_rate"`
-	SendP50      float64 `json:"send_p50_ms"`
-	SendP99      float64 `json:"send_p99_ms"`
-	SendMax      float64 `json:"send_max_ms"`
-	SendSchedP99 float64 `json:"send_p99_from_schedule_ms"`
-	SendErrors   int     `json:"send_errors"`
-	SendErrorEx  string  `json:"send_error_sample,omitempty"`
-	SendShed     int     `json:"send_shed"`
-	SendOnRedis  int     `json:"send_on_redis"`
-	SendLost     int     `json:"send_lost"`
-	SendRedisP99 float64 `json:"send_redis_p99_ms"`
-	SendDropBBB  int     `json:"send_dropped_by_bbb"`
+	SendOffered   float64 `json:"send_offered_rate"`
+	SendRequests  int     `json:"send_requests"`
+	SendRate      float64 `json:"send_rate"`
+	SendP50       float64 `json:"send_p50_ms"`
+	SendP99       float64 `json:"send_p99_ms"`
+	SendMax       float64 `json:"send_max_ms"`
+	SendSchedP99  float64 `json:"send_p99_from_schedule_ms"`
+	SendErrors    int     `json:"send_errors"`
+	SendErrorEx   string  `json:"send_error_sample,omitempty"`
+	SendShed      int     `json:"send_shed"`
+	SendOnRedis   int     `json:"send_on_redis"`
+	SendLost      int     `json:"send_lost"`
+	SendRedisP99  float64 `json:"send_redis_p99_ms"`
+	SendDropBBB   int     `json:"send_dropped_by_bbb"`
+	SendEchoDrain float64 `json:"send_echo_drain_s"`
 
 	IngressRSS     float64 `json:"ingress_rss_mb"`
 	RelayRSS       float64 `json:"relay_rss_mb"`
@@ -695,6 +704,7 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	r.SendP50, r.SendP99, r.SendMax, r.SendSchedP99 = s.Lat.P50, s.Lat.P99, s.Lat.Max, s.Sched.P99
 	r.SendErrors, r.SendErrorEx, r.SendShed = s.Errors, s.ErrSample, s.Shed
 	r.SendOnRedis, r.SendLost, r.SendRedisP99, r.SendDropBBB = s.OnRedis, s.Lost, s.Redis.P99, s.DroppedBBB
+	r.SendEchoDrain = s.EchoDrain
 	r.IngressPer1k = per1k(s.IngressCPU, s.OK)
 	r.RelayPer1kSend = per1k(s.RelayCPU, s.OK)
 	if b.natsProc != nil {
@@ -865,8 +875,8 @@ func printTable(w io.Writer, r result) {
 	row("  requests/s", r.SendRate, r.LimitHTTP, "")
 	row("  p50 ms", r.SendP50, 0, "")
 	row("  p99 ms (limit: 204 handler)", r.SendP99, r.LimitHTTPP99, "")
-	fmt.Fprintf(w, "  errors %d, shed %d, on Redis %d, lost %d, dropped by BBB %d\n", r.SendErrors, r.SendShed,
-		r.SendOnRedis, r.SendLost, r.SendDropBBB)
+	fmt.Fprintf(w, "  errors %d, shed %d, on Redis %d, lost %d, dropped by BBB %d, relay skipped the echoes %.1f s after the last answer\n",
+		r.SendErrors, r.SendShed, r.SendOnRedis, r.SendLost, r.SendDropBBB, r.SendEchoDrain)
 	if r.SendErrorEx != "" {
 		fmt.Fprintf(w, "  first error: %s\n", r.SendErrorEx)
 	}

@@ -161,6 +161,7 @@ type sendResult struct {
 	Lost       int     // answered 200 but never published to to-akka-apps-redis-channel
 	Redis      summary // request start to SendGroupChatMessageMsg on Redis
 	DroppedBBB int     // refused by the simulator's strict akka checks
+	EchoDrain  float64 // seconds after the last answer until relay had skipped every echo
 	IngressCPU time.Duration
 	RelayCPU   time.Duration
 	NATSCPU    time.Duration
@@ -211,6 +212,8 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 		}
 	}()
 	dropsBefore := len(b.sim.Dropped())
+	skipped0f, _ := strconv.ParseFloat(b.relayMetric("bbbchat_relay_callbacks_skipped_total"), 64)
+	skipped0 := int(skipped0f)
 	client := newHTTPClient(b.cfg.workers)
 	defer client.CloseIdleConnections()
 	before := b.cpu()
@@ -234,12 +237,24 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 	for time.Now().Before(deadline) && int(onRedis.Load()) < res.OK && ctx.Err() == nil {
 		sleepCtx(ctx, 20*time.Millisecond)
 	}
-	sleepCtx(ctx, 500*time.Millisecond) // let the simulator and relay settle what it causes
+	// Each post comes back from BBB as a chat message, which relay stores and each bridge's callback worker
+	// recognises as its own echo and skips: wait for relay to have digested them all, so that the CPU counted
+	// is the whole cost of a send and the next phase starts on a quiet machine.
+	echoStart := time.Now()
+	deadline = echoStart.Add(b.cfg.drain)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if n, err := strconv.ParseFloat(b.relayMetric("bbbchat_relay_callbacks_skipped_total"), 64); err == nil &&
+			int(n)-skipped0 >= int(onRedis.Load()) {
+			break
+		}
+		sleepCtx(ctx, 20*time.Millisecond)
+	}
+	echoDrain := time.Since(echoStart)
 	after := b.cpu()
 	ps.Close()
 	<-subDone
 	r := sendResult{httpResult: res, OnRedis: int(onRedis.Load()), Redis: redisLat.summary(),
-		DroppedBBB: len(b.sim.Dropped()) - dropsBefore}
+		DroppedBBB: len(b.sim.Dropped()) - dropsBefore, EchoDrain: round(echoDrain.Seconds())}
 	for i := range n {
 		if answered[i].Load() && seen[i].Load() == 0 {
 			r.Lost++
