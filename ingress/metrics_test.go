@@ -1,0 +1,49 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateGolden = flag.Bool("update", false, "rewrite golden files")
+
+// metricNames scrapes a /metrics endpoint and returns its "name type" lines, sorted as written.
+func metricNames(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var b strings.Builder
+	for line := range strings.Lines(string(body)) {
+		if rest, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			b.WriteString(rest)
+		}
+	}
+	return b.String()
+}
+
+// TestMetricNames pins the names and types of every metric ingress exports: dashboards and alerts depend on them.
+func TestMetricNames(t *testing.T) {
+	e := newEnv(t, "2.7")
+	_, c := e.startIngressWith(nil)
+	got := metricNames(t, c.metricsURL)
+	golden := filepath.Join("testdata", "metrics.golden")
+	if *updateGolden {
+		os.WriteFile(golden, []byte(got), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("metric names changed (run with -update if on purpose):\ngot:\n%s\nwant:\n%s", got, want)
+	}
+}
