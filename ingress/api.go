@@ -134,7 +134,7 @@ func (a *api) routes() http.Handler {
 		a.log.Error("panic in handler", "path", req.URL.Path, "panic", fmt.Sprint(v))
 		a.fail(w, req, "", errPanic)
 	}
-	return r
+	return a.withRequestID(r)
 }
 
 // call authenticates a request for the named call and runs h.
@@ -161,6 +161,9 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		req, err := decodeRequest(name, params, ps.ByName("meeting_id"))
+		if info := reqInfoOf(r.Context()); info != nil {
+			info.meetingID = req.meetingID
+		}
 		if err != nil {
 			a.fail(w, r, name, err)
 			return
@@ -213,8 +216,14 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err erro
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
-	a.log.Log(r.Context(), level, "request refused", "call", name, "status", status, "error", err.Error(),
-		"remote", r.RemoteAddr)
+	attrs := []any{"call", name, "status", status, "error", err.Error(), "remote", r.RemoteAddr}
+	if info := reqInfoOf(r.Context()); info != nil {
+		attrs = append(attrs, "request_id", info.id)
+		if info.meetingID != "" {
+			attrs = append(attrs, "meeting_id", info.meetingID)
+		}
+	}
+	a.log.Log(r.Context(), level, "request refused", attrs...)
 	writeJSON(w, status, response{Success: false, Message: msg})
 }
 
@@ -266,7 +275,7 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 		}
 	}
 	_, present := a.chatUser(ctx, s, b)
-	a.log.Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
+	a.logFor(ctx).Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
 		"callback", b.HasCallback(), "chat_user_present", present)
 	return ok("Chat was started", map[string]any{
 		"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "meeting_known": known,
@@ -293,7 +302,7 @@ func (a *api) end(ctx context.Context, s *state.Store, req request) (response, e
 		}
 		return response{}, fmt.Errorf("%w: %w", errNATS, err)
 	}
-	a.log.Info("chat ended", "meeting_id", b.MeetingID)
+	a.logFor(ctx).Info("chat ended", "meeting_id", b.MeetingID)
 	return ok("Chat was ended", map[string]any{"meeting_id": b.MeetingID}), nil
 }
 
@@ -331,7 +340,7 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 		return m, false, nil
 	}
 	if err != nil {
-		a.log.Warn("cannot ask BBB about a meeting", "meeting_id", meetingID, "error", err.Error())
+		a.logFor(ctx).Warn("cannot ask BBB about a meeting", "meeting_id", meetingID, "error", err.Error())
 		return m, false, nil
 	}
 	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+)
+
+// reqInfo is what the log lines of one request carry: its id and, once known, its meeting.
+type reqInfo struct {
+	id        string
+	meetingID string
+}
+
+type reqInfoKey struct{}
+
+func reqInfoOf(ctx context.Context) *reqInfo {
+	info, _ := ctx.Value(reqInfoKey{}).(*reqInfo)
+	return info
+}
+
+// withRequestID gives every request an id: the client's X-Request-Id when it is a sane token (nginx can set one
+// with proxy_set_header X-Request-Id $request_id), else one of our own. It is answered in X-Request-Id and logged
+// with every line about the request.
+func (a *api) withRequestID(next http.Handler) http.Handler {
+	var n atomic.Uint64
+	prefix := strconv.FormatInt(a.now().UnixMilli(), 36) + "-"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneID(id) {
+			id = prefix + strconv.FormatUint(n.Add(1), 36)
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id})))
+	})
+}
+
+func saneID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// logFor is the logger for lines about the request in ctx: they carry its id.
+func (a *api) logFor(ctx context.Context) *slog.Logger {
+	if info := reqInfoOf(ctx); info != nil {
+		return a.log.With("request_id", info.id)
+	}
+	return a.log
+}
