@@ -51,6 +51,10 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 		UserAgent:     "bbb-chat/" + m.version,
 	})
 	m.addWriter(func(w io.Writer) { writeCallbackMetrics(w, mgr.Metrics()) })
+	pw := newPendingWatch(s, cfg.MaxPending, log.With("component", "callback"))
+	m.addWriter(pw.writeMetrics)
+	m.addWriter(writeRuntimeMetrics)
+	go pw.run(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -68,6 +72,7 @@ func writeCallbackMetrics(w io.Writer, cm *callback.Metrics) {
 	writeScalar(w, "bbbchat_relay_callbacks_failed_total", "counter", "Callbacks given up after the retry schedule.", cm.Failed.Load())
 	writeScalar(w, "bbbchat_relay_callbacks_gone_total", "counter", "Receivers that answered 410 Gone.", cm.Gone.Load())
 	writeScalar(w, "bbbchat_relay_callbacks_skipped_total", "counter", "Events not sent: echoes, private chats, kinds not asked for.", cm.Skipped.Load())
+	writeScalar(w, "bbbchat_relay_callbacks_malformed_total", "counter", "Events on a bridge's subjects that relay cannot have published (garbage, too big, another meeting's), skipped.", cm.Malformed.Load())
 	writeScalar(w, "bbbchat_relay_callbacks_in_flight", "gauge", "Callback HTTP attempts under way.", uint64(max(cm.InFlight.Load(), 0)))
 	writeScalar(w, "bbbchat_relay_callback_workers", "gauge", "Bridges this process delivers callbacks for.", uint64(max(cm.Workers.Load(), 0)))
 	family(w, "bbbchat_relay_callbacks_oldest_pending_seconds", "gauge", "Age of the oldest undelivered callback this process holds.")

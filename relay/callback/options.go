@@ -57,6 +57,7 @@ type Metrics struct {
 	Failed    atomic.Uint64 // deliveries given up after the schedule (kept as FailedDelivery)
 	Gone      atomic.Uint64 // receivers that answered 410 Gone
 	Skipped   atomic.Uint64 // events not sent: echoes, private chats, kinds the bridge did not ask for
+	Malformed atomic.Uint64 // events not sent because relay cannot have published them (also counted in Skipped)
 	InFlight  atomic.Int64  // HTTP attempts under way
 	Workers   atomic.Int64  // bridges this process is delivering for
 	// OldestPendingMillis is the age (stream time to now) of the oldest event a worker of this process holds and

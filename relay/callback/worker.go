@@ -198,8 +198,14 @@ func (w *worker) handle(msg jetstream.Msg) error {
 	}
 	w.head.Store(meta.Timestamp.UnixNano())
 	var e state.Event
-	if err := json.Unmarshal(msg.Data(), &e); err != nil {
-		w.log.Error("callback: undecodable event, dropped", "subject", msg.Subject(), "seq", meta.Sequence.Stream, "err", err)
+	err = json.Unmarshal(msg.Data(), &e)
+	if err == nil {
+		err = checkEvent(e, msg.Subject(), len(msg.Data()), w.id)
+	}
+	if err != nil {
+		w.log.Warn("callback: not an event of relay's, skipped", "subject", msg.Subject(), "seq", meta.Sequence.Stream,
+			"bytes", len(msg.Data()), "err", err)
+		w.m.metrics.Malformed.Add(1)
 		w.m.metrics.Skipped.Add(1)
 		w.term(msg)
 		return nil
