@@ -425,11 +425,14 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 	}
 	if b.HasCallback() {
 		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
-		if pending, err := s.Pending(ctx, b.MeetingID); err == nil {
-			cb["pending"] = pending
-		} else {
-			cb["pending"] = 0
+		pending, err := s.Pending(ctx, b.MeetingID)
+		if err != nil {
+			pending = 0
 		}
+		cb["pending"] = pending
+		// Over BBB_CHAT_CALLBACK_MAX_PENDING the receiver does not keep up: nothing is dropped, but relay warns.
+		cb["max_pending"] = a.cfg.MaxPending
+		cb["overloaded"] = pending > uint64(max(a.cfg.MaxPending, 0))
 		stats, err := s.GetCallbackStats(ctx, b.MeetingID)
 		if err != nil {
 			return response{}, fmt.Errorf("%w: %w", errNATS, err)

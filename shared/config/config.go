@@ -37,6 +37,9 @@ type Common struct {
 	// CallbackAllow lists CIDRs and host names that callback URIs may point at although they are loopback,
 	// private or otherwise special.
 	CallbackAllow []string `env:"BBB_CHAT_CALLBACK_ALLOW" envSeparator:","`
+	// MaxPending is how many undelivered callbacks a bridge may have before it counts as overloaded: relay warns
+	// and counts it, getChatInfo shows it. Nothing is dropped for it (see docs/security.md).
+	MaxPending int `env:"BBB_CHAT_CALLBACK_MAX_PENDING" envDefault:"100000"`
 }
 
 // Ingress is the configuration of the ingress binary.
@@ -77,7 +80,6 @@ type Relay struct {
 	RetryJitter     float64       `env:"BBB_CHAT_CALLBACK_RETRY_JITTER" envDefault:"0.2"`
 	MaxRetryAfter   time.Duration `env:"BBB_CHAT_CALLBACK_MAX_RETRY_AFTER" envDefault:"24h"`
 	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
-	MaxPending      int           `env:"BBB_CHAT_CALLBACK_MAX_PENDING" envDefault:"100000"`
 }
 
 // LoadIngress reads the ingress configuration. getenv is os.Getenv in production and a map lookup in tests.
@@ -203,6 +205,9 @@ func (c Common) Validate() error {
 	}
 	if c.StreamMaxAge <= 0 {
 		errs = append(errs, errors.New("BBB_CHAT_STREAM_MAX_AGE must be positive"))
+	}
+	if c.MaxPending < 1 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_MAX_PENDING %d: want at least 1", c.MaxPending))
 	}
 	return errors.Join(errs...)
 }

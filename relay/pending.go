@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// pendingInterval is how often relay compares each bridge's callback queue with BBB_CHAT_CALLBACK_MAX_PENDING.
+const pendingInterval = 5 * time.Second
+
+// pendingWatch finds bridges whose callback queue (events waiting plus the one in flight) is over
+// BBB_CHAT_CALLBACK_MAX_PENDING: it warns when one goes over and tells when it is back under, and counts them for
+// /metrics. It drops nothing: the queue is a position in the events stream, which keeps every event anyway (up to
+// its MaxAge and MaxBytes), so an overloaded bridge costs no storage of its own; it is a receiver that cannot keep
+// up, for the operator to look at. One pass reads the stream's consumers a page at a time, not bridge by bridge.
+type pendingWatch struct {
+	store      *state.Store
+	max        uint64
+	log        *slog.Logger
+	overloaded atomic.Int64
+	current    map[string]uint64 // meeting → pending, of the bridges over max at the last pass
+}
+
+func newPendingWatch(s *state.Store, max int, log *slog.Logger) *pendingWatch {
+	return &pendingWatch{store: s, max: uint64(max), log: log, current: map[string]uint64{}}
+}
+
+func (p *pendingWatch) run(ctx context.Context) {
+	t := time.NewTicker(pendingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pendingInterval)
+		err := p.pass(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			p.log.Debug("cannot read the callback queues", "err", err)
+		}
+	}
+}
+
+// pass reads every callback consumer once and updates the overloaded set.
+func (p *pendingWatch) pass(ctx context.Context) error {
+	over := map[string]uint64{}
+	l := p.store.Events.ListConsumers(ctx)
+	for info := range l.Info() {
+		if !strings.HasPrefix(info.Name, "callbacks_") {
+			continue
+		}
+		pending := info.NumPending + uint64(max(info.NumAckPending, 0))
+		if pending <= p.max {
+			continue
+		}
+		over[consumerMeeting(info)] = pending
+	}
+	if err := l.Err(); err != nil {
+		return err
+	}
+	for id, n := range over {
+		if _, was := p.current[id]; !was {
+			p.log.Warn("callback queue over BBB_CHAT_CALLBACK_MAX_PENDING: the receiver does not keep up; nothing is dropped, but events older than BBB_CHAT_STREAM_MAX_AGE leave the stream",
+				"meeting", id, "pending", n, "max", p.max)
+		}
+	}
+	for id := range p.current {
+		if _, still := over[id]; !still {
+			p.log.Info("callback queue back under BBB_CHAT_CALLBACK_MAX_PENDING", "meeting", id, "max", p.max)
+		}
+	}
+	p.current = over
+	p.overloaded.Store(int64(len(over)))
+	return nil
+}
+
+// consumerMeeting is the meeting of a callback consumer, from its first filter subject (its name may be a hash).
+func consumerMeeting(info *jetstream.ConsumerInfo) string {
+	subjects := info.Config.FilterSubjects
+	if len(subjects) == 0 && info.Config.FilterSubject != "" {
+		subjects = []string{info.Config.FilterSubject}
+	}
+	for _, s := range subjects {
+		if id, _, err := state.ParseSubject(s); err == nil {
+			return id
+		}
+	}
+	return info.Name
+}
+
+func (p *pendingWatch) writeMetrics(w io.Writer) {
+	writeScalar(w, "bbbchat_relay_callbacks_overloaded_bridges", "gauge",
+		"Bridges with more undelivered callbacks than BBB_CHAT_CALLBACK_MAX_PENDING (checked every 5s).",
+		uint64(max(p.overloaded.Load(), 0)))
+	writeScalar(w, "bbbchat_relay_callbacks_max_pending", "gauge", "BBB_CHAT_CALLBACK_MAX_PENDING.", p.max)
+}
+
+// writeRuntimeMetrics adds what tells a leak: the goroutines of the process.
+func writeRuntimeMetrics(w io.Writer) {
+	family(w, "bbbchat_goroutines", "gauge", "Goroutines of this process (should stay flat under steady load).")
+	fmt.Fprintf(w, "bbbchat_goroutines %d\n", runtime.NumGoroutine())
+}
