@@ -244,6 +244,20 @@ check_deb_binaries() {
 		grep -q 'build	CGO_ENABLED=0' <<<"$meta" || { echo "bbb-chat-$b: not CGO_ENABLED=0" >&2; ok=1; }
 		grep -q 'build	-trimpath=true' <<<"$meta" || { echo "bbb-chat-$b: not -trimpath" >&2; ok=1; }
 	done
+	# Every default the env file documents is a value the binaries accept: uncomment them all and let each binary's
+	# `check` read the file (its first line reports the configuration; Redis and NATS point at a closed port).
+	sed -e 's/^#\(BBB_CHAT_[A-Z0-9_]*=\)/\1/' -e 's/^BBB_CHAT_SHARED_SECRET=$/BBB_CHAT_SHARED_SECRET=ci-check/' \
+		deploy/env/bbb-chat.env >"$WORK/all.env"
+	for b in ingress relay; do
+		local first
+		first=$(env -i PATH=/usr/bin:/bin BBB_CHAT_ENV_FILE="$WORK/all.env" BBB_CHAT_REDIS_URL=redis://127.0.0.1:1/0 \
+			BBB_CHAT_NATS_URL=nats://127.0.0.1:1 BBB_CHAT_NATS_EMBEDDED=false BBB_CHAT_NATS_STORE="$WORK/nats" \
+			timeout 60 "$x/usr/bin/bbb-chat-$b" check 2>&1 | head -n 1)
+		grep -Eq '^ok +configuration read$' <<<"$first" || {
+			echo "bbb-chat-$b does not accept the env file's defaults: $first" >&2
+			ok=1
+		}
+	done
 	# the packaged text files are the repository's
 	cmp "$x/etc/bigbluebutton/bbb-chat.env" deploy/env/bbb-chat.env || ok=1
 	cmp "$x/etc/bigbluebutton/nginx/bbb-chat.nginx" deploy/nginx/bbb-chat.nginx || ok=1
