@@ -39,7 +39,6 @@ const (
 type api struct {
 	log      *slog.Logger
 	cfg      config.Ingress
-	verify   checksum.Verifier
 	store    *atomic.Pointer[state.Store]
 	rdb      *redis.Client
 	now      func() time.Time
@@ -154,7 +153,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		params, sum, err := a.verify.Verify(name, body)
+		params, sum, err := a.live.verify.Load().Verify(name, body)
 		if err != nil {
 			a.m.authFails.With(authReason(err)).Inc()
 			a.fail(w, r, name, err)

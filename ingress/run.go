@@ -87,6 +87,10 @@ type reloadable struct {
 	level    *slog.LevelVar
 	template atomic.Pointer[string]
 	egress   atomic.Pointer[egress.Policy]
+	// verify holds the accepted shared secrets (current and old), so a rotation needs no restart. Its time window
+	// stays the one ingress started with: the used-checksum bucket's TTL was sized for it.
+	verify atomic.Pointer[checksum.Verifier]
+	delta  int64
 }
 
 func (r *reloadable) apply(cfg config.Ingress) error {
@@ -97,6 +101,11 @@ func (r *reloadable) apply(cfg config.Ingress) error {
 	if err != nil {
 		return err
 	}
+	if r.verify.Load() == nil {
+		r.delta = cfg.TimeDelta
+	}
+	v := checksum.Verifier{Secrets: cfg.Secrets(), Delta: r.delta, Now: time.Now}
+	r.verify.Store(&v)
 	r.level.Set(service.ParseLevel(cfg.LogLevel))
 	tmpl := cfg.MessageTemplate
 	r.template.Store(&tmpl)
@@ -152,7 +161,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	a := &api{
 		log:      log,
 		cfg:      cfg,
-		verify:   checksum.Verifier{Secrets: cfg.Secrets(), Delta: cfg.TimeDelta, Now: time.Now},
 		store:    &store,
 		rdb:      rdb,
 		now:      time.Now,
@@ -208,7 +216,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			} else if err := rl.apply(c); err != nil {
 				log.Error("reload refused; keeping the running configuration", "error", err.Error())
 			} else {
-				log.Info("configuration reloaded (log level, message template, callback allow list)")
+				if c.TimeDelta != rl.delta {
+					log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
+				}
+				log.Info("configuration reloaded (log level, message template, callback allow list, shared secrets)")
 			}
 			service.Notify(getenv, "READY=1")
 		case err := <-errc:
