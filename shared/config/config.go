@@ -18,6 +18,12 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
+// Where the package installs the settings and the API secret.
+const (
+	DefaultEnvFile    = "/etc/bigbluebutton/bbb-chat.env"
+	DefaultSecretFile = "/etc/bigbluebutton/bbb-chat.secret"
+)
+
 // DefaultSecret is the original bbb-chat's example secret; ingress warns when it is used.
 const DefaultSecret = "change_me"
 
@@ -96,6 +102,11 @@ func LoadIngress(getenv func(string) string) (Ingress, error) {
 				path = ""
 			}
 		}
+		if path == "" {
+			if _, err := os.Stat(DefaultSecretFile); err == nil {
+				path = DefaultSecretFile
+			}
+		}
 		if path != "" {
 			b, err := os.ReadFile(path)
 			if err != nil {
@@ -124,7 +135,14 @@ func load(cfg any, getenv func(string) string) error {
 		return fmt.Errorf("config: %w", err)
 	}
 	fileVals := map[string]string{}
-	if path := getenv("BBB_CHAT_ENV_FILE"); path != "" {
+	path := getenv("BBB_CHAT_ENV_FILE")
+	if path == "" {
+		// On a host where the package is installed, the commands (check, call) find its settings by themselves.
+		if _, err := os.Stat(DefaultEnvFile); err == nil {
+			path = DefaultEnvFile
+		}
+	}
+	if path != "" {
 		fileVals, err = ReadEnvFile(path)
 		if err != nil {
 			return err
