@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,37 +141,9 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge"), 200, "started")
 
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	notes := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 256)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			notes <- string(buf[:n])
-		}
-	}()
-	waitNote := func(want string) {
-		t.Helper()
-		deadline := time.After(10 * time.Second)
-		for {
-			select {
-			case n := <-notes:
-				if n == want {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no %s from ingress", want)
-			}
-		}
-	}
+	notify := testenv.NewNotifySocket(t)
+	sock := notify.Path
+	waitNote := func(want string) { t.Helper(); notify.Wait(want, 10*time.Second) }
 	envFile := filepath.Join(dir, "bbb-chat.env")
 	os.WriteFile(envFile, []byte("BBB_CHAT_MESSAGE_TEMPLATE={user_name} says: {message}\n"), 0o600)
 	apiURL := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))

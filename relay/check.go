@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -15,7 +13,6 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 )
 
 // checkCmd reads the configuration and says line by line what is right and what is wrong; the exit status tells
@@ -31,21 +28,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 
-	if opts, err := redis.ParseURL(cfg.RedisURL); err != nil {
-		c.Fail("BBB_CHAT_REDIS_URL: %v", err)
-	} else {
-		opts.MaxRetries, opts.DialTimeout = 1, 2*time.Second
-		redis.SetLogger(service.RedisLogger{Log: slog.New(slog.DiscardHandler)})
-		rdb := redis.NewClient(opts)
-		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			c.Fail("Redis at %s unreachable: %v", opts.Addr, err)
-		} else if n, err := rdb.PubSubNumSub(ctx, bbb.ChannelToAkka).Result(); err == nil && n[bbb.ChannelToAkka] == 0 {
-			c.Warn("Redis at %s answers, but nobody listens on %s: is BBB (akka-apps) running?", opts.Addr, bbb.ChannelToAkka)
-		} else {
-			c.OK("Redis at %s answers and BBB listens", opts.Addr)
-		}
-	}
+	service.CheckRedis(ctx, c, cfg.RedisURL, bbb.ChannelToAkka)
 
 	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
 	switch {
@@ -89,14 +72,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	if len(cfg.CallbackAllow) > 0 {
 		c.OK("callbacks may also reach %v", cfg.CallbackAllow)
 	}
-	if ln, err := net.Listen("tcp", cfg.Listen); err == nil {
-		ln.Close()
-		c.OK("BBB_CHAT_RELAY_LISTEN %s is free", cfg.Listen)
-	} else if service.HealthCheck(ctx, cfg.Listen) == nil {
-		c.OK("relay answers on %s", cfg.Listen)
-	} else {
-		c.Fail("BBB_CHAT_RELAY_LISTEN %s is taken by something else: %v", cfg.Listen, err)
-	}
+	service.CheckListen(ctx, c, "BBB_CHAT_RELAY_LISTEN", cfg.Listen, "relay")
 	return c.Err()
 }
 

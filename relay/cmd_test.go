@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,37 +65,9 @@ func TestCheckCommand(t *testing.T) {
 func TestSystemdNotifyReloadHealthcheck(t *testing.T) {
 	w := newWorld(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	notes := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 256)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				return
-			}
-			notes <- string(buf[:n])
-		}
-	}()
-	waitNote := func(want string) {
-		t.Helper()
-		deadline := time.After(20 * time.Second)
-		for {
-			select {
-			case n := <-notes:
-				if n == want {
-					return
-				}
-			case <-deadline:
-				t.Fatalf("no %s from relay", want)
-			}
-		}
-	}
+	notify := testenv.NewNotifySocket(t)
+	sock := notify.Path
+	waitNote := func(want string) { t.Helper(); notify.Wait(want, 20*time.Second) }
 	envFile := filepath.Join(dir, "bbb-chat.env")
 	os.WriteFile(envFile, []byte("BBB_CHAT_LOG_LEVEL=warn\n"), 0o600)
 	env := w.env(t)

@@ -17,6 +17,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
 )
 
 // NewLogger builds a process's logger: text or JSON on w, at the level held by level (change it at run time with
@@ -156,3 +157,37 @@ func (c *Checks) Err() error {
 // ErrUsage marks a command-line mistake.
 var ErrUsage = errors.New("usage")
 
+
+// CheckRedis adds the lines about BBB's Redis to a `check`: reachable, and BBB (akka-apps) listening on
+// the channel requests go to (toAkka).
+func CheckRedis(ctx context.Context, c *Checks, redisURL, toAkka string) {
+	opts, err := redis.ParseURL(redisURL)
+	if err != nil {
+		c.Fail("BBB_CHAT_REDIS_URL: %v", err)
+		return
+	}
+	opts.MaxRetries, opts.DialTimeout = 1, 2*time.Second
+	redis.SetLogger(RedisLogger{Log: slog.New(slog.DiscardHandler)})
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		c.Fail("Redis at %s unreachable: %v", opts.Addr, err)
+	} else if n, err := rdb.PubSubNumSub(ctx, toAkka).Result(); err == nil && n[toAkka] == 0 {
+		c.Warn("Redis at %s answers, but nobody listens on %s: is BBB (akka-apps) running?", opts.Addr, toAkka)
+	} else {
+		c.OK("Redis at %s answers and BBB listens", opts.Addr)
+	}
+}
+
+// CheckListen adds the line about a service's listen address to a `check`: free, or already served by the
+// service itself (its /healthz answers).
+func CheckListen(ctx context.Context, c *Checks, setting, addr, service string) {
+	if ln, err := net.Listen("tcp", addr); err == nil {
+		ln.Close()
+		c.OK("%s %s is free", setting, addr)
+	} else if HealthCheck(ctx, addr) == nil {
+		c.OK("%s answers on %s", service, addr)
+	} else {
+		c.Fail("%s %s is taken by something else: %v", setting, addr, err)
+	}
+}

@@ -323,3 +323,49 @@ func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 		return resp == 200
 	})
 }
+
+// NotifySocket is a stand-in for systemd's NOTIFY_SOCKET: a datagram socket in a temp dir whose messages
+// ("READY=1", "STOPPING=1"...) a test waits for with Wait.
+type NotifySocket struct {
+	Path  string
+	t     testing.TB
+	notes chan string
+}
+
+// NewNotifySocket listens on a fresh socket, closed at cleanup.
+func NewNotifySocket(t testing.TB) *NotifySocket {
+	t.Helper()
+	n := &NotifySocket{Path: filepath.Join(t.TempDir(), "notify"), t: t, notes: make(chan string, 64)}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: n.Path, Net: "unixgram"})
+	if err != nil {
+		t.Fatalf("testenv: notify socket: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 512)
+		for {
+			k, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			n.notes <- string(buf[:k])
+		}
+	}()
+	return n
+}
+
+// Wait waits up to timeout for the message want, skipping others.
+func (n *NotifySocket) Wait(want string, timeout time.Duration) {
+	n.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case got := <-n.notes:
+			if got == want {
+				return
+			}
+		case <-deadline:
+			n.t.Fatalf("testenv: no %s on the notify socket within %s", want, timeout)
+		}
+	}
+}
