@@ -36,11 +36,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *duration)
-		defer cancel()
-	}
 	out := &printer{w: stdout}
 	dir, err := os.MkdirTemp("", "bbb-chat-demo-")
 	if err != nil {
@@ -191,6 +186,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	out.say("setup", "chat started for meeting %s with a callback to http://%s/hook; Ctrl-C stops the demo", m.ExtID, recvAddr)
 
+	if *duration > 0 {
+		// The duration counts from here: building and starting may take a while on a cold machine.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	lines := []string{"Hello from the stream <3", "Is the audio OK?", "Great talk!", "See <b>you</b> & bye"}
