@@ -282,8 +282,9 @@ func startRedis(ctx context.Context, dir string) (*proc, string, error) {
 	return p, "redis://" + addr + "/0", nil
 }
 
-// startNATS runs a JetStream nats-server on a free loopback port, storing in dir.
-func startNATS(ctx context.Context, bin, dir string) (*proc, string, error) {
+// startNATS runs a JetStream nats-server on a free loopback port, storing in dir. maxConsumers > 0 or -1 sets the
+// server's default_max_consumers per stream.
+func startNATS(ctx context.Context, bin, dir string, maxConsumers int) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -292,12 +293,20 @@ func startNATS(ctx context.Context, bin, dir string) (*proc, string, error) {
 	if err := os.MkdirAll(ndir, 0o700); err != nil {
 		return nil, "", err
 	}
-	p, err := startProc("nats-server", bin, ndir, nil, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js",
-		"-sd", filepath.Join(ndir, "js"))
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	conf := fmt.Sprintf("listen: %q\njetstream {\n  store_dir: %q\n", addr, filepath.Join(ndir, "js"))
+	if maxConsumers != 0 {
+		conf += fmt.Sprintf("  limits { default_max_consumers: %d }\n", maxConsumers)
+	}
+	conf += "}\n"
+	confPath := filepath.Join(ndir, "nats.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return nil, "", err
+	}
+	p, err := startProc("nats-server", bin, ndir, nil, "-c", confPath)
 	if err != nil {
 		return nil, "", err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
 	if err := waitTCP(ctx, addr, 20*time.Second); err != nil {
 		p.stop(time.Second)
 		return nil, "", fmt.Errorf("nats-server: %w\n%s", err, p.tail())
@@ -355,4 +364,33 @@ func readProcStat(pid int) (procStat, error) {
 	sy, _ := strconv.ParseInt(f[12], 10, 64) // field 15
 	st.CPU = time.Duration(ut+sy) * clockTick
 	return st, nil
+}
+
+// exportRev writes the tree of a git revision into dir, to build from.
+func exportRev(ctx context.Context, root, rev, dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", "--format=tar", rev)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", dir)
+	pipe, err := archive.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	untar.Stdin = pipe
+	var stderr bytes.Buffer
+	archive.Stderr, untar.Stderr = &stderr, &stderr
+	if err := untar.Start(); err != nil {
+		return "", fmt.Errorf("tar: %w", err)
+	}
+	if err := archive.Run(); err != nil {
+		untar.Wait()
+		return "", fmt.Errorf("git archive %s: %w\n%s", rev, err, stderr.String())
+	}
+	if err := untar.Wait(); err != nil {
+		return "", fmt.Errorf("tar: %w\n%s", err, stderr.String())
+	}
+	return dir, nil
 }

@@ -51,6 +51,8 @@ type config struct {
 	smoke      bool
 	burst      int
 	version    string
+	rev        string
+	natsMaxCon int
 	sweepStart float64
 	sweepP99   float64
 }
@@ -77,6 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.scale, "scale", false, "1,000 meetings, all bridged")
 	fs.IntVar(&c.burst, "burst", 0, "also publish this many messages as fast as Redis takes them and wait for all")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
+	fs.IntVar(&c.natsMaxCon, "nats-max-consumers", 0, "default_max_consumers of the nats-server the benchmark starts (0: the server's default, 1,000 per stream; -1: unlimited)")
+	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
 	fs.StringVar(&c.version, "version", "2.7", fmt.Sprintf("BBB version the simulator plays, one of %v", bbbsim.Versions()))
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -248,12 +252,18 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	}
 	cl.add(func() { os.RemoveAll(dir) })
 
+	src := root
+	if cfg.rev != "" {
+		if src, err = exportRev(ctx, root, cfg.rev, filepath.Join(dir, "src")); err != nil {
+			return err
+		}
+	}
 	// Build the binaries while the servers start.
 	var wg sync.WaitGroup
 	var buildErr [2]error
 	ingressBin, relayBin := filepath.Join(dir, "ingress"), filepath.Join(dir, "relay")
-	wg.Go(func() { buildErr[0] = goBuild(ctx, root, "./ingress", ingressBin) })
-	wg.Go(func() { buildErr[1] = goBuild(ctx, root, "./relay", relayBin) })
+	wg.Go(func() { buildErr[0] = goBuild(ctx, src, "./ingress", ingressBin) })
+	wg.Go(func() { buildErr[1] = goBuild(ctx, src, "./relay", relayBin) })
 
 	redisURL := cfg.redisURL
 	if redisURL == "" {
@@ -272,7 +282,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			wg.Wait()
 			return err
 		}
-		p, url, err := startNATS(ctx, bin, dir)
+		p, url, err := startNATS(ctx, bin, dir, cfg.natsMaxCon)
 		if err != nil {
 			wg.Wait()
 			return err
@@ -429,23 +439,19 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		startErr atomic.Pointer[error]
 	)
 	var swg sync.WaitGroup
-	for range 8 {
+	for range 4 {
 		swg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= cfg.bridges || startErr.Load() != nil {
 					return
 				}
+				if i > 0 && i%200 == 0 {
+					b.logf("%d chats started", i)
+				}
 				m := b.meetings[i]
 				b.rc.expected[i] = m.intID
-				body := sign("startChatForMeeting", []pyjson.Member{
-					{Key: "meeting_id", Value: pyjson.String(m.intID)},
-					{Key: "chat_user", Value: pyjson.String(chatUser)},
-					{Key: "callback_uri", Value: pyjson.String(urls[i%len(urls)] + "/hook/" + strconv.Itoa(i))},
-					{Key: "callback_secret", Value: pyjson.String(b.cbSecret)},
-				}, b.secret, time.Now().Unix())
-				if err := postOK(ctx, client, b.ingressURL+"/api/startChatForMeeting", body); err != nil {
-					err = fmt.Errorf("startChatForMeeting %s: %w", m.intID, err)
+				if err := b.startChat(ctx, client, m, urls[i%len(urls)]+"/hook/"+strconv.Itoa(i)); err != nil {
 					startErr.CompareAndSwap(nil, &err)
 					return
 				}
@@ -506,6 +512,50 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	return nil
 }
 
+// startChat opens a meeting's chat with a callback to uri. A 503 (NATS busy) is tried again, as the API asks; a
+// 409 after such a retry means the earlier attempt did go through.
+func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, uri string) error {
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		body := sign("startChatForMeeting", []pyjson.Member{
+			{Key: "meeting_id", Value: pyjson.String(m.intID)},
+			{Key: "chat_user", Value: pyjson.String(chatUser)},
+			{Key: "callback_uri", Value: pyjson.String(uri)},
+			{Key: "callback_secret", Value: pyjson.String(b.cbSecret)},
+			{Key: "nonce", Value: pyjson.String(randomHex(8))},
+		}, b.secret, time.Now().Unix())
+		err := postOK(ctx, c, b.ingressURL+"/api/startChatForMeeting", body)
+		var he *httpError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &he) && he.status == http.StatusConflict && attempt > 1:
+			return nil
+		case errors.As(err, &he) && he.status == http.StatusServiceUnavailable && attempt < 6:
+			b.logf("startChatForMeeting %s: %v; trying again in %s", m.intID, err, wait)
+			if !sleepCtx(ctx, wait) {
+				return ctx.Err()
+			}
+			wait = min(2*wait, 5*time.Second)
+		default:
+			hint := ""
+			if strings.Contains(b.ingress.tail(), "maximum consumers limit reached") {
+				hint = "\n(the stream reached nats-server's limit of consumers per stream, 1,000 by default: each " +
+					"bridge with a callback is one, each subscriber another; see -nats-max-consumers)"
+			}
+			return fmt.Errorf("startChatForMeeting %s: %w%s\ningress:\n%s", m.intID, err, hint, b.ingress.tail())
+		}
+	}
+}
+
+// httpError is an answer other than 200.
+type httpError struct {
+	status int
+	body   string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d %s", e.status, e.body) }
+
 // postOK posts body and wants 200 with success true.
 func postOK(ctx context.Context, c *http.Client, url string, body []byte) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
@@ -519,7 +569,7 @@ func postOK(ctx context.Context, c *http.Client, url string, body []byte) error 
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP %d %s", resp.StatusCode, strings.TrimSpace(string(rb)))
+		return &httpError{resp.StatusCode, strings.TrimSpace(string(rb))}
 	}
 	return nil
 }
