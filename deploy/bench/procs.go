@@ -126,8 +126,9 @@ type proc struct {
 	out  bytes.Buffer // last output, bounded
 }
 
-// startProc runs bin with args; env nil means the benchmark's own environment, else only PATH, HOME and env.
-func startProc(name, bin, dir string, env map[string]string, args ...string) (*proc, error) {
+// startProc runs bin with args; env nil means the benchmark's own environment, else only PATH, HOME and env. With
+// logDir set, everything the process prints is also written to logDir/<name>.log.
+func startProc(name, bin, dir, logDir string, env map[string]string, args ...string) (*proc, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	if env != nil {
@@ -148,7 +149,16 @@ func startProc(name, bin, dir string, env map[string]string, args ...string) (*p
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	pw.Close()
+	var logf *os.File
+	if logDir != "" {
+		if logf, err = os.Create(filepath.Join(logDir, name+".log")); err != nil {
+			logf = nil
+		}
+	}
 	go func() {
+		if logf != nil {
+			defer logf.Close()
+		}
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -161,6 +171,9 @@ func startProc(name, bin, dir string, env map[string]string, args ...string) (*p
 			p.out.Write(sc.Bytes())
 			p.out.WriteByte('\n')
 			p.mu.Unlock()
+			if logf != nil {
+				logf.Write(append(sc.Bytes(), '\n'))
+			}
 		}
 		pr.Close()
 	}()
@@ -256,7 +269,7 @@ func natsServerBinary(ctx context.Context, root string, getenv func(string) stri
 }
 
 // startRedis runs a redis-server on a free loopback port that persists nothing.
-func startRedis(ctx context.Context, dir string) (*proc, string, error) {
+func startRedis(ctx context.Context, dir, logDir string) (*proc, string, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, "", fmt.Errorf("redis-server not installed (apt-get install redis-server), or pass -redis URL: %w", err)
@@ -269,7 +282,7 @@ func startRedis(ctx context.Context, dir string) (*proc, string, error) {
 	if err := os.MkdirAll(rdir, 0o700); err != nil {
 		return nil, "", err
 	}
-	p, err := startProc("redis-server", bin, rdir, nil, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+	p, err := startProc("redis-server", bin, rdir, logDir, nil, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", rdir)
 	if err != nil {
 		return nil, "", err
@@ -284,7 +297,7 @@ func startRedis(ctx context.Context, dir string) (*proc, string, error) {
 
 // startNATS runs a JetStream nats-server on a free loopback port, storing in dir. maxConsumers > 0 or -1 sets the
 // server's default_max_consumers per stream.
-func startNATS(ctx context.Context, bin, dir string, maxConsumers int) (*proc, string, error) {
+func startNATS(ctx context.Context, bin, dir, logDir string, maxConsumers int) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -303,7 +316,7 @@ func startNATS(ctx context.Context, bin, dir string, maxConsumers int) (*proc, s
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		return nil, "", err
 	}
-	p, err := startProc("nats-server", bin, ndir, nil, "-c", confPath)
+	p, err := startProc("nats-server", bin, ndir, logDir, nil, "-c", confPath)
 	if err != nil {
 		return nil, "", err
 	}
@@ -316,9 +329,11 @@ func startNATS(ctx context.Context, bin, dir string, maxConsumers int) (*proc, s
 
 // procStat is what /proc says about a process: peak and current resident memory, CPU time so far.
 type procStat struct {
-	HWMKB int64         // VmHWM: peak resident set
-	RSSKB int64         // VmRSS
-	CPU   time.Duration // utime + stime
+	HWMKB  int64         // VmHWM: peak resident set
+	RSSKB  int64         // VmRSS
+	AnonKB int64         // RssAnon: heap, stacks (VmRSS = RssAnon + RssFile + RssShmem)
+	FileKB int64         // RssFile: mapped files, mostly the binary's own pages
+	CPU    time.Duration // utime + stime
 }
 
 // clockTick is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux architecture Go supports.
@@ -345,6 +360,10 @@ func readProcStat(pid int) (procStat, error) {
 			st.HWMKB = n
 		case "VmRSS":
 			st.RSSKB = n
+		case "RssAnon":
+			st.AnonKB = n
+		case "RssFile":
+			st.FileKB = n
 		}
 	}
 	b, err = os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

@@ -53,6 +53,8 @@ type config struct {
 	version    string
 	rev        string
 	natsMaxCon int
+	logDir     string
+	env        envFlags
 	sweepStart float64
 	sweepP99   float64
 }
@@ -80,6 +82,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.burst, "burst", 0, "also publish this many messages as fast as Redis takes them and wait for all")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
 	fs.IntVar(&c.natsMaxCon, "nats-max-consumers", 0, "default_max_consumers of the nats-server the benchmark starts (0: the server's default, 1,000 per stream; -1: unlimited)")
+	fs.StringVar(&c.logDir, "logdir", "", "also write the output of every process started to <dir>/<name>.log")
+	fs.Var(&c.env, "env", "KEY=VALUE for ingress and relay, e.g. GOMEMLIMIT=30MiB or GODEBUG=gctrace=1 (repeatable)")
 	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
 	fs.StringVar(&c.version, "version", "2.7", fmt.Sprintf("BBB version the simulator plays, one of %v", bbbsim.Versions()))
 	if err := fs.Parse(args[1:]); err != nil {
@@ -139,6 +143,19 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-burst must not be negative")
 	}
 	return c, nil
+}
+
+// envFlags collects repeated -env KEY=VALUE flags.
+type envFlags []string
+
+func (e *envFlags) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlags) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 // benchMeeting is one simulated meeting.
@@ -267,7 +284,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 
 	redisURL := cfg.redisURL
 	if redisURL == "" {
-		p, url, err := startRedis(ctx, dir)
+		p, url, err := startRedis(ctx, dir, cfg.logDir)
 		if err != nil {
 			wg.Wait()
 			return err
@@ -282,7 +299,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			wg.Wait()
 			return err
 		}
-		p, url, err := startNATS(ctx, bin, dir, cfg.natsMaxCon)
+		p, url, err := startNATS(ctx, bin, dir, cfg.logDir, cfg.natsMaxCon)
 		if err != nil {
 			wg.Wait()
 			return err
@@ -322,6 +339,10 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		for i := 0; i+1 < len(extra); i += 2 {
 			m[extra[i]] = extra[i+1]
 		}
+		for _, kv := range cfg.env {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
 		return m
 	}
 	relayAddr, err := freeAddr()
@@ -329,7 +350,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		return err
 	}
 	b.relayURL = "http://" + relayAddr
-	if b.relay, err = startProc("relay", relayBin, dir, env("BBB_CHAT_RELAY_LISTEN", relayAddr,
+	if b.relay, err = startProc("relay", relayBin, dir, cfg.logDir, env("BBB_CHAT_RELAY_LISTEN", relayAddr,
 		"BBB_CHAT_NATS_STORE", filepath.Join(dir, "relay-nats"))); err != nil {
 		return err
 	}
@@ -346,7 +367,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		return err
 	}
 	b.ingressURL = "http://" + apiAddr
-	if b.ingress, err = startProc("ingress", ingressBin, dir, env("BBB_CHAT_LISTEN", apiAddr,
+	if b.ingress, err = startProc("ingress", ingressBin, dir, cfg.logDir, env("BBB_CHAT_LISTEN", apiAddr,
 		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)))); err != nil {
 		return err
 	}
@@ -641,6 +662,10 @@ type result struct {
 	IngressRSS     float64 `json:"ingress_rss_mb"`
 	RelayRSS       float64 `json:"relay_rss_mb"`
 	NATSRSS        float64 `json:"nats_server_rss_mb,omitempty"`
+	RelayAnon      float64 `json:"relay_rss_anon_mb"`
+	RelayFile      float64 `json:"relay_rss_file_mb"`
+	IngressAnon    float64 `json:"ingress_rss_anon_mb"`
+	IngressFile    float64 `json:"ingress_rss_file_mb"`
 	CPUPer1k       float64 `json:"cpu_s_per_1k"`
 	RelayCPUPer1k  float64 `json:"relay_cpu_s_per_1k"`
 	NATSCPUPer1k   float64 `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
@@ -762,6 +787,8 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	}
 	snap := b.cpu()
 	r.IngressRSS, r.RelayRSS = mb(snap.ingress.HWMKB), mb(snap.relay.HWMKB)
+	r.RelayAnon, r.RelayFile = mb(snap.relay.AnonKB), mb(snap.relay.FileKB)
+	r.IngressAnon, r.IngressFile = mb(snap.ingress.AnonKB), mb(snap.ingress.FileKB)
 	if b.natsProc != nil {
 		r.NATSRSS = mb(snap.nats.HWMKB)
 	}
@@ -931,7 +958,8 @@ func printTable(w io.Writer, r result) {
 		fmt.Fprintf(w, "  first error: %s\n", r.SendErrorEx)
 	}
 	fmt.Fprintf(w, "resources\n")
-	fmt.Fprintf(w, "  peak RSS: ingress %.1f MB, relay %.1f MB, nats-server %.1f MB\n", r.IngressRSS, r.RelayRSS, r.NATSRSS)
+	fmt.Fprintf(w, "  peak RSS: ingress %.1f MB, relay %.1f MB, nats-server %.1f MB (now: ingress %.1f anon + %.1f file, relay %.1f anon + %.1f file)\n",
+		r.IngressRSS, r.RelayRSS, r.NATSRSS, r.IngressAnon, r.IngressFile, r.RelayAnon, r.RelayFile)
 	fmt.Fprintf(w, "  CPU s per 1,000: relay %.3f per forwarded, nats-server %.3f per forwarded, ingress %.3f per send, nats-server %.3f per send\n",
 		r.RelayCPUPer1k, r.NATSCPUPer1k, r.IngressPer1k, r.NATSPer1kSends)
 	if br := r.Burst; br != nil {
