@@ -6,12 +6,28 @@ cd "$(dirname "$0")"
 if [ -z "${BBB_CHAT_NATS_SERVER:-}" ] && [ ! -x .bin/nats-server ]; then
   go build -o .bin/nats-server github.com/nats-io/nats-server/v2
 fi
-go test -race -count=1 -timeout 20m ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+go test -race -count=1 -timeout 20m ./... 2>&1 | tee "$log" || status=$?
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -c '^FAIL' "$log" || true)
 # Short fuzzing of every parser that faces input (longer runs by hand: FUZZTIME=10m ./test.sh).
 fuzztime="${FUZZTIME:-5s}"
-for pkg in $(go list ./...); do
-  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
-    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
-    echo "fuzz $pkg $target $fuzztime: ok"
+if [ "$status" -eq 0 ]; then
+  for pkg in $(go list ./...); do
+    for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+        echo "fuzz $pkg $target $fuzztime: ok"
+        passed=$((passed + 1))
+      else
+        cat "$log"
+        echo "fuzz $pkg $target: FAILED (the crasher is in $pkg's testdata/fuzz/$target)"
+        failed=$((failed + 1))
+        status=1
+      fi
+    done
   done
-done
+fi
+echo "packages and fuzz targets: $passed passed, $failed failed"
+exit "$status"
