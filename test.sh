@@ -29,5 +29,5 @@ if [ "$status" -eq 0 ]; then
     done
   done
 fi
-echo "packages and fuzz targets: $passed passed, $failed failed"
+echo "summary: $passed passed, $failed failed"
 exit "$status"
