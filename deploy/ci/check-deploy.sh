@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# CI check of the packaging: docker-compose.yml, the Dockerfile, the .deb (contents, conffiles, maintainer scripts),
-# the systemd units and the Ansible playbook. Needs no Docker engine and no systemd running; installs what it needs
+# CI check of the packaging: docker-compose.yml, the Dockerfile, the .deb (contents, conffiles, maintainer scripts,
+# the layout of settings and secret), the systemd units and the Ansible playbook. Needs no Docker engine and no systemd running; installs what it needs
 # with apt-get (Debian 12, as root). Exits non-zero if any check fails; prints "check-deploy: N passed, N failed".
 #
 #   deploy/ci/check-deploy.sh            # everything
@@ -76,7 +76,7 @@ install_tools() {
 # ---------------------------------------------------------------------------------------------------------------
 check_shell() {
 	local ok=0 f
-	for f in deploy/nfpm/scripts/postinst deploy/nfpm/scripts/prerm deploy/nfpm/scripts/postrm; do
+	for f in deploy/nfpm/scripts/preinst deploy/nfpm/scripts/postinst deploy/nfpm/scripts/prerm deploy/nfpm/scripts/postrm; do
 		sh -n "$f" || ok=1
 		shellcheck -s sh "$f" || ok=1
 		[ -x "$f" ] || {
@@ -88,6 +88,13 @@ check_shell() {
 		bash -n "$f" || ok=1
 		shellcheck -s bash "$f" || ok=1
 	done
+	# preinst and postinst share their reading and writing of the secret: the two copies must not drift apart.
+	local shared='/^# ---- shared with/,/^# ---- end of shared ----$/{/^# ---- shared with/d;p}'
+	if [ "$(sed -n "$shared" deploy/nfpm/scripts/preinst)" != "$(sed -n "$shared" deploy/nfpm/scripts/postinst)" ] ||
+		[ -z "$(sed -n "$shared" deploy/nfpm/scripts/postinst)" ]; then
+		echo "the shared part of preinst and postinst differs (or is missing)" >&2
+		ok=1
+	fi
 	return $ok
 }
 
@@ -167,18 +174,41 @@ check_dockerfile() {
 # The env file template covers every setting
 # ---------------------------------------------------------------------------------------------------------------
 check_env_template() {
-	local ok=0 key
+	local f=deploy/env/bbb-chat.env ok=0 key
 	while read -r key; do
-		[ "$key" = BBB_CHAT_ENV_FILE ] && continue # systemd reads the file itself
-		grep -Eq "^#?${key}=" deploy/env/bbb-chat.env || {
-			echo "deploy/env/bbb-chat.env does not mention $key" >&2
+		case $key in
+		BBB_CHAT_ENV_FILE) continue ;; # the units set it to this file
+		BBB_CHAT_SHARED_SECRET)
+			# Not even commented out: the secret is in bbb-chat.secret, and the file must say so.
+			if grep -Eq '^[#[:space:]]*(export[[:space:]]+)?BBB_CHAT_SHARED_SECRET[[:space:]]*=' "$f"; then
+				echo "$f has a BBB_CHAT_SHARED_SECRET= line; the secret belongs in bbb-chat.secret" >&2
+				ok=1
+			fi
+			continue
+			;;
+		esac
+		grep -Eq "^#?${key}=" "$f" || {
+			echo "$f does not mention $key" >&2
 			ok=1
 		}
 	done < <(grep -o 'env:"BBB_CHAT_[A-Z0-9_]*"' shared/config/config.go | sed 's/env:"\(.*\)"/\1/' | sort -u)
-	grep -qx 'BBB_CHAT_SHARED_SECRET=' deploy/env/bbb-chat.env || {
-		echo "the template must ship an empty BBB_CHAT_SHARED_SECRET= for the postinst to fill" >&2
+	# Nothing is set: every line is a comment or empty, so the file holds no secret and dpkg's copy stays pristine.
+	if grep -Evq '^(#.*)?$' "$f"; then
+		echo "$f sets something: $(grep -Ev '^(#.*)?$' "$f" | cut -c1-40)" >&2
 		ok=1
-	}
+	fi
+	# What an operator must read in it.
+	local phrase
+	for phrase in 'Do not put the shared secret here; it is in /etc/bigbluebutton/bbb-chat.secret' \
+		'(root only), loaded by systemd as a credential' \
+		'systemctl reload bbb-chat-ingress bbb-chat-relay' \
+		'which applies the log level, the message template and the callback allow list' \
+		'Any other key needs' 'systemctl restart bbb-chat-ingress'; do
+		grep -qF -- "$phrase" "$f" || {
+			echo "$f does not say: $phrase" >&2
+			ok=1
+		}
+	done
 	return $ok
 }
 
@@ -204,8 +234,9 @@ check_deb_contents() {
 		"-rwxr-xr-x ./usr/bin/bbb-chat-relay"
 		"-rw-r--r-- ./lib/systemd/system/bbb-chat-ingress.service"
 		"-rw-r--r-- ./lib/systemd/system/bbb-chat-relay.service"
-		"-rw-r----- ./etc/bigbluebutton/bbb-chat.env"
+		"-rw-r--r-- ./etc/bigbluebutton/bbb-chat.env"
 		"-rw-r--r-- ./etc/bigbluebutton/nginx/bbb-chat.nginx"
+		"-rw-r--r-- ./usr/share/bbb-chat/bbb-chat.env"
 		"-rw-r--r-- ./usr/share/doc/bbb-chat/README.md"
 	)
 	local w
@@ -216,12 +247,14 @@ check_deb_contents() {
 		}
 	done
 	awk '$2 != "root/root" {print "not root-owned: " $0; bad = 1} END {exit bad}' <<<"$listing" >&2 || ok=1
+	# The secret is made on the host by postinst, never shipped: an upgrade must not touch it.
+	! grep -q 'secret' <<<"$listing" || { echo "the package ships a secret file" >&2; ok=1; }
 	# control fields and maintainer scripts
 	local field
 	for field in "Package: bbb-chat" "Version: $DEB_VERSION" "Recommends: redis-server, nginx"; do
 		grep -qF " $field" <<<"$info" || { echo "control lacks '$field'" >&2; ok=1; }
 	done
-	for field in postinst prerm postrm conffiles; do
+	for field in preinst postinst prerm postrm conffiles; do
 		grep -Eq "^ +[0-9]+ bytes, +[0-9]+ lines +\*? +$field( |\$)" <<<"$info" || { echo "control.tar lacks $field" >&2; ok=1; }
 	done
 	local conffiles
@@ -246,85 +279,187 @@ check_deb_binaries() {
 	done
 	# Every default the env file documents is a value the binaries accept: uncomment them all and let each binary's
 	# `check` read the file (its first line reports the configuration; Redis and NATS point at a closed port).
-	sed -e 's/^#\(BBB_CHAT_[A-Z0-9_]*=\)/\1/' -e 's/^BBB_CHAT_SHARED_SECRET=$/BBB_CHAT_SHARED_SECRET=ci-check/' \
-		deploy/env/bbb-chat.env >"$WORK/all.env"
+	sed -e 's/^#\(BBB_CHAT_[A-Z0-9_]*=\)/\1/' deploy/env/bbb-chat.env >"$WORK/all.env"
+	echo BBB_CHAT_SHARED_SECRET=ci-check >>"$WORK/all.env"
+	# check_reads BIN ENV_FILE [VAR=VALUE...]: the first line `BIN check` prints, run as the units run it.
+	check_reads() {
+		env -i PATH=/usr/bin:/bin BBB_CHAT_ENV_FILE="$2" BBB_CHAT_REDIS_URL=redis://127.0.0.1:1/0 \
+			BBB_CHAT_NATS_URL=nats://127.0.0.1:1 BBB_CHAT_NATS_EMBEDDED=false BBB_CHAT_NATS_STORE="$WORK/nats" "${@:3}" \
+			timeout 60 "$x/usr/bin/bbb-chat-$1" check 2>&1 | head -n 1
+	}
+	local first
 	for b in ingress relay; do
-		local first
-		first=$(env -i PATH=/usr/bin:/bin BBB_CHAT_ENV_FILE="$WORK/all.env" BBB_CHAT_REDIS_URL=redis://127.0.0.1:1/0 \
-			BBB_CHAT_NATS_URL=nats://127.0.0.1:1 BBB_CHAT_NATS_EMBEDDED=false BBB_CHAT_NATS_STORE="$WORK/nats" \
-			timeout 60 "$x/usr/bin/bbb-chat-$b" check 2>&1 | head -n 1)
+		first=$(check_reads "$b" "$WORK/all.env")
 		grep -Eq '^ok +configuration read$' <<<"$first" || {
 			echo "bbb-chat-$b does not accept the env file's defaults: $first" >&2
 			ok=1
 		}
 	done
+	# The shipped env file as it is, and the secret only as the unit hands it over: the credential shared_secret.
+	mkdir -p "$WORK/cred" && openssl rand -hex 32 >"$WORK/cred/shared_secret"
+	first=$(check_reads ingress "$x/etc/bigbluebutton/bbb-chat.env" CREDENTIALS_DIRECTORY="$WORK/cred")
+	grep -Eq '^ok +configuration read$' <<<"$first" || {
+		echo "bbb-chat-ingress does not take the shipped env file and the credential: $first" >&2
+		ok=1
+	}
+	# Without the credential it has no secret (unless this host has a real /etc/bigbluebutton/bbb-chat.secret,
+	# which ingress falls back to).
+	if [ ! -e /etc/bigbluebutton/bbb-chat.secret ]; then
+		first=$(check_reads ingress "$x/etc/bigbluebutton/bbb-chat.env")
+		grep -q 'BBB_CHAT_SHARED_SECRET is not set' <<<"$first" || {
+			echo "bbb-chat-ingress found a secret without the credential: $first" >&2
+			ok=1
+		}
+	fi
 	# the packaged text files are the repository's
 	cmp "$x/etc/bigbluebutton/bbb-chat.env" deploy/env/bbb-chat.env || ok=1
+	cmp "$x/usr/share/bbb-chat/bbb-chat.env" deploy/env/bbb-chat.env || ok=1
 	cmp "$x/etc/bigbluebutton/nginx/bbb-chat.nginx" deploy/nginx/bbb-chat.nginx || ok=1
 	cmp "$x/lib/systemd/system/bbb-chat-relay.service" deploy/systemd/bbb-chat-relay.service || ok=1
 	cmp "$x/lib/systemd/system/bbb-chat-ingress.service" deploy/systemd/bbb-chat-ingress.service || ok=1
 	return $ok
 }
 
+# The packaging before the secret file: the env file held the secret, which that postinst wrote into it.
+OLD_LAYOUT=0619ba5e5d9d0a31bb1468ef25007184f3240ae0
+OLD_DEB_VERSION=0.0.0~a-1 # older than $DEB_VERSION
+
+# old_env_template prints the env file that layout shipped: from git when the commit is there (a shallow clone may
+# lack it), else one of the same shape.
+old_env_template() {
+	git show "$OLD_LAYOUT:deploy/env/bbb-chat.env" 2>/dev/null ||
+		printf '# settings\n\n# the secret\nBBB_CHAT_SHARED_SECRET=\n\n#BBB_CHAT_LOG_LEVEL=info\n'
+}
+
 # The maintainer scripts run against a temporary root ($DPKG_ROOT, which dpkg itself sets with --root): there
-# they edit files only and touch no service.
+# they touch files only, and no service.
 check_maintainer_scripts() {
 	[ -f "$DEB" ] || return 1
-	local ctl="$WORK/ctl" r="$WORK/root" env first ok=0
+	local ctl="$WORK/ctl" r="$WORK/root" ok=0 first second old
 	rm -rf "$ctl" "$r" && dpkg-deb -e "$DEB" "$ctl" || return 1
 	mkdir -p "$r" && dpkg-deb -x "$DEB" "$r" || return 1
-	env="$r/etc/bigbluebutton/bbb-chat.env"
+	local env="$r/etc/bigbluebutton/bbb-chat.env" sec="$r/etc/bigbluebutton/bbb-chat.secret"
+	local moved="$r/etc/bigbluebutton/bbb-chat.secret.dpkg-moved" tmpl=deploy/env/bbb-chat.env out="$WORK/out"
 	run() { DPKG_ROOT="$r" sh "$ctl/$1" "${@:2}"; }
-	secret() { sed -n 's/^BBB_CHAT_SHARED_SECRET=//p' "$env"; }
 	fail() {
 		echo "maintainer scripts: $*" >&2
 		ok=1
 	}
+	mode() { stat -c '%a %U:%G' "$1"; }
+	# old_env SECRET: the old layout's env file as its postinst left it, with SECRET in the line it shipped empty.
+	old_env() {
+		old_env_template | sed "s/^BBB_CHAT_SHARED_SECRET=\$/BBB_CHAT_SHARED_SECRET=$1/" >"$env"
+		chmod 0640 "$env"
+	}
 
-	chmod 0644 "$env" # as if an operator had loosened it
-	run postinst configure || fail "postinst configure failed"
-	first=$(secret)
-	grep -Eqx '[0-9a-f]{64}' <<<"$first" || fail "first install: secret '$first' is not 64 hex digits"
-	[ "$(grep -c '^BBB_CHAT_SHARED_SECRET=' "$env")" = 1 ] || fail "first install: not exactly one secret line"
-	[ "$(stat -c '%a %U:%G' "$env")" = "640 root:root" ] || fail "env file is $(stat -c '%a %U:%G' "$env")"
+	# First install: a random secret in its own file; the env file exactly as shipped, readable by the services.
+	{ run preinst install && run postinst configure; } >"$out" 2>&1 || fail "first install failed: $(cat "$out")"
+	first=$(cat "$sec")
+	grep -Eqx '[0-9a-f]{64}' <<<"$first" || fail "first install: secret is not one line of 64 hex digits"
+	[ "$(mode "$sec")" = "600 root:root" ] || fail "secret file is $(mode "$sec")"
+	cmp -s "$env" "$tmpl" || fail "first install changed the env file"
+	[ "$(mode "$env")" = "644 root:root" ] || fail "env file is $(mode "$env")"
+	! grep -qF "$first" "$out" || fail "the first install printed the secret"
 
-	cp "$env" "$WORK/before"
-	run postinst configure "$VERSION" || fail "postinst (upgrade) failed"
-	cmp -s "$env" "$WORK/before" || fail "upgrade changed an env file that had a secret"
+	# Upgrades and reconfigures between versions of this layout change nothing.
+	cp -p "$env" "$WORK/before"
+	{ run preinst upgrade "$DEB_VERSION" && run postinst configure "$DEB_VERSION"; } >/dev/null 2>&1 || fail "upgrade failed"
+	[ "$(cat "$sec")" = "$first" ] || fail "an upgrade replaced the secret"
+	cmp -s "$env" "$WORK/before" || fail "an upgrade changed the env file"
 
-	sed -i 's/^BBB_CHAT_SHARED_SECRET=.*/BBB_CHAT_SHARED_SECRET=operator-chosen/' "$env"
-	run postinst configure "$VERSION" || fail "postinst failed"
-	[ "$(secret)" = operator-chosen ] || fail "an operator's secret was replaced"
+	# An operator's secret file is never replaced, only kept from others.
+	printf 'operator-chosen\n' >"$sec" && chmod 0644 "$sec"
+	run postinst configure "$DEB_VERSION" >/dev/null 2>&1 || fail "postinst failed"
+	[ "$(cat "$sec")" = operator-chosen ] || fail "an operator's secret file was replaced"
+	[ "$(mode "$sec")" = "600 root:root" ] || fail "an operator's secret file stayed $(mode "$sec")"
 
-	sed -i 's/^BBB_CHAT_SHARED_SECRET=.*/BBB_CHAT_SHARED_SECRET="change_me"/' "$env"
-	run postinst configure "$VERSION" || fail "postinst failed"
-	grep -Eqx '[0-9a-f]{64}' <<<"$(secret)" || fail "the change_me placeholder was not replaced"
+	# A deleted secret file: a new random secret. A deleted env file: the shipped one again (the units name it).
+	rm "$sec" "$env"
+	run postinst configure "$DEB_VERSION" >/dev/null 2>&1 || fail "postinst failed"
+	second=$(cat "$sec")
+	{ grep -Eqx '[0-9a-f]{64}' <<<"$second" && [ "$second" != "$first" ]; } || fail "a deleted secret file was not made anew"
+	{ cmp -s "$env" "$tmpl" && [ "$(mode "$env")" = "644 root:root" ]; } || fail "a deleted env file did not come back as shipped"
 
-	sed -i 's/^BBB_CHAT_SHARED_SECRET=.*/#BBB_CHAT_SHARED_SECRET=/' "$env"
-	run postinst configure "$VERSION" || fail "postinst failed"
-	grep -Eqx '[0-9a-f]{64}' <<<"$(secret)" || fail "a commented-out secret was not added"
-	grep -q '^BBB_CHAT_LOG_LEVEL=\|^#BBB_CHAT_LOG_LEVEL=info' "$env" || fail "the rest of the file was lost"
+	# An env file the services cannot read is made readable, unless it holds secrets: then it only says which.
+	chmod 0600 "$env"
+	run postinst configure "$DEB_VERSION" >/dev/null 2>&1 || fail "postinst failed"
+	[ "$(mode "$env")" = "644 root:root" ] || fail "an unreadable env file stayed $(mode "$env")"
+	printf 'BBB_CHAT_BBB_SECRET=bbb-api-salt\nBBB_CHAT_REDIS_URL=redis://:redis-pw@127.0.0.1:6379/0\n' >>"$env"
+	chmod 0640 "$env"
+	run postinst configure "$DEB_VERSION" >"$out" 2>&1 || fail "postinst failed"
+	[ "$(mode "$env")" = "640 root:root" ] || fail "an env file with secrets was made $(mode "$env")"
+	grep -qF 'holds secrets (BBB_CHAT_BBB_SECRET BBB_CHAT_REDIS_URL)' "$out" || fail "no word on the env file's secrets: $(cat "$out")"
+	! grep -qF -e bbb-api-salt -e redis-pw "$out" || fail "postinst printed a secret of the env file"
 
-	rm "$env"
-	run postinst configure "$VERSION" || fail "postinst failed"
-	grep -Eqx '[0-9a-f]{64}' <<<"$(secret)" || fail "a deleted env file was not recreated with a secret"
-	[ "$(stat -c '%a' "$env")" = 640 ] || fail "recreated env file is $(stat -c '%a' "$env")"
+	# Upgrade from the old layout: preinst moves the secret to its file and gives the env file back as the old package
+	# shipped it (so dpkg replaces it without asking); postinst makes it readable again (dpkg keeps the old mode).
+	old=$(openssl rand -hex 32)
+	rm -f "$sec" && old_env "$old"
+	run preinst upgrade "$OLD_DEB_VERSION" >"$out" 2>&1 || fail "preinst upgrade from the old layout failed"
+	[ "$(cat "$sec" 2>/dev/null)" = "$old" ] || fail "the old secret is not in the secret file"
+	[ "$(mode "$sec")" = "600 root:root" ] || fail "migrated secret file is $(mode "$sec")"
+	cmp -s "$env" <(old_env_template) || fail "preinst did not give back the old package's env file"
+	[ -e "$moved" ] || fail "preinst left no mark of the move"
+	run postinst configure "$OLD_DEB_VERSION" >>"$out" 2>&1 || fail "postinst after the old layout failed"
+	[ "$(mode "$env")" = "644 root:root" ] || fail "after the old layout the env file is $(mode "$env")"
+	[ ! -e "$moved" ] || fail "postinst kept the mark of the move"
+	[ "$(cat "$sec")" = "$old" ] || fail "postinst changed the migrated secret"
+	! grep -qF "$old" "$out" || fail "the upgrade printed the secret"
 
-	# the generated secret never reaches the output (apt logs)
-	sed -i 's/^BBB_CHAT_SHARED_SECRET=.*/BBB_CHAT_SHARED_SECRET=/' "$env"
-	run postinst configure "$VERSION" >"$WORK/out" 2>&1 || fail "postinst failed"
-	! grep -qF "$(secret)" "$WORK/out" || fail "postinst printed the secret"
+	# ... where the operator had commented the line out, and the old postinst appended the secret: that block goes.
+	rm -f "$sec"
+	old_env_template | sed 's/^BBB_CHAT_SHARED_SECRET=$/#BBB_CHAT_SHARED_SECRET=/' >"$WORK/edited"
+	{ cat "$WORK/edited" && printf '\n# Generated by the bbb-chat package.\nBBB_CHAT_SHARED_SECRET=%s\n' "$old"; } >"$env"
+	run preinst upgrade "$OLD_DEB_VERSION" >/dev/null 2>&1 || fail "preinst failed"
+	{ [ "$(cat "$sec" 2>/dev/null)" = "$old" ] && cmp -s "$env" "$WORK/edited"; } || fail "appended secret: not moved cleanly"
+
+	# A failed upgrade: postrm abort-upgrade puts the secret back where the old version reads it, in both shapes.
+	local shape
+	for shape in line block; do
+		rm -f "$sec"
+		if [ $shape = line ]; then
+			old_env "$old"
+		else
+			{ cat "$WORK/edited" && printf '\n# Generated by the bbb-chat package.\nBBB_CHAT_SHARED_SECRET=%s\n' "$old"; } >"$env"
+		fi
+		cp -p "$env" "$WORK/before"
+		{ run preinst upgrade "$OLD_DEB_VERSION" && run postrm abort-upgrade "$OLD_DEB_VERSION"; } >/dev/null 2>&1 ||
+			fail "preinst upgrade, postrm abort-upgrade failed"
+		{ cmp -s "$env" "$WORK/before" && [ "$(mode "$env")" = "$(mode "$WORK/before")" ]; } ||
+			fail "abort-upgrade ($shape): the env file is not the old one again"
+		{ [ ! -e "$sec" ] && [ ! -e "$moved" ]; } || fail "abort-upgrade ($shape): the secret file or the mark stayed"
+	done
+
+	# The old example secret change_me is blanked too (it would win over the generated secret).
+	rm -f "$sec" && old_env '"change_me"'
+	{ run preinst upgrade "$OLD_DEB_VERSION" && run postinst configure "$OLD_DEB_VERSION"; } >/dev/null 2>&1 || fail "upgrade failed"
+	{ grep -qx 'BBB_CHAT_SHARED_SECRET=' "$env" && ! grep -q '^BBB_CHAT_SHARED_SECRET=.*change_me' "$env"; } || fail "change_me was not blanked"
+	grep -Eqx '[0-9a-f]{64}' <"$sec" || fail "change_me: no secret generated"
+
+	# A secret file already there and a secret an operator put in the env file: both stay, postinst warns.
+	printf 'file-secret\n' >"$sec" && cp "$tmpl" "$env" && echo 'BBB_CHAT_SHARED_SECRET=env-secret' >>"$env"
+	cp -p "$env" "$WORK/before"
+	{ run preinst upgrade "$DEB_VERSION" && run postinst configure "$DEB_VERSION"; } >"$out" 2>&1 || fail "upgrade failed"
+	{ [ "$(cat "$sec")" = file-secret ] && cmp -s "$env" "$WORK/before"; } || fail "an operator's two secrets were touched"
+	grep -q 'wins over' "$out" || fail "no warning that the env file's secret wins"
+	! grep -qF -e env-secret -e file-secret "$out" || fail "postinst printed a secret"
+	cp "$tmpl" "$env"
 
 	run prerm remove || fail "prerm remove failed"
 	run prerm upgrade "$VERSION" || fail "prerm upgrade failed"
 	mkdir -p "$r/var/lib/private/bbb-chat/nats" && ln -s private/bbb-chat "$r/var/lib/bbb-chat"
 	run postrm remove || fail "postrm remove failed"
 	[ -d "$r/var/lib/private/bbb-chat/nats" ] || fail "postrm remove deleted the state"
-	run postrm purge || fail "postrm purge failed"
+	[ -f "$sec" ] || fail "postrm remove deleted the secret"
+	run postrm purge >/dev/null 2>&1 || fail "postrm purge failed"
 	if [ -e "$r/var/lib/private/bbb-chat" ] || [ -L "$r/var/lib/bbb-chat" ]; then
 		fail "postrm purge kept the state"
 	fi
-	run postinst bogus 2>/dev/null && fail "postinst accepted an unknown action"
+	[ ! -e "$sec" ] || fail "postrm purge kept the secret"
+	local script
+	for script in preinst postinst prerm postrm; do
+		run "$script" bogus 2>/dev/null && fail "$script accepted an unknown action"
+	done
 	return $ok
 }
 
@@ -357,16 +492,46 @@ check_units() {
 	for unit in relay ingress; do
 		local f="deploy/systemd/bbb-chat-$unit.service" line
 		# shellcheck disable=SC2016 # $MAINPID is systemd's, literally in the unit
-		for line in Type=notify 'EnvironmentFile=-/etc/bigbluebutton/bbb-chat.env' 'ExecReload=/bin/kill -HUP $MAINPID' \
-			"ExecStart=/usr/bin/bbb-chat-$unit" DynamicUser=yes Restart=on-failure; do
+		for line in Type=notify 'Environment=BBB_CHAT_ENV_FILE=/etc/bigbluebutton/bbb-chat.env' \
+			'ExecReload=/bin/kill -HUP $MAINPID' "ExecStart=/usr/bin/bbb-chat-$unit" DynamicUser=yes Restart=on-failure; do
 			grep -qxF "$line" "$f" || { echo "$f lacks $line" >&2; ok=1; }
 		done
+		# The binary reads the env file itself, on reload too; systemd must not read it (only at start, as root).
+		if grep -Eq '^[[:space:]]*EnvironmentFile[[:space:]]*=.*bbb-chat\.env' "$f"; then
+			echo "$f still has systemd read bbb-chat.env (EnvironmentFile=)" >&2
+			ok=1
+		fi
 	done
-	if ! grep -qxF 'Environment=BBB_CHAT_NATS_STORE=%S/bbb-chat/nats' deploy/systemd/bbb-chat-relay.service ||
-		! grep -qxF 'StateDirectory=bbb-chat' deploy/systemd/bbb-chat-relay.service; then
+	local ingress=deploy/systemd/bbb-chat-ingress.service relay=deploy/systemd/bbb-chat-relay.service
+	# The secret reaches ingress only, as the credential config.LoadIngress reads.
+	grep -qxF 'LoadCredential=shared_secret:/etc/bigbluebutton/bbb-chat.secret' "$ingress" ||
+		{ echo "$ingress does not load the shared secret as a credential" >&2; ok=1; }
+	grep -q 'CREDENTIALS_DIRECTORY.*"shared_secret"' shared/config/config.go ||
+		{ echo "shared/config no longer reads the credential shared_secret" >&2; ok=1; }
+	! grep -q 'bbb-chat\.secret' "$relay" || { echo "$relay gets the shared secret, which it does not need" >&2; ok=1; }
+	for line in 'LoadCredential=bbb-web.properties:/etc/bigbluebutton/bbb-web.properties' \
+		'Environment=BBB_CHAT_BBB_PROPERTIES_OVERRIDE=%d/bbb-web.properties'; do
+		grep -qxF "$line" "$ingress" || { echo "$ingress lacks $line" >&2; ok=1; }
+	done
+	if ! grep -qxF 'Environment=BBB_CHAT_NATS_STORE=%S/bbb-chat/nats' "$relay" ||
+		! grep -qxF 'StateDirectory=bbb-chat' "$relay"; then
 		echo "relay: no state directory for the NATS store" >&2
 		ok=1
 	fi
+	# The same paths everywhere.
+	local pair
+	# shellcheck disable=SC2016 # literal text of the scripts
+	for pair in \
+		'deploy/nfpm/scripts/preinst|SECRET_FILE="$ETC/bbb-chat.secret"' \
+		'deploy/nfpm/scripts/preinst|ETC="${DPKG_ROOT:-}/etc/bigbluebutton"' \
+		'deploy/nfpm/scripts/postinst|SECRET_FILE="$ETC/bbb-chat.secret"' \
+		'deploy/nfpm/scripts/postinst|ETC="${DPKG_ROOT:-}/etc/bigbluebutton"' \
+		'deploy/nfpm/scripts/postrm|SECRET_FILE="$ETC/bbb-chat.secret"' \
+		'deploy/nfpm/scripts/postrm|ETC="$ROOT/etc/bigbluebutton"' \
+		'shared/config/config.go|"/etc/bigbluebutton/bbb-chat.secret"' \
+		'shared/config/config.go|"/etc/bigbluebutton/bbb-chat.env"'; do
+		grep -qF -- "${pair#*|}" "${pair%%|*}" || { echo "${pair%%|*} lacks ${pair#*|}" >&2; ok=1; }
+	done
 	return $ok
 }
 
