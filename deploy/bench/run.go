@@ -654,6 +654,7 @@ type result struct {
 	SendErrorEx   string  `json:"send_error_sample,omitempty"`
 	SendShed      int     `json:"send_shed"`
 	SendOnRedis   int     `json:"send_on_redis"`
+	SendInChat    int     `json:"send_in_bbb_chat"`
 	SendLost      int     `json:"send_lost"`
 	SendRedisP99  float64 `json:"send_redis_p99_ms"`
 	SendDropBBB   int     `json:"send_dropped_by_bbb"`
@@ -779,7 +780,7 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	r.SendP50, r.SendP99, r.SendMax, r.SendSchedP99 = s.Lat.P50, s.Lat.P99, s.Lat.Max, s.Sched.P99
 	r.SendErrors, r.SendErrorEx, r.SendShed = s.Errors, s.ErrSample, s.Shed
 	r.SendOnRedis, r.SendLost, r.SendRedisP99, r.SendDropBBB = s.OnRedis, s.Lost, s.Redis.P99, s.DroppedBBB
-	r.SendEchoDrain = s.EchoDrain
+	r.SendEchoDrain, r.SendInChat = s.EchoDrain, s.InChat
 	r.IngressPer1k = per1k(s.IngressCPU, s.OK)
 	r.RelayPer1kSend = per1k(s.RelayCPU, s.OK)
 	if b.natsProc != nil {

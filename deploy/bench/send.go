@@ -158,7 +158,8 @@ func loadHTTP(ctx context.Context, client *http.Client, workers int, rate float6
 type sendResult struct {
 	httpResult
 	OnRedis    int
-	Lost       int     // answered 200 but never published to to-akka-apps-redis-channel
+	Lost       int     // answered 200 but neither seen on to-akka-apps-redis-channel nor in BBB's chat
+	InChat     int     // accepted into the meetings' chats by the simulator
 	Redis      summary // request start to SendGroupChatMessageMsg on Redis
 	DroppedBBB int     // refused by the simulator's strict akka checks
 	EchoDrain  float64 // seconds after the last answer until relay had skipped every echo
@@ -189,18 +190,8 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 		defer close(subDone)
 		for m := range ps.Channel(redis.WithChannelSize(100000)) {
 			now := time.Now()
-			p := m.Payload
-			i := strings.Index(p, sendMarker)
-			if i < 0 {
-				continue
-			}
-			j := i + len(sendMarker)
-			k := j
-			for k < len(p) && p[k] >= '0' && p[k] <= '9' {
-				k++
-			}
-			s, err := strconv.Atoi(p[j:k])
-			if err != nil || s < 0 || s >= n {
+			s, ok := markerSeq(m.Payload)
+			if !ok || s >= n {
 				continue
 			}
 			if seen[s].Add(1) == 1 {
@@ -255,8 +246,20 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 	<-subDone
 	r := sendResult{httpResult: res, OnRedis: int(onRedis.Load()), Redis: redisLat.summary(),
 		DroppedBBB: len(b.sim.Dropped()) - dropsBefore, EchoDrain: round(echoDrain.Seconds())}
+	// What BBB accepted: the simulator's chats, which it read from Redis on its own connection.
+	inChat := make([]bool, n)
+	for _, m := range b.bridgedMeetings() {
+		for _, c := range b.sim.Chat(m.intID) {
+			if s, ok := markerSeq(c.Message); ok && s < n {
+				if !inChat[s] {
+					r.InChat++
+				}
+				inChat[s] = true
+			}
+		}
+	}
 	for i := range n {
-		if answered[i].Load() && seen[i].Load() == 0 {
+		if answered[i].Load() && seen[i].Load() == 0 && !inChat[i] {
 			r.Lost++
 		}
 	}
@@ -265,6 +268,21 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 	r.NATSCPU = after.nats.CPU - before.nats.CPU
 	r.BenchCPU = after.self.CPU - before.self.CPU
 	return r, nil
+}
+
+// markerSeq finds the sequence number a send put into its message text.
+func markerSeq(text string) (int, bool) {
+	i := strings.Index(text, sendMarker)
+	if i < 0 {
+		return 0, false
+	}
+	j := i + len(sendMarker)
+	k := j
+	for k < len(text) && text[k] >= '0' && text[k] <= '9' {
+		k++
+	}
+	s, err := strconv.Atoi(text[j:k])
+	return s, err == nil && s >= 0
 }
 
 // sendBody is the seq-th sendChatMessage call: its URL and signed body, with a nonce that makes its checksum unique.
