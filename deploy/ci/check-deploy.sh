@@ -551,7 +551,45 @@ check_nginx() {
 }
 
 check_ansible() {
-	ansible-playbook --syntax-check -i localhost, deploy/ansible/playbook.yml
+	local pb=deploy/ansible/playbook.yml ok=0
+	ansible-playbook --syntax-check -i localhost, "$pb" || return 1
+	local line
+	for line in 'bbb_chat_secret_file: /etc/bigbluebutton/bbb-chat.secret' 'bbb_chat_env_file: /etc/bigbluebutton/bbb-chat.env'; do
+		grep -qF "$line" "$pb" || { echo "$pb lacks $line" >&2; ok=1; }
+	done
+	# Run the config tasks for real, on this host as "localhost", against files in a temporary directory and with no
+	# units to restart: an old-layout env file with a secret in it, then the secret and a setting from the playbook.
+	local d="$WORK/ansible" secret out
+	secret=vault-$(openssl rand -hex 16)
+	rm -rf "$d" && mkdir -p "$d" || return 1
+	{ cat deploy/env/bbb-chat.env && echo 'BBB_CHAT_SHARED_SECRET=left-in-the-env-file'; } >"$d/bbb-chat.env"
+	chmod 0640 "$d/bbb-chat.env"
+	cat >"$d/vars.json" <<EOF
+{"bbb_chat_hosts": "localhost", "ansible_become": false, "bbb_chat_units": [],
+ "bbb_chat_env_file": "$d/bbb-chat.env", "bbb_chat_secret_file": "$d/bbb-chat.secret",
+ "bbb_chat_shared_secret": "$secret", "bbb_chat_settings": {"BBB_CHAT_LOG_LEVEL": "debug"}}
+EOF
+	play() {
+		ANSIBLE_NOCOLOR=1 ansible-playbook -i localhost, -c local --tags config -e "@$d/vars.json" "$@" "$pb" 2>&1
+	}
+	out=$(play --diff) || { echo "$out" >&2; return 1; }
+	echo "$out" | tail -n 3
+	! grep -qF -e "$secret" -e left-in-the-env-file <<<"$out" || { echo "the playbook printed a secret" >&2; ok=1; }
+	[ "$(cat "$d/bbb-chat.secret")" = "$secret" ] || { echo "the playbook did not write the secret file" >&2; ok=1; }
+	[ "$(stat -c %a "$d/bbb-chat.secret")" = 600 ] || { echo "secret file mode $(stat -c %a "$d/bbb-chat.secret")" >&2; ok=1; }
+	! grep -q SHARED_SECRET= "$d/bbb-chat.env" || { echo "the playbook left a secret in the env file" >&2; ok=1; }
+	grep -qx 'BBB_CHAT_LOG_LEVEL=debug' "$d/bbb-chat.env" || { echo "the playbook did not set the log level" >&2; ok=1; }
+	[ "$(stat -c %a "$d/bbb-chat.env")" = 644 ] || { echo "env file mode $(stat -c %a "$d/bbb-chat.env")" >&2; ok=1; }
+	# A second run changes nothing.
+	out=$(play) || { echo "$out" >&2; return 1; }
+	grep -Eq 'localhost +: ok=[0-9]+ +changed=0 ' <<<"$out" || { echo "a second run changed something: $out" >&2; ok=1; }
+	# The secret is not a setting.
+	sed -i 's/"bbb_chat_settings": {/"bbb_chat_settings": {"BBB_CHAT_SHARED_SECRET": "x", /' "$d/vars.json"
+	if play >/dev/null; then
+		echo "the playbook took BBB_CHAT_SHARED_SECRET as a setting of the env file" >&2
+		ok=1
+	fi
+	return $ok
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -567,7 +605,7 @@ check ".deb binaries (static, versioned) and text files" check_deb_binaries
 check "maintainer scripts against a temporary root" check_maintainer_scripts
 check "systemd units (systemd-analyze verify, security)" check_units
 check "nginx snippet" check_nginx
-check "ansible-playbook --syntax-check" check_ansible
+check "Ansible playbook (syntax, config tasks against a temporary directory)" check_ansible
 
 if [ $failed -gt 0 ]; then
 	printf 'failed: %s\n' "${failures[@]}" >&2
