@@ -463,6 +463,88 @@ check_maintainer_scripts() {
 	return $ok
 }
 
+# dpkg itself installs, upgrades and purges in a temporary root (--root, with the maintainer scripts run outside it
+# and $DPKG_ROOT set): what an operator's apt does, with stdin closed as in an unattended upgrade, so a conffile
+# question fails the run.
+NFPM="$WORK/nfpm"
+
+# build_variant DIR VERSION: the .deb of the packaging in DIR (deploy/ and README.md, perhaps changed) around the
+# binaries in dist/bin; prints its path.
+build_variant() {
+	mkdir -p "$1/dist" && cp -r dist/bin "$1/dist/" || return 1
+	(cd "$1" && VERSION=$2 ARCH=$(go env GOARCH) "$NFPM" package -p deb -f deploy/nfpm/nfpm.yaml -t . >/dev/null) || return 1
+	ls "$1"/*.deb
+}
+
+check_dpkg() {
+	[ -f "$DEB" ] || return 1
+	local r="$WORK/dpkg" out="$WORK/dpkg.out" ok=0 next old first secret
+	local env="$r/etc/bigbluebutton/bbb-chat.env" sec="$r/etc/bigbluebutton/bbb-chat.secret"
+	fail() {
+		echo "dpkg: $*" >&2
+		ok=1
+	}
+	fresh_root() { rm -rf "$r" && mkdir -p "$r/var/lib/dpkg/info" "$r/var/lib/dpkg/updates" && : >"$r/var/lib/dpkg/status"; }
+	dpkg_() { dpkg --root="$r" --force-script-chrootless --log=/dev/null "$@" </dev/null >>"$out" 2>&1; }
+	mode() { stat -c '%a %U:%G' "$1"; }
+	(cd tools && go build -o "$NFPM" github.com/goreleaser/nfpm/v2/cmd/nfpm) || return 1
+	: >"$out"
+
+	# The next version: this packaging with another env file.
+	rm -rf "$WORK/next" && mkdir -p "$WORK/next" && cp -r deploy README.md "$WORK/next/" || return 1
+	echo '#BBB_CHAT_CI_NEXT_VERSION=1' >>"$WORK/next/deploy/env/bbb-chat.env"
+	next=$(build_variant "$WORK/next" 0.0.1-ci) || return 1
+
+	# First install, an upgrade that changes the env file, purge.
+	fresh_root
+	dpkg_ -i "$DEB" || fail "install failed: $(tail -n 5 "$out")"
+	first=$(cat "$sec" 2>/dev/null)
+	{ grep -Eqx '[0-9a-f]{64}' <<<"$first" && [ "$(mode "$sec")" = "600 root:root" ]; } || fail "install: no secret file"
+	{ cmp -s "$env" deploy/env/bbb-chat.env && [ "$(mode "$env")" = "644 root:root" ]; } || fail "install: env file changed"
+	dpkg_ -i "$next" || fail "upgrade with a new env file failed (a conffile question?): $(tail -n 5 "$out")"
+	cmp -s "$env" "$WORK/next/deploy/env/bbb-chat.env" || fail "upgrade: the new env file was not installed"
+	[ "$(cat "$sec")" = "$first" ] || fail "upgrade: the secret changed"
+	dpkg-query --admindir="$r/var/lib/dpkg" -S /etc/bigbluebutton/bbb-chat.secret >/dev/null 2>&1 &&
+		fail "dpkg counts the secret file as the package's"
+	dpkg_ --purge bbb-chat || fail "purge failed"
+	{ [ ! -e "$sec" ] && [ ! -e "$env" ]; } || fail "purge kept $(ls "$r/etc/bigbluebutton")"
+
+	# Upgrade from the old layout (the secret in the env file): no question for an env file nobody edited.
+	if git cat-file -e "$OLD_LAYOUT^{commit}" 2>/dev/null; then
+		rm -rf "$WORK/old" && mkdir -p "$WORK/old" && git archive "$OLD_LAYOUT" deploy README.md | tar -x -C "$WORK/old" &&
+			old=$(build_variant "$WORK/old" 0.0.0-a) || return 1
+		fresh_root
+		dpkg_ -i "$old" || fail "old layout: install failed"
+		secret=$(sed -n 's/^BBB_CHAT_SHARED_SECRET=//p' "$env")
+		grep -Eqx '[0-9a-f]{64}' <<<"$secret" || fail "old layout: no secret in the env file"
+		dpkg_ -i "$DEB" || fail "upgrade from the old layout failed (a conffile question?): $(tail -n 5 "$out")"
+		{ [ "$(cat "$sec" 2>/dev/null)" = "$secret" ] && [ "$(mode "$sec")" = "600 root:root" ]; } ||
+			fail "old layout: the secret did not move to its file"
+		{ cmp -s "$env" deploy/env/bbb-chat.env && [ "$(mode "$env")" = "644 root:root" ]; } ||
+			fail "old layout: env file is not the new one, 0644 ($(mode "$env"))"
+		dpkg_ -i "$next" || fail "old layout, then next: failed"
+		[ "$(cat "$sec")" = "$secret" ] || fail "old layout, then next: the secret changed"
+
+		# An env file the operator edited: kept, as the playbook asks (--force-confold); the secret moves all the same.
+		fresh_root
+		dpkg_ -i "$old" || fail "old layout: install failed"
+		secret=$(sed -n 's/^BBB_CHAT_SHARED_SECRET=//p' "$env")
+		sed -i 's/^#BBB_CHAT_LOG_LEVEL=info$/BBB_CHAT_LOG_LEVEL=debug/' "$env"
+		dpkg_ --force-confold -i "$DEB" || fail "old layout, edited: upgrade failed: $(tail -n 5 "$out")"
+		grep -qx 'BBB_CHAT_LOG_LEVEL=debug' "$env" || fail "old layout, edited: the operator's env file was not kept"
+		! grep -Eq '^BBB_CHAT_SHARED_SECRET=.' "$env" || fail "old layout, edited: the secret stayed in the env file"
+		[ "$(mode "$env")" = "644 root:root" ] || fail "old layout, edited: env file is $(mode "$env")"
+		[ "$(cat "$sec" 2>/dev/null)" = "$secret" ] || fail "old layout, edited: the secret did not move to its file"
+		dpkg_ --purge bbb-chat || fail "purge failed"
+		[ ! -e "$sec" ] || fail "purge kept the secret"
+		! grep -qF "$secret" "$out" || fail "dpkg's output shows the secret"
+	else
+		echo "SKIP upgrade from the old layout: commit $OLD_LAYOUT is not in this clone (git fetch --unshallow)"
+	fi
+	! grep -qF "$first" "$out" || fail "dpkg's output shows the secret"
+	return $ok
+}
+
 # ---------------------------------------------------------------------------------------------------------------
 # systemd units
 # ---------------------------------------------------------------------------------------------------------------
@@ -603,6 +685,7 @@ check "build the .deb" build_deb
 check ".deb contents, modes and conffiles" check_deb_contents
 check ".deb binaries (static, versioned) and text files" check_deb_binaries
 check "maintainer scripts against a temporary root" check_maintainer_scripts
+check "dpkg: install, upgrades (from the old layout too), purge in a temporary root" check_dpkg
 check "systemd units (systemd-analyze verify, security)" check_units
 check "nginx snippet" check_nginx
 check "Ansible playbook (syntax, config tasks against a temporary directory)" check_ansible
