@@ -54,7 +54,8 @@ type Ingress struct {
 	Listen        string `env:"BBB_CHAT_LISTEN" envDefault:"127.0.0.1:8090"`
 	MetricsListen string `env:"BBB_CHAT_METRICS_LISTEN" envDefault:"127.0.0.1:9090"`
 	SharedSecret  string `env:"BBB_CHAT_SHARED_SECRET"`
-	// SharedSecretFile holds the secret instead (first line); under systemd the default is the credential
+	// SharedSecretFile holds the secret instead (first line; a second line is the previous secret, still
+	// accepted); under systemd the default is the credential
 	// $CREDENTIALS_DIRECTORY/shared_secret (LoadCredential=), so the secret need not be in the env file.
 	SharedSecretFile string        `env:"BBB_CHAT_SHARED_SECRET_FILE"`
 	OldSharedSecret  string        `env:"BBB_CHAT_SHARED_SECRET_OLD"`
@@ -112,7 +113,20 @@ func LoadIngress(getenv func(string) string) (Ingress, error) {
 			if err != nil {
 				return c, fmt.Errorf("config: shared secret file: %w", err)
 			}
-			c.SharedSecret = strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0])
+			// Line 1 is the secret; an optional line 2 is the previous one, still accepted while clients move
+			// (rotation without putting a secret in the env file).
+			var lines []string
+			for _, l := range strings.Split(string(b), "\n") {
+				if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) > 0 {
+				c.SharedSecret = lines[0]
+			}
+			if len(lines) > 1 && c.OldSharedSecret == "" {
+				c.OldSharedSecret = lines[1]
+			}
 		}
 	}
 	return c, c.Validate()

@@ -86,3 +86,15 @@ func TestValidation(t *testing.T) {
 		t.Error("jitter 1.5 accepted")
 	}
 }
+
+func TestSecretFileWithPreviousSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(path, []byte("# rotated on Monday\nnew-secret\nold-secret\n"), 0o600)
+	c, err := LoadIngress(getenv(map[string]string{"BBB_CHAT_SHARED_SECRET_FILE": path}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Secrets(); len(got) != 2 || got[0] != "new-secret" || got[1] != "old-secret" {
+		t.Fatalf("Secrets() = %q", got)
+	}
+}
