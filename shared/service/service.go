@@ -157,7 +157,6 @@ func (c *Checks) Err() error {
 // ErrUsage marks a command-line mistake.
 var ErrUsage = errors.New("usage")
 
-
 // CheckRedis adds the lines about BBB's Redis to a `check`: reachable, and BBB (akka-apps) listening on
 // the channel requests go to (toAkka).
 func CheckRedis(ctx context.Context, c *Checks, redisURL, toAkka string) {
