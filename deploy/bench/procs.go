@@ -295,9 +295,9 @@ func startRedis(ctx context.Context, dir, logDir string) (*proc, string, error) 
 	return p, "redis://" + addr + "/0", nil
 }
 
-// startNATS runs a JetStream nats-server on a free loopback port, storing in dir. maxConsumers > 0 or -1 sets the
-// server's default_max_consumers per stream.
-func startNATS(ctx context.Context, bin, dir, logDir string, maxConsumers int) (*proc, string, error) {
+// startNATS runs a JetStream nats-server on a free loopback port, storing in dir, with its monitoring endpoint on
+// monAddr. maxConsumers > 0 or -1 sets the server's default_max_consumers per stream.
+func startNATS(ctx context.Context, bin, dir, logDir, monAddr string, maxConsumers int) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -307,7 +307,7 @@ func startNATS(ctx context.Context, bin, dir, logDir string, maxConsumers int) (
 		return nil, "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	conf := fmt.Sprintf("listen: %q\njetstream {\n  store_dir: %q\n", addr, filepath.Join(ndir, "js"))
+	conf := fmt.Sprintf("listen: %q\nhttp: %q\njetstream {\n  store_dir: %q\n", addr, monAddr, filepath.Join(ndir, "js"))
 	if maxConsumers != 0 {
 		conf += fmt.Sprintf("  limits { default_max_consumers: %d }\n", maxConsumers)
 	}

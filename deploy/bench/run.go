@@ -177,6 +177,7 @@ type bench struct {
 	redisOpts  *redis.Options
 	rdb        *redis.Client
 	natsURL    string
+	natsMon    string // monitoring endpoint of the nats-server the benchmark started
 	nc         *nats.Conn
 	store      *state.Store
 	sim        *bbbsim.Sim
@@ -299,13 +300,18 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			wg.Wait()
 			return err
 		}
-		p, url, err := startNATS(ctx, bin, dir, cfg.logDir, cfg.natsMaxCon)
+		mon, err := freeAddr()
+		if err != nil {
+			wg.Wait()
+			return err
+		}
+		p, url, err := startNATS(ctx, bin, dir, cfg.logDir, mon, cfg.natsMaxCon)
 		if err != nil {
 			wg.Wait()
 			return err
 		}
 		cl.add(func() { p.stop(5 * time.Second) })
-		b.natsProc, b.natsURL = p, url
+		b.natsProc, b.natsURL, b.natsMon = p, url, "http://"+mon
 	}
 	wg.Wait()
 	if err := errors.Join(buildErr[:]...); err != nil {
@@ -671,6 +677,9 @@ type result struct {
 	RelayCPUPer1k  float64 `json:"relay_cpu_s_per_1k"`
 	NATSCPUPer1k   float64 `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
 	IngressPer1k   float64 `json:"ingress_cpu_s_per_1k_sends"`
+	RelayNATSFwd   float64 `json:"relay_nats_msgs_per_forward,omitempty"`
+	RelayNATSSend  float64 `json:"relay_nats_msgs_per_send,omitempty"`
+	IngressNATS    float64 `json:"ingress_nats_msgs_per_send,omitempty"`
 	NATSPer1kSends float64 `json:"nats_server_cpu_s_per_1k_sends,omitempty"`
 	RelayPer1kSend float64 `json:"relay_cpu_s_per_1k_sends"`
 	BenchCPUShare  float64 `json:"bench_cpu_share_forward"`
@@ -748,10 +757,13 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 
 	b.logf("forward: %g messages/s for %s", cfg.rate, cfg.duration)
 	conns0, checked0 := b.rc.conns.Load(), b.rc.checked.Load()
+	nm0 := b.natsMsgs()
 	f, err := b.forward(ctx, cfg.rate, cfg.duration, 0, cfg.drain)
 	if err != nil {
 		return r, fmt.Errorf("forward: %w", err)
 	}
+	nm1 := b.natsMsgs()
+	r.RelayNATSFwd = perMsg(nm0, nm1, "bbb-chat relay", f.Sent)
 	if f.Lost > 0 {
 		b.diagnose(ctx)
 	}
@@ -776,6 +788,9 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	if err != nil {
 		return r, fmt.Errorf("send: %w", err)
 	}
+	nm2 := b.natsMsgs()
+	r.RelayNATSSend = perMsg(nm1, nm2, "bbb-chat relay", s.OK)
+	r.IngressNATS = perMsg(nm1, nm2, "bbb-chat ingress", s.OK)
 	r.SendOffered, r.SendRequests, r.SendRate = cfg.sendRate, s.Requests, s.Rate
 	r.SendP50, r.SendP99, r.SendMax, r.SendSchedP99 = s.Lat.P50, s.Lat.P99, s.Lat.Max, s.Sched.P99
 	r.SendErrors, r.SendErrorEx, r.SendShed = s.Errors, s.ErrSample, s.Shed
@@ -878,6 +893,42 @@ func (b *bench) diagnose(ctx context.Context) {
 		b.relayMetric("bbbchat_relay_callbacks_in_flight"), b.relayMetric("bbbchat_relay_callback_workers"), b.relay.tail())
 }
 
+// natsMsgs sums, per client name, the messages the nats-server exchanged with the connections open now (what they
+// published plus what was delivered to them); nil when the benchmark did not start the server.
+func (b *bench) natsMsgs() map[string]int64 {
+	if b.natsMon == "" {
+		return nil
+	}
+	resp, err := http.Get(b.natsMon + "/connz?limit=100000")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var cz struct {
+		Conns []struct {
+			Name    string `json:"name"`
+			InMsgs  int64  `json:"in_msgs"`
+			OutMsgs int64  `json:"out_msgs"`
+		} `json:"connections"`
+	}
+	if json.NewDecoder(resp.Body).Decode(&cz) != nil {
+		return nil
+	}
+	out := map[string]int64{}
+	for _, c := range cz.Conns {
+		out[c.Name] += c.InMsgs + c.OutMsgs
+	}
+	return out
+}
+
+// perMsg is the growth of a client's NATS messages between two natsMsgs, per item.
+func perMsg(before, after map[string]int64, name string, n int) float64 {
+	if before == nil || after == nil || n == 0 {
+		return 0
+	}
+	return round(float64(after[name]-before[name]) / float64(n))
+}
+
 // relayMetric reads one unlabelled value from relay's /metrics.
 func (b *bench) relayMetric(name string) string {
 	resp, err := http.Get(b.relayURL + "/metrics")
@@ -963,6 +1014,8 @@ func printTable(w io.Writer, r result) {
 		r.IngressRSS, r.RelayRSS, r.NATSRSS, r.IngressAnon, r.IngressFile, r.RelayAnon, r.RelayFile)
 	fmt.Fprintf(w, "  CPU s per 1,000: relay %.3f per forwarded, nats-server %.3f per forwarded, ingress %.3f per send, nats-server %.3f per send\n",
 		r.RelayCPUPer1k, r.NATSCPUPer1k, r.IngressPer1k, r.NATSPer1kSends)
+	fmt.Fprintf(w, "  NATS messages: relay %.1f per forwarded, relay %.1f and ingress %.1f per send\n", r.RelayNATSFwd,
+		r.RelayNATSSend, r.IngressNATS)
 	if br := r.Burst; br != nil {
 		fmt.Fprintf(w, "burst of %d: published in %.2f s (%g/s), all delivered after %.2f s (%g callbacks/s), lost %d, NATS lost %d, relay RSS %.1f → %.1f MB (peak %.1f)\n",
 			br.Messages, br.PublishSeconds, br.PublishRate, br.DeliverSeconds, br.CallbackRate, br.Lost, br.NATSLost,
