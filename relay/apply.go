@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -90,7 +91,7 @@ func (u *updater) apply(ctx context.Context, it *pubItem) {
 	backoff := u.backoffMin
 	for i := 0; i < u.attempts; i++ {
 		for !u.ready() || u.store() == nil {
-			if !sleepCtx(ctx, backoff) {
+			if !service.Sleep(ctx, backoff) {
 				return
 			}
 		}
@@ -101,7 +102,7 @@ func (u *updater) apply(ctx context.Context, it *pubItem) {
 			u.m.stateUpdates.inc("ok")
 			return
 		}
-		if !sleepCtx(ctx, backoff) {
+		if !service.Sleep(ctx, backoff) {
 			break
 		}
 		backoff = min(2*backoff, 2*time.Second)
@@ -178,16 +179,4 @@ func (u *updater) meetingEnded(ctx context.Context, s *state.Store, meetingID st
 	}
 	u.log.Info("meeting ended: bridge ends after its pending callbacks", "meeting", meetingID)
 	return nil
-}
-
-// sleepCtx waits d or until ctx ends; false when ctx ended.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"log/slog"
 	"net"
 	"net/url"
@@ -339,7 +340,7 @@ func (k *stateKeeper) run(ctx context.Context) {
 					k.log.Warn("cannot open the JetStream state yet, retrying", "err", err, "failures_before", n)
 				}
 			}
-			if !sleepCtx(ctx, backoff) {
+			if !service.Sleep(ctx, backoff) {
 				return
 			}
 			backoff = min(2*backoff, 5*time.Second)

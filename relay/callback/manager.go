@@ -3,6 +3,7 @@ package callback
 import (
 	"context"
 	"errors"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"log/slog"
 	"time"
 
@@ -107,7 +108,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 		ch, err := m.o.Store.WatchBridges(ctx)
 		if err != nil {
 			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", retry)
-			if !sleepCtx(ctx, retry) {
+			if !service.Sleep(ctx, retry) {
 				break
 			}
 			retry = min(2*retry, 5*time.Second)
@@ -179,16 +180,4 @@ func (m *Manager) updateOldest(workers map[string]*worker) {
 	}
 	age := m.o.Now().Sub(time.Unix(0, oldest))
 	m.metrics.OldestPendingMillis.Store(max(age.Milliseconds(), 0))
-}
-
-// sleepCtx waits d or until ctx ends; false when ctx ended.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

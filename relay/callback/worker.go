@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"io"
 	"log/slog"
 	"net"
@@ -146,7 +147,7 @@ func (w *worker) loop() error {
 			}
 			w.log.Debug("callback: pulling again", "err", err, "in", pause)
 		}
-		if !sleepCtx(w.ctx, pause) {
+		if !service.Sleep(w.ctx, pause) {
 			return context.Cause(w.ctx)
 		}
 		pause = min(2*pause, 5*time.Second)
@@ -248,7 +249,7 @@ func (w *worker) chatUserID(b state.Bridge) func(context.Context) (string, error
 			if err == nil || errors.Is(err, state.ErrNotFound) {
 				return p.UserID, err
 			}
-			if !sleepCtx(ctx, 100*time.Millisecond) {
+			if !service.Sleep(ctx, 100*time.Millisecond) {
 				break
 			}
 		}
@@ -454,7 +455,7 @@ func (w *worker) ackSync(msg jetstream.Msg) error {
 		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 			return nil
 		}
-		if time.Since(start) > w.m.ackWait || !sleepCtx(w.m.hard, 200*time.Millisecond) {
+		if time.Since(start) > w.m.ackWait || !service.Sleep(w.m.hard, 200*time.Millisecond) {
 			return err
 		}
 	}

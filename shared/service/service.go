@@ -190,3 +190,15 @@ func CheckListen(ctx context.Context, c *Checks, setting, addr, service string) 
 		c.Fail("%s %s is taken by something else: %v", setting, addr, err)
 	}
 }
+
+// Sleep waits d or until ctx ends; false when ctx ended first.
+func Sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
