@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bbb-chat/bbb-chat/shared/service"
 	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 

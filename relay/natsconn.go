@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bbb-chat/bbb-chat/shared/service"
 	"log/slog"
 	"net"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"

@@ -3,10 +3,10 @@ package callback
 import (
 	"context"
 	"errors"
-	"github.com/bbb-chat/bbb-chat/shared/service"
 	"log/slog"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/bbb-chat/bbb-chat/shared/service"
 	"io"
 	"log/slog"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
 )
