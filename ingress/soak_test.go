@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -12,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // soakDuration is how long TestSoak loads the system: BBB_CHAT_SOAK (e.g. "5m") for a long run by hand, else 20s.
@@ -64,25 +67,29 @@ func TestSoak(t *testing.T) {
 	}
 
 	var (
-		stop, paused atomic.Bool
+		stop         atomic.Bool
+		talk         sync.RWMutex // held for writing while BBB's Redis is restarted
 		wg           sync.WaitGroup
 		mu           sync.Mutex
 		said         = map[string][]string{}
 		accepted     []string
 		statuses     = map[int]int{}
 		otherErrs    []string
+		sayTimes     = map[string][2]time.Time{}
+		faultLog     []string
 	)
 	for _, b := range meetings {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
-				if paused.Load() {
-					time.Sleep(5 * time.Millisecond)
-					continue
-				}
+				// BBB talks only while its Redis is up and relay listens (see the Redis fault below).
+				talk.RLock()
+				before := time.Now()
 				msg, err := e.sim.Say(context.Background(), b.m.IntID, b.talker, fmt.Sprintf("soak %d", i))
+				talk.RUnlock()
 				if err == nil {
 					mu.Lock()
 					said[b.m.IntID] = append(said[b.m.IntID], msg.ID)
+					sayTimes[msg.ID] = [2]time.Time{before, time.Now()}
 					mu.Unlock()
 				}
 				time.Sleep(20 * time.Millisecond)
@@ -135,17 +142,22 @@ func TestSoak(t *testing.T) {
 	}
 	start := time.Now()
 	sample := func() {
-		r := procUsage{at: time.Since(start), rssKB: vmRSS(t, e.relay.Pid()), goroutines: metricsAt(e.relayURL + "/metrics")["bbbchat_goroutines"]}
-		i := procUsage{at: time.Since(start), rssKB: vmRSS(t, ing.Pid()), goroutines: metricsAt(api.metricsURL)["bbbchat_goroutines"]}
+		rr, ri := vmRSS(e.relay.Pid()), vmRSS(ing.Pid())
+		if rr == 0 || ri == 0 {
+			return // a process is gone: the test has failed already
+		}
+		r := procUsage{at: time.Since(start), rssKB: rr, goroutines: metricsAt(e.relayURL + "/metrics")["bbbchat_goroutines"]}
+		i := procUsage{at: time.Since(start), rssKB: ri, goroutines: metricsAt(api.metricsURL)["bbbchat_goroutines"]}
 		samples.Lock()
 		samples.relay = append(samples.relay, r)
 		samples.ingress = append(samples.ingress, i)
 		samples.Unlock()
 	}
 	sampling := make(chan struct{})
+	var stopSampling atomic.Bool
 	go func() {
 		defer close(sampling)
-		for !stop.Load() {
+		for !stopSampling.Load() {
 			sample()
 			time.Sleep(time.Second)
 		}
@@ -160,27 +172,34 @@ func TestSoak(t *testing.T) {
 		faults++
 		if faults%2 == 1 {
 			// BBB's Redis: BBB stops talking while its Redis is down, and relay must be subscribed again before
-			// it talks (Redis keeps nothing for an absent subscriber; relay counts such gaps).
-			paused.Store(true)
+			// it talks (Redis keeps nothing for an absent subscriber; relay counts such gaps). Taking the lock
+			// waits for messages being said: go-redis would otherwise retry their PUBLISH on the restarted Redis,
+			// into the gap.
+			talk.Lock()
+			faultLog = append(faultLog, "redis stop "+time.Now().Format("15:04:05.000"))
 			e.redis.Stop()
 			time.Sleep(500 * time.Millisecond)
 			e.redis.Start()
+			faultLog = append(faultLog, "redis start "+time.Now().Format("15:04:05.000"))
 			testenv.Eventually(t, 20*time.Second, "relay resubscribed", func() bool {
 				return metricsAt(e.relayURL + "/metrics")["bbbchat_relay_redis_subscribed"] == 1
 			})
-			paused.Store(false)
+			talk.Unlock()
+			faultLog = append(faultLog, "talk again "+time.Now().Format("15:04:05.000"))
 			redisRestarts++
 		} else {
+			faultLog = append(faultLog, "nats stop "+time.Now().Format("15:04:05.000"))
 			e.nats.Stop()
 			time.Sleep(time.Second)
 			e.nats.Start()
+			faultLog = append(faultLog, "nats start "+time.Now().Format("15:04:05.000"))
 			natsRestarts++
 		}
 	}
 	time.Sleep(time.Until(start.Add(duration)))
 	stop.Store(true)
 	wg.Wait()
-	<-sampling
+	loadEnd := time.Since(start)
 
 	// Drain: receivers well, failed deliveries sent again, until every message said is delivered.
 	failing.Store(false)
@@ -199,6 +218,7 @@ func TestSoak(t *testing.T) {
 				break
 			}
 			if time.Now().After(deadline) {
+				e.reportMissing(b, want, faultLog, sayTimes)
 				t.Fatalf("%s: not every message delivered after the drain", b.m.ExtID)
 			}
 			time.Sleep(200 * time.Millisecond)
@@ -248,13 +268,62 @@ func TestSoak(t *testing.T) {
 
 	// Settle, then the final sample against the early ones.
 	time.Sleep(3 * time.Second)
+	stopSampling.Store(true)
+	<-sampling
 	sample()
 	samples.Lock()
 	defer samples.Unlock()
-	checkFlat(t, "relay", samples.relay)
-	checkFlat(t, "ingress", samples.ingress)
+	checkFlat(t, "relay", samples.relay, loadEnd)
+	checkFlat(t, "ingress", samples.ingress, loadEnd)
 	t.Logf("soak %s: %d messages said, all delivered (%d repeats, %d sent again by retryCallbacks); %d API posts accepted, none lost; statuses %v; %d Redis and %d NATS restarts",
 		duration, total, repeats, retried, len(accepted), statuses, redisRestarts, natsRestarts)
+}
+
+// reportMissing logs, for each message said but not delivered, when it was said and whether the events stream has
+// it, with the faults' times and relay's counters: enough to tell a loss before the stream from one after it.
+func (e *env) reportMissing(b *bridged, want []string, faults []string, said map[string][2]time.Time) {
+	e.t.Helper()
+	got := map[string]bool{}
+	for _, d := range b.recv.deliveries() {
+		got[d.ID] = true
+	}
+	inStream := map[string]uint64{}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := e.store.Events.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{state.EventSubject(b.m.IntID, state.TypeMessage), state.RetrySubject(b.m.IntID)}})
+	if err == nil {
+		for {
+			batch, err := c.FetchNoWait(500)
+			if err != nil {
+				break
+			}
+			n := 0
+			for m := range batch.Messages() {
+				n++
+				var ev state.Event
+				json.Unmarshal(m.Data(), &ev)
+				md, _ := m.Metadata()
+				if md != nil {
+					inStream[ev.ID] = md.Sequence.Stream
+				}
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	var missing []string
+	for _, id := range want {
+		if !got[id] {
+			missing = append(missing, fmt.Sprintf("%s (said %s–%s, stream seq %d)", id, said[id][0].Format("15:04:05.000"),
+				said[id][1].Format("15:04:05.000"), inStream[id]))
+		}
+	}
+	failed, _ := e.store.Failed(ctx, b.m.IntID)
+	pending, _ := e.store.Pending(ctx, b.m.IntID)
+	e.t.Logf("%s: %d missing: %v; %d in the stream; %d failed kept, %d pending; faults %v; relay %v", b.m.ExtID,
+		len(missing), missing, len(inStream), len(failed), pending, faults, metricsAt(e.relayURL+"/metrics"))
 }
 
 func deliveredAll(b *bridged, want []string) bool {
@@ -279,30 +348,49 @@ func contained(ids []string, id string) bool {
 	return false
 }
 
-// checkFlat compares the last sample (after the load, settled) with the warmed-up early samples: resident memory
-// may grow by half plus 16 MiB (the Go heap settles in steps and returns memory lazily), goroutines by 25.
-func checkFlat(t *testing.T, name string, s []procUsage) {
+// checkFlat checks that a process's usage stayed flat under load: the late samples of the load (its last fifth)
+// against the warmed-up early ones (its second fifth; the first holds start-up). Resident memory may grow by half
+// plus 16 MiB (the Go heap settles in steps and gives memory back lazily), goroutines by 25. After the load, the
+// drain delivers the backlog as fast as it can, which briefly takes more memory (and RSS shrinks only slowly): the
+// settled last sample may have at most four times the warm memory, and no more goroutines than under load.
+func checkFlat(t *testing.T, name string, s []procUsage, loadEnd time.Duration) {
 	t.Helper()
-	if len(s) < 4 {
-		t.Fatalf("%s: only %d samples", name, len(s))
+	var load []procUsage
+	for _, u := range s[:len(s)-1] {
+		if u.at <= loadEnd {
+			load = append(load, u)
+		}
 	}
+	if len(load) < 5 {
+		t.Fatalf("%s: only %d samples under load", name, len(load))
+	}
+	peak := func(us []procUsage) (int, float64) {
+		rss, gor := 0, 0.0
+		for _, u := range us {
+			rss, gor = max(rss, u.rssKB), max(gor, u.goroutines)
+		}
+		return rss, gor
+	}
+	warmRSS, warmGor := peak(load[len(load)/5 : 2*len(load)/5])
+	lateRSS, lateGor := peak(load[4*len(load)/5:])
 	last := s[len(s)-1]
-	// Warm: the samples of the second fifth of the run (the first holds start-up).
-	warm := s[len(s)/5 : max(len(s)/5+1, 2*len(s)/5)]
-	rss, gor := 0, 0.0
-	for _, u := range warm {
-		rss = max(rss, u.rssKB)
-		gor = max(gor, u.goroutines)
-	}
 	var line []string
 	for _, u := range s {
 		line = append(line, fmt.Sprintf("%.0fs:%dMB/%v", u.at.Seconds(), u.rssKB>>10, u.goroutines))
 	}
 	t.Logf("%s usage (rss/goroutines): %s", name, strings.Join(line, " "))
-	if last.rssKB > rss*3/2+16<<10 {
-		t.Errorf("%s: resident memory grew from %d kB to %d kB", name, rss, last.rssKB)
+	t.Logf("%s: warm %d kB/%v goroutines, late %d kB/%v, settled after the drain %d kB/%v", name, warmRSS, warmGor,
+		lateRSS, lateGor, last.rssKB, last.goroutines)
+	if lateRSS > warmRSS*3/2+16<<10 {
+		t.Errorf("%s: resident memory grew under load from %d kB to %d kB", name, warmRSS, lateRSS)
 	}
-	if last.goroutines > gor+25 {
-		t.Errorf("%s: goroutines grew from %v to %v", name, gor, last.goroutines)
+	if lateGor > warmGor+25 {
+		t.Errorf("%s: goroutines grew under load from %v to %v", name, warmGor, lateGor)
+	}
+	if last.rssKB > 4*warmRSS {
+		t.Errorf("%s: resident memory %d kB after the drain, from %d kB", name, last.rssKB, warmRSS)
+	}
+	if last.goroutines > warmGor+25 {
+		t.Errorf("%s: %v goroutines after the drain, from %v", name, last.goroutines, warmGor)
 	}
 }
