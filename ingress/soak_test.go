@@ -67,16 +67,16 @@ func TestSoak(t *testing.T) {
 	}
 
 	var (
-		stop         atomic.Bool
-		talk         sync.RWMutex // held for writing while BBB's Redis is restarted
-		wg           sync.WaitGroup
-		mu           sync.Mutex
-		said         = map[string][]string{}
-		accepted     []string
-		statuses     = map[int]int{}
-		otherErrs    []string
-		sayTimes     = map[string][2]time.Time{}
-		faultLog     []string
+		stop      atomic.Bool
+		talk      sync.RWMutex // held for writing while BBB's Redis is restarted
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		said      = map[string][]string{}
+		accepted  []string
+		statuses  = map[int]int{}
+		otherErrs []string
+		sayTimes  = map[string][2]time.Time{}
+		faultLog  []string
 	)
 	for _, b := range meetings {
 		wg.Go(func() {
