@@ -67,16 +67,17 @@ func TestSoak(t *testing.T) {
 	}
 
 	var (
-		stop      atomic.Bool
-		talk      sync.RWMutex // held for writing while BBB's Redis is restarted
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		said      = map[string][]string{}
-		accepted  []string
-		statuses  = map[int]int{}
-		otherErrs []string
-		sayTimes  = map[string][2]time.Time{}
-		faultLog  []string
+		stop       atomic.Bool
+		talk       sync.RWMutex // held for writing while BBB's Redis is restarted
+		wg         sync.WaitGroup
+		mu         sync.Mutex
+		said       = map[string][]string{}
+		accepted   []string
+		statuses   = map[int]int{}
+		otherErrs  []string
+		sayTimes   = map[string][2]time.Time{}
+		acceptedAt []time.Time
+		faultLog   []string
 	)
 	for _, b := range meetings {
 		wg.Go(func() {
@@ -109,11 +110,16 @@ func TestSoak(t *testing.T) {
 		for i := 0; !stop.Load(); i++ {
 			b := meetings[i%len(meetings)]
 			text := fmt.Sprintf("api %d", i)
+			// Like BBB's own messages, posts are held while Redis is restarted: a PUBLISH that Redis answered
+			// can still be lost with Redis if it is killed before it wrote the message to BBB's connection.
+			talk.RLock()
 			status := post("/api/sendChatMessage/"+b.m.IntID, sign(callSend, strs("user_name", "Viewer", "message", text, "nonce", fmt.Sprint(i)), e.secret, time.Now().Unix()))
+			talk.RUnlock()
 			mu.Lock()
 			statuses[status]++
 			if status == 200 {
 				accepted = append(accepted, b.m.IntID+"|Viewer: "+text)
+				acceptedAt = append(acceptedAt, time.Now())
 			}
 			mu.Unlock()
 			time.Sleep(15 * time.Millisecond)
@@ -243,13 +249,14 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	lost := 0
-	for _, a := range accepted {
+	for i, a := range accepted {
 		if !inChat[a] {
 			lost++
+			t.Errorf("accepted API post %q (answered at %s) did not reach BBB", a, acceptedAt[i].Format("15:04:05.000"))
 		}
 	}
 	if lost > 0 {
-		t.Errorf("%d accepted API posts did not reach BBB", lost)
+		t.Errorf("%d accepted API posts did not reach BBB; faults %v; BBB dropped %+v", lost, faultLog, e.sim.Dropped())
 	}
 	for s := range statuses {
 		if s != 200 && s != 503 {
@@ -275,8 +282,8 @@ func TestSoak(t *testing.T) {
 	defer samples.Unlock()
 	checkFlat(t, "relay", samples.relay, loadEnd)
 	checkFlat(t, "ingress", samples.ingress, loadEnd)
-	t.Logf("soak %s: %d messages said, all delivered (%d repeats, %d sent again by retryCallbacks); %d API posts accepted, none lost; statuses %v; %d Redis and %d NATS restarts",
-		duration, total, repeats, retried, len(accepted), statuses, redisRestarts, natsRestarts)
+	t.Logf("soak %s: %d messages said, all delivered (%d repeats, %d sent again by retryCallbacks); %d API posts accepted, %d lost; statuses %v; %d Redis and %d NATS restarts",
+		duration, total, repeats, retried, len(accepted), lost, statuses, redisRestarts, natsRestarts)
 }
 
 // reportMissing logs, for each message said but not delivered, when it was said and whether the events stream has
