@@ -413,3 +413,17 @@ func exportRev(ctx context.Context, root, rev, dir string) (string, error) {
 	}
 	return dir, nil
 }
+
+// applyPatch applies a patch file to the exported tree in dir.
+func applyPatch(ctx context.Context, dir, patch string) error {
+	abs, err := filepath.Abs(patch)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "git", "apply", "-p1", abs)
+	cmd.Dir = dir
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("git apply %s: %w\n%s", patch, err, b)
+	}
+	return nil
+}

@@ -52,6 +52,7 @@ type config struct {
 	burst      int
 	version    string
 	rev        string
+	patches    envFlags
 	natsMaxCon int
 	logDir     string
 	env        envFlags
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.natsMaxCon, "nats-max-consumers", 0, "default_max_consumers of the nats-server the benchmark starts (0: the server's default, 1,000 per stream; -1: unlimited)")
 	fs.StringVar(&c.logDir, "logdir", "", "also write the output of every process started to <dir>/<name>.log")
 	fs.Var(&c.env, "env", "KEY=VALUE for ingress and relay, e.g. GOMEMLIMIT=30MiB or GODEBUG=gctrace=1 (repeatable)")
+	fs.Var(&c.patches, "patch", "apply this patch (git diff format) to the revision of -rev (default HEAD) before building, to measure a change (repeatable)")
 	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
 	fs.StringVar(&c.version, "version", "2.7", fmt.Sprintf("BBB version the simulator plays, one of %v", bbbsim.Versions()))
 	if err := fs.Parse(args[1:]); err != nil {
@@ -125,6 +127,14 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			c.drain = 15 * time.Second
 		}
 	}
+	for _, kv := range c.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return c, fmt.Errorf("-env: want KEY=VALUE, got %q", kv)
+		}
+	}
+	if len(c.patches) > 0 && c.rev == "" {
+		c.rev = "HEAD"
+	}
 	if c.bridges < 0 || c.bridges > c.meetings {
 		c.bridges = c.meetings
 	}
@@ -145,15 +155,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	return c, nil
 }
 
-// envFlags collects repeated -env KEY=VALUE flags.
+// envFlags collects a repeated flag.
 type envFlags []string
 
 func (e *envFlags) String() string { return strings.Join(*e, " ") }
 
 func (e *envFlags) Set(v string) error {
-	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
-		return fmt.Errorf("want KEY=VALUE, got %q", v)
-	}
 	*e = append(*e, v)
 	return nil
 }
@@ -274,6 +281,11 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	if cfg.rev != "" {
 		if src, err = exportRev(ctx, root, cfg.rev, filepath.Join(dir, "src")); err != nil {
 			return err
+		}
+		for _, p := range cfg.patches {
+			if err := applyPatch(ctx, src, p); err != nil {
+				return err
+			}
 		}
 	}
 	// Build the binaries while the servers start.
