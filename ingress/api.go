@@ -40,6 +40,7 @@ type api struct {
 	log      *slog.Logger
 	cfg      config.Ingress
 	store    *atomic.Pointer[state.Store]
+	cache    *atomic.Pointer[state.Cache]
 	rdb      *redis.Client
 	now      func() time.Time
 	versions *versionSource
@@ -307,13 +308,14 @@ func (a *api) end(ctx context.Context, s *state.Store, req request) (response, e
 
 // bridge finds the bridge of a meeting given by internal or external id.
 func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (state.Bridge, error) {
-	m, _, err := s.ResolveMeeting(ctx, meetingID)
+	r := a.reads(s)
+	m, _, err := r.ResolveMeeting(ctx, meetingID)
 	if err != nil {
 		return state.Bridge{}, fmt.Errorf("%w: %w", errNATS, err)
 	}
-	b, err := s.GetBridge(ctx, m.InternalID)
+	b, err := r.GetBridge(ctx, m.InternalID)
 	if errors.Is(err, state.ErrNotFound) && m.InternalID != meetingID {
-		b, err = s.GetBridge(ctx, meetingID)
+		b, err = r.GetBridge(ctx, meetingID)
 	}
 	if errors.Is(err, state.ErrNotFound) {
 		return b, errChatNotFound
@@ -327,7 +329,7 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 // resolve turns a client's meeting id into BBB's internal one: from what relay saw created, else from BBB's
 // getMeetingInfo (when BBB's API is known), else the id itself is taken as internal.
 func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (state.Meeting, bool, error) {
-	m, known, err := s.ResolveMeeting(ctx, meetingID)
+	m, known, err := a.reads(s).ResolveMeeting(ctx, meetingID)
 	if err != nil {
 		return m, false, fmt.Errorf("%w: %w", errNATS, err)
 	}
@@ -352,8 +354,22 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 
 // chatUser finds the bridge's chat user among the present users.
 func (a *api) chatUser(ctx context.Context, s *state.Store, b state.Bridge) (state.Presence, bool) {
-	u, err := s.FindUser(ctx, b.MeetingID, b.ChatUser)
+	u, err := a.reads(s).FindUser(ctx, b.MeetingID, b.ChatUser)
 	return u, err == nil
+}
+
+// lookups are the reads of the hot paths; the state's cache answers them without a NATS round trip.
+type lookups interface {
+	GetBridge(ctx context.Context, meetingID string) (state.Bridge, error)
+	ResolveMeeting(ctx context.Context, id string) (state.Meeting, bool, error)
+	FindUser(ctx context.Context, meetingID, name string) (state.Presence, error)
+}
+
+func (a *api) reads(s *state.Store) lookups {
+	if c := a.cache.Load(); c != nil {
+		return c
+	}
+	return s
 }
 
 func (a *api) send(ctx context.Context, s *state.Store, req request) (response, error) {

@@ -140,6 +140,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer rdb.Close()
 
 	var store atomic.Pointer[state.Store]
+	var cache atomic.Pointer[state.Cache]
 	natsEvents := reg.Counter("bbbchat_nats_connection_events_total", "NATS disconnects and reconnects.", "event")
 	nc, err := nats.Connect(cfg.NATSURL, service.NATSOptions(cfg.Common, "bbb-chat ingress", log, natsEvents)...)
 	if err != nil {
@@ -149,7 +150,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
 	nonceTTL := max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second)
 	var wg sync.WaitGroup
-	wg.Go(func() { openState(ctx, nc, cfg.Common, nonceTTL, &store, log) })
+	wg.Go(func() {
+		if s := openState(ctx, nc, cfg.Common, nonceTTL, &store, log); s != nil {
+			cache.Store(s.StartCache(ctx))
+		}
+	})
 
 	fixed, err := fixedVersion(cfg)
 	if err != nil {
@@ -162,6 +167,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		log:      log,
 		cfg:      cfg,
 		store:    &store,
+		cache:    &cache,
 		rdb:      rdb,
 		now:      time.Now,
 		versions: &versionSource{fixed: fixed, now: time.Now},
@@ -268,7 +274,7 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 }
 
 // openState opens the JetStream state, retrying until it succeeds or ctx ends.
-func openState(ctx context.Context, nc *nats.Conn, c config.Common, nonceTTL time.Duration, store *atomic.Pointer[state.Store], log *slog.Logger) {
+func openState(ctx context.Context, nc *nats.Conn, c config.Common, nonceTTL time.Duration, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -279,15 +285,13 @@ func openState(ctx context.Context, nc *nats.Conn, c config.Common, nonceTTL tim
 		if err == nil {
 			store.Store(s)
 			log.Info("state open", "nats", nc.ConnectedUrlRedacted())
-			return
+			return s
 		}
 		if attempt == 1 || attempt%20 == 0 {
 			log.Warn("cannot open state in NATS JetStream yet; retrying", "error", err.Error())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if !service.Sleep(ctx, wait) {
+			return nil
 		}
 		wait = min(wait*2, 5*time.Second)
 	}

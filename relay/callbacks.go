@@ -27,6 +27,7 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 	}
 	mgr := callback.NewManager(callback.Options{
 		Store:  s,
+		Cache:  s.StartCache(ctx),
 		Client: client,
 		IsEcho: func(e state.Event, b state.Bridge) bool {
 			// Posts ingress made through BBB 3.0's chat API come back as system messages (sender SYSTEM).

@@ -15,6 +15,8 @@ import (
 // Options configures a Manager. Only Store is required.
 type Options struct {
 	Store *state.Store
+	// Cache, when set, answers the echo check's presence lookup without a NATS round trip per message.
+	Cache *state.Cache
 
 	// Client sends the callbacks. nil: a client of its own that follows no redirect and gives up after Timeout.
 	// A client given here must not follow redirects either (CheckRedirect returning http.ErrUseLastResponse).

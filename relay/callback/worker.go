@@ -245,7 +245,11 @@ func (w *worker) chatUserID(b state.Bridge) func(context.Context) (string, error
 		var err error
 		for range 3 {
 			var p state.Presence
-			p, err = w.m.o.Store.FindUser(ctx, b.MeetingID, b.ChatUser)
+			if c := w.m.o.Cache; c != nil {
+				p, err = c.FindUser(ctx, b.MeetingID, b.ChatUser)
+			} else {
+				p, err = w.m.o.Store.FindUser(ctx, b.MeetingID, b.ChatUser)
+			}
 			if err == nil || errors.Is(err, state.ErrNotFound) {
 				return p.UserID, err
 			}

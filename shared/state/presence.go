@@ -111,13 +111,18 @@ func (s *Store) FindUser(ctx context.Context, meetingID, name string) (Presence,
 	if len(n.Users) == 0 {
 		return Presence{}, ErrNotFound
 	}
+	return n.latest(), nil
+}
+
+// latest is the user of the entry who joined last.
+func (n nameEntry) latest() Presence {
 	best := n.Users[0]
 	for _, u := range n.Users[1:] {
 		if !u.JoinedAt.Before(best.JoinedAt) {
 			best = u
 		}
 	}
-	return best, nil
+	return best
 }
 
 // MeetingUsers lists the users present in a meeting.

@@ -233,3 +233,49 @@ func TestAPIPosts(t *testing.T) {
 		t.Fatal("a post is recognised once")
 	}
 }
+
+func TestCache(t *testing.T) {
+	s, srv := openStore(t)
+	ctx := t.Context()
+	c := s.StartCache(ctx)
+	// A miss reads through.
+	must(t, s.PutMeeting(ctx, Meeting{InternalID: "int-c", ExternalID: "ext c"}))
+	if m, known, err := c.ResolveMeeting(ctx, "ext c"); err != nil || !known || m.InternalID != "int-c" {
+		t.Fatalf("read-through: %+v %v %v", m, known, err)
+	}
+	if _, err := c.GetBridge(ctx, "m-c"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing bridge: %v", err)
+	}
+	if _, err := s.CreateBridge(ctx, Bridge{MeetingID: "m-c", ChatUser: "Bot"}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, s.UserJoined(ctx, "m-c", Presence{UserID: "w_1", Name: "Bot", JoinedAt: time.Unix(1, 0)}))
+	testenv.Eventually(t, 5*time.Second, "watches fill the cache", func() bool {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		_, b := c.bridges["m-c"]
+		_, m := c.external["ext c"]
+		_, n := c.names[presenceNameKey("m-c", "Bot")]
+		return b && m && n
+	})
+	// Hits need NATS no more: they answer while it is down.
+	srv.Stop()
+	if b, err := c.GetBridge(ctx, "m-c"); err != nil || b.ChatUser != "Bot" {
+		t.Fatalf("cached bridge: %+v %v", b, err)
+	}
+	if p, err := c.FindUser(ctx, "m-c", "Bot"); err != nil || p.UserID != "w_1" {
+		t.Fatalf("cached presence: %+v %v", p, err)
+	}
+	srv.Start()
+	// Changes elsewhere reach the cache, deletions too.
+	testenv.Eventually(t, 10*time.Second, "NATS back", func() bool { return s.Ping(ctx) == nil })
+	must(t, s.UserLeft(ctx, "m-c", "w_1"))
+	must(t, s.DeleteBridge(ctx, "m-c"))
+	must(t, s.DeleteMeeting(ctx, "int-c"))
+	testenv.Eventually(t, 10*time.Second, "deletions reach the cache", func() bool {
+		_, errB := c.GetBridge(ctx, "m-c")
+		_, errU := c.FindUser(ctx, "m-c", "Bot")
+		_, known, _ := c.ResolveMeeting(ctx, "ext c")
+		return errors.Is(errB, ErrNotFound) && errors.Is(errU, ErrNotFound) && !known
+	})
+}
