@@ -146,3 +146,41 @@ func TestCallbackReceiverDown(t *testing.T) {
 		t.Fatalf("delivered %v, want %v in order", got, ids)
 	}
 }
+
+// TestBridgeThroughBBBChatAPI bridges two BBB 3.0 meetings whose chat users are absent: posts go through BBB's chat
+// API under the viewer's name, come back as system messages, and are still recognised as the bridge's own, so
+// nothing is sent back.
+func TestBridgeThroughBBBChatAPI(t *testing.T) {
+	a := newEnv(t, "3.0")
+	b := newEnv(t, "3.0")
+	ctx := t.Context()
+	ma, _ := a.sim.CreateMeeting(ctx, "left-api", "Left")
+	mb, _ := b.sim.CreateMeeting(ctx, "right-api", "Right")
+	a.waitKnown(ma.IntID)
+	b.waitKnown(mb.IntID)
+	expect(t, a.call("startChatForMeeting", "meeting_id", ma.IntID, "chat_user", "Nobody Here",
+		"callback_uri", b.apiURL+"/api/sendChatMessage/"+mb.IntID, "callback_secret", b.secret), 200, "started")
+	expect(t, b.call("startChatForMeeting", "meeting_id", mb.IntID, "chat_user", "Nobody Here",
+		"callback_uri", a.apiURL+"/api/sendChatMessage/"+ma.IntID, "callback_secret", a.secret), 200, "started")
+	alice, _ := a.sim.Join(ctx, ma.IntID, "Alice", "VIEWER")
+	if _, err := a.sim.Say(ctx, ma.IntID, alice, "through the API"); err != nil {
+		t.Fatal(err)
+	}
+	// B posts Alice's message as a system message named Alice; its echo must not go back to A.
+	for _, e := range []struct {
+		env *env
+		id  string
+	}{{a, ma.IntID}, {b, mb.IntID}} {
+		testenv.Eventually(t, 15*time.Second, "message and echo handled on "+e.id, func() bool {
+			n, err := e.env.store.Pending(context.Background(), e.id)
+			return e.env.streamCount(e.id, state.TypeMessage) == 1 && err == nil && n == 0
+		})
+	}
+	chatA, chatB := a.sim.Chat(ma.IntID), b.sim.Chat(mb.IntID)
+	if len(chatA) != 1 || len(chatB) != 1 {
+		t.Fatalf("chat A %+v\nchat B %+v\nwant one message each (the echo was sent back)", chatA, chatB)
+	}
+	if chatB[0].SenderID != "SYSTEM" || chatB[0].SenderName != "Alice" || chatB[0].Message != "through the API" {
+		t.Fatalf("right side got %+v", chatB[0])
+	}
+}
