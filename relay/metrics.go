@@ -58,6 +58,7 @@ type metrics struct {
 	version string
 
 	redisEvents    labeled // by envelope name
+	chatMessages   labeled // by BBB version
 	decodeErrors   labeled // by reason
 	published      labeled // by event type
 	duplicates     labeled // by event type
@@ -140,6 +141,7 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "bbbchat_build_info{binary=\"relay\",version=\"%s\"} 1\n", escapeLabel(m.version))
 
 	writeLabeled(w, "bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name", &m.redisEvents)
+	writeLabeled(w, "bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version", &m.chatMessages)
 	writeLabeled(w, "bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason", &m.decodeErrors)
 	writeLabeled(w, "bbbchat_relay_events_published_total", "Events stored in the events stream, by type.", "type", &m.published)
 	writeLabeled(w, "bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", &m.duplicates)

@@ -315,6 +315,9 @@ func (r *reader) handle(raw []byte) {
 		return
 	}
 	v := r.versions.observe(e.Hint)
+	if e.Kind == bbb.KindChatMessage {
+		r.m.chatMessages.inc(v.String())
+	}
 	ev, ok := buildEvent(e, raw, v, r.externalID(e))
 	if !ok {
 		r.m.decodeErrors.inc("incomplete")
