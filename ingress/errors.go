@@ -12,21 +12,22 @@ import (
 
 // Domain errors of the API. Their HTTP status and message are in errorTable, and nowhere else.
 var (
-	errNotObject      = errors.New("the body is not a JSON object")
-	errTooLarge       = errors.New("the body is too large")
-	errBodyTimeout    = errors.New("the body was not received in time")
-	errBodyRead       = errors.New("the body could not be read")
-	errChatNotFound   = errors.New("chat not found")
-	errChatExists     = errors.New("chat already registered")
-	errUserAbsent     = errors.New("chat user not in the meeting")
-	errRedis          = errors.New("redis unreachable")
-	errNoAkka         = errors.New("no BBB subscriber on redis")
-	errNATS           = errors.New("nats unreachable")
-	errVersionUnknown = errors.New("BBB version unknown")
-	errTooManyBridges = errors.New("too many bridges")
-	errNotFoundPath   = errors.New("unknown path")
-	errMethod         = errors.New("method not allowed")
-	errPanic          = errors.New("internal error")
+	errNotObject       = errors.New("the body is not a JSON object")
+	errTooLarge        = errors.New("the body is too large")
+	errHeadersTooLarge = errors.New("the request headers are too large")
+	errBodyTimeout     = errors.New("the body was not received in time")
+	errBodyRead        = errors.New("the body could not be read")
+	errChatNotFound    = errors.New("chat not found")
+	errChatExists      = errors.New("chat already registered")
+	errUserAbsent      = errors.New("chat user not in the meeting")
+	errRedis           = errors.New("redis unreachable")
+	errNoAkka          = errors.New("no BBB subscriber on redis")
+	errNATS            = errors.New("nats unreachable")
+	errVersionUnknown  = errors.New("BBB version unknown")
+	errTooManyBridges  = errors.New("too many bridges")
+	errNotFoundPath    = errors.New("unknown path")
+	errMethod          = errors.New("method not allowed")
+	errPanic           = errors.New("internal error")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -57,6 +58,7 @@ func errorTable() []struct {
 		{pyjson.ErrNotObject, http.StatusBadRequest, "The body must be a JSON object."},
 		{pyjson.ErrSyntax, http.StatusBadRequest, "The body must be a JSON object."},
 		{errTooLarge, http.StatusRequestEntityTooLarge, "The body is too large."},
+		{errHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "The request headers are too large"},
 		{errBodyTimeout, http.StatusRequestTimeout, "The body was not received in time"},
 		{errBodyRead, http.StatusBadRequest, "The body could not be read"},
 		{errChatNotFound, http.StatusNotFound, "Chat was not found"},

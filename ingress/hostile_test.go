@@ -277,9 +277,10 @@ func TestLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			t.Fatalf("status %d", resp.StatusCode)
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge || !strings.Contains(string(body), `"success":false`) {
+			t.Fatalf("status %d %q; want 431 with a JSON error", resp.StatusCode, body)
 		}
 	})
 	t.Run("bridges are bounded", func(t *testing.T) {

@@ -33,7 +33,12 @@ func (a *api) withRequestID(next http.Handler) http.Handler {
 			id = prefix + strconv.FormatUint(n.Add(1), 36)
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id})))
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id}))
+		if headerBytes(r) > maxHeaderBytes {
+			a.fail(w, r, "", withDetail(errHeadersTooLarge, "at most %d KiB", maxHeaderBytes>>10))
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -56,4 +61,15 @@ func (a *api) logFor(ctx context.Context) *slog.Logger {
 		return a.log.With("request_id", info.id)
 	}
 	return a.log
+}
+
+// headerBytes is about what the request's header took on the wire.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }

@@ -79,7 +79,8 @@ const (
 	readTimeout       = 15 * time.Second
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = 90 * time.Second
-	maxHeaderBytes    = 16 << 10 // net/http allows 4 KiB more; beyond that it answers 431
+	maxHeaderBytes    = 16 << 10  // larger request headers get a JSON 431 (limitHeaders)
+	hardHeaderBytes   = 256 << 10 // beyond this net/http itself answers 431, in plain text
 )
 
 // reloadable is what SIGHUP may change while the service runs.
@@ -181,7 +182,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
 		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
+		MaxHeaderBytes:    hardHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
