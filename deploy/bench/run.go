@@ -23,6 +23,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -186,7 +187,7 @@ type bench struct {
 	natsURL    string
 	natsMon    string // monitoring endpoint of the nats-server the benchmark started
 	nc         *nats.Conn
-	store      *state.Store
+	js         jetstream.JetStream
 	sim        *bbbsim.Sim
 	redisProc  *proc
 	natsProc   *proc
@@ -398,7 +399,9 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		return fmt.Errorf("nats %s: %w", b.natsURL, err)
 	}
 	cl.add(b.nc.Close)
-	if b.store, err = state.Open(ctx, b.nc, state.Options{}); err != nil {
+	// The benchmark reads the state as any NATS client would; it never defines the stream or the buckets, which
+	// would override what the binaries under test define.
+	if b.js, err = jetstream.New(b.nc); err != nil {
 		return err
 	}
 	if b.sim, err = bbbsim.Start(ctx, b.rdb, bbbsim.Options{Version: cfg.version}); err != nil {
@@ -443,21 +446,6 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		}
 		b.meetings = append(b.meetings, bm)
 	}
-	// Relay records the chat user's presence; ingress needs it to post as the user.
-	deadline := time.Now().Add(60*time.Second + time.Duration(cfg.meetings)*20*time.Millisecond)
-	for _, m := range b.meetings {
-		for {
-			_, err := b.store.FindUser(ctx, m.intID, chatUser)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("relay did not record the chat user of %s: %v\n%s", m.intID, err, b.relay.tail())
-			}
-			sleepCtx(ctx, 20*time.Millisecond)
-		}
-	}
-
 	receivers := cfg.receivers
 	b.rc = &receiver{secret: b.cbSecret, every: 64, expected: make([]string, cfg.bridges)}
 	urls, err := serveReceivers(b.rc, receivers, cl)
@@ -465,7 +453,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		return err
 	}
 	b.nw = &natsWatcher{}
-	stopWatch, err := b.nw.start(ctx, b.store.JS)
+	stopWatch, err := b.nw.start(ctx, b.js)
 	if err != nil {
 		return err
 	}
@@ -498,10 +486,20 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		})
 	}
 	swg.Wait()
-	client.CloseIdleConnections()
 	if p := startErr.Load(); p != nil {
 		return *p
 	}
+	// Relay records the chat user's presence; ingress needs it to post as the user.
+	deadline := time.Now().Add(60*time.Second + time.Duration(cfg.bridges)*20*time.Millisecond)
+	for _, m := range b.bridgedMeetings() {
+		for !b.chatUserPresent(ctx, client, m) {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("relay did not record the chat user of %s\n%s", m.intID, b.relay.tail())
+			}
+			sleepCtx(ctx, 50*time.Millisecond)
+		}
+	}
+	client.CloseIdleConnections()
 	if cfg.natsURL != "" {
 		// A shared NATS keeps bridges: end ours, so that no callback of this run outlives it.
 		cl.add(func() { b.endChats() })
@@ -587,6 +585,22 @@ func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, 
 	}
 }
 
+// chatUserPresent asks ingress (getChatInfo) whether the chat user of a bridged meeting is present.
+func (b *bench) chatUserPresent(ctx context.Context, c *http.Client, m *benchMeeting) bool {
+	body := sign("getChatInfo", []pyjson.Member{
+		{Key: "meeting_id", Value: pyjson.String(m.intID)},
+		{Key: "nonce", Value: pyjson.String(randomHex(8))},
+	}, b.secret, time.Now().Unix())
+	rb, err := postJSON(ctx, c, b.ingressURL+"/api/getChatInfo", body)
+	if err != nil {
+		return false
+	}
+	var info struct {
+		Present bool `json:"chat_user_present"`
+	}
+	return json.Unmarshal(rb, &info) == nil && info.Present
+}
+
 // httpError is an answer other than 200.
 type httpError struct {
 	status int
@@ -597,20 +611,26 @@ func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d %s", e.status, 
 
 // postOK posts body and wants 200 with success true.
 func postOK(ctx context.Context, c *http.Client, url string, body []byte) error {
+	_, err := postJSON(ctx, c, url, body)
+	return err
+}
+
+// postJSON posts body and returns the answer of a 200.
+func postJSON(ctx context.Context, c *http.Client, url string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(string(body)))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	rb, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
-		return &httpError{resp.StatusCode, strings.TrimSpace(string(rb))}
+		return nil, &httpError{resp.StatusCode, strings.TrimSpace(string(rb))}
 	}
-	return nil
+	return rb, nil
 }
 
 // endChats ends the run's chats (best effort, bounded).
@@ -887,7 +907,7 @@ func (b *bench) runBurst(ctx context.Context) (burstResult, error) {
 // diagnose logs the state of the first bridges' callback consumers, and relay's last words, after a loss.
 func (b *bench) diagnose(ctx context.Context) {
 	for _, m := range b.meetings[:min(3, b.cfg.bridges)] {
-		c, err := b.store.JS.Consumer(ctx, state.StreamEvents, state.ConsumerName(m.intID))
+		c, err := b.js.Consumer(ctx, state.StreamEvents, state.ConsumerName(m.intID))
 		if err != nil {
 			b.logf("consumer of %s: %v", m.intID, err)
 			continue
