@@ -26,7 +26,7 @@ import (
 
 // Sizes of relay's in-memory queues.
 const (
-	publishBuffer  = 10000 // events waiting for NATS; beyond this they are dropped (Redis cannot be paused)
+	publishBuffer  = 50000 // events waiting for NATS (a burst, an outage); beyond this they are dropped: Redis cannot be paused
 	publishWindow  = 512   // asynchronous publishes awaiting their acknowledgement
 	publishTimeout = 5 * time.Second
 	publishTries   = 3 // attempts for an event the stream refuses

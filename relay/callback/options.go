@@ -126,11 +126,13 @@ func (o Options) withDefaults() Options {
 // counts as a failure), gives up after timeout, and keeps a few idle connections per receiver.
 func NewClient(timeout time.Duration) *http.Client {
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   4,
+		Proxy:             http.ProxyFromEnvironment,
+		DialContext:       (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      1024,
+		// One receiver often takes the callbacks of every meeting (a Matrix or Mattermost bridge): keep a
+		// connection per busy bridge alive instead of dialling one per delivery.
+		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
