@@ -27,6 +27,7 @@ type pendingWatch struct {
 	max        uint64
 	log        *slog.Logger
 	overloaded atomic.Int64
+	total      atomic.Int64      // callbacks not yet delivered, all bridges together
 	current    map[string]uint64 // meeting → pending, of the bridges over max at the last pass
 }
 
@@ -55,12 +56,14 @@ func (p *pendingWatch) run(ctx context.Context) {
 // pass reads every callback consumer once and updates the overloaded set.
 func (p *pendingWatch) pass(ctx context.Context) error {
 	over := map[string]uint64{}
+	var total uint64
 	l := p.store.Events.ListConsumers(ctx)
 	for info := range l.Info() {
 		if !strings.HasPrefix(info.Name, "callbacks_") {
 			continue
 		}
 		pending := info.NumPending + uint64(max(info.NumAckPending, 0))
+		total += pending
 		if pending <= p.max {
 			continue
 		}
@@ -82,6 +85,7 @@ func (p *pendingWatch) pass(ctx context.Context) error {
 	}
 	p.current = over
 	p.overloaded.Store(int64(len(over)))
+	p.total.Store(int64(total))
 	return nil
 }
 
@@ -104,6 +108,9 @@ func (p *pendingWatch) writeMetrics(w io.Writer) {
 		"Bridges with more undelivered callbacks than BBB_CHAT_CALLBACK_MAX_PENDING (checked every 5s).",
 		uint64(max(p.overloaded.Load(), 0)))
 	writeScalar(w, "bbbchat_relay_callbacks_max_pending", "gauge", "BBB_CHAT_CALLBACK_MAX_PENDING.", p.max)
+	writeScalar(w, "bbbchat_relay_callbacks_pending", "gauge",
+		"Callbacks not yet delivered, all bridges together: waiting in the stream or in flight (checked every 5s).",
+		uint64(max(p.total.Load(), 0)))
 }
 
 // writeRuntimeMetrics adds what tells a leak: the goroutines of the process.
