@@ -6,8 +6,9 @@
 //	go run ./deploy/bench -sweep           # raise the forward rate until p99 passes 50 ms or anything is lost
 //	go run ./deploy/bench -scale           # 1,000 bridged meetings
 //	go run ./deploy/bench -burst 20000     # also: 20,000 messages as fast as Redis takes them
+//	go run ./deploy/bench -patch x.diff    # measure a change: build HEAD with x.diff applied
 //
-// It builds ingress and relay from the working tree, starts a redis-server and a JetStream nats-server on free
+// It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a JetStream nats-server on free
 // loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator (shared/bbbsim) and callback
 // receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
 // docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it owns its
