@@ -4,13 +4,13 @@
 //	go run ./deploy/bench                  # 100 bridged meetings, 1,000 messages/s forwarded, 2,000 sends/s
 //	go run ./deploy/bench -json            # one JSON object
 //	go run ./deploy/bench -sweep           # raise the forward rate until p99 passes 50 ms or anything is lost
-//	go run ./deploy/bench -scale           # 1,000 bridged meetings
+//	go run ./deploy/bench -scale -nats-max-consumers 2000   # 1,000 bridged meetings (see docs/performance.md)
 //	go run ./deploy/bench -burst 20000     # also: 20,000 messages as fast as Redis takes them
 //	go run ./deploy/bench -patch x.diff    # measure a change: build HEAD with x.diff applied
 //
-// It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a JetStream nats-server on free
-// loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator (shared/bbbsim) and callback
-// receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
+// It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a
+// JetStream nats-server on free loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator
+// (shared/bbbsim) and callback receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
 // docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it owns its
 // process helpers and touches nothing outside a temporary directory (and .bin/nats-server when that is missing).
 package main
