@@ -22,6 +22,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/julienschmidt/httprouter"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -271,6 +272,9 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 	if b.HasCallback() {
 		if _, err := s.EnsureCallbackConsumer(ctx, b, consumerAckWait); err != nil {
 			s.DeleteBridge(context.WithoutCancel(ctx), b.MeetingID)
+			if errors.Is(err, jetstream.ErrMaximumConsumersLimit) {
+				return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
+			}
 			return response{}, fmt.Errorf("%w: %w", errNATS, err)
 		}
 	}

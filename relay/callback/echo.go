@@ -43,7 +43,7 @@ func classify(ctx context.Context, e state.Event, b state.Bridge, chatUserID fun
 	if isEcho != nil && isEcho(e, b) {
 		return skipEcho, nil
 	}
-	if b.ChatUser != "" && e.SenderID != "" && e.SenderID != "SYSTEM" {
+	if b.ChatUser != "" && e.SenderName == b.ChatUser && e.SenderID != "" && e.SenderID != "SYSTEM" {
 		id, err := chatUserID(ctx)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return skipNone, err

@@ -33,7 +33,8 @@ func TestClassify(t *testing.T) {
 		{"viewer message goes", msg("w_a", "Alice", "w_a-1730000000000"), present("w_bot"), nil, skipNone, false},
 		{"private chat never goes", state.Event{Type: state.TypeMessage, ChatID: "1698771400005-ab12cd34", SenderID: "w_a"},
 			present(""), nil, skipPrivate, false},
-		{"(a) the present chat user's post", msg("w_bot", "", "anything"), present("w_bot"), nil, skipEcho, false},
+		{"(a) the present chat user's post", msg("w_bot", "Bridge", "anything"), present("w_bot"), nil, skipEcho, false},
+		{"(a) another user named like the chat user goes", msg("w_twin", "Bridge", "anything"), present("w_bot"), nil, skipNone, false},
 		{"(b) chat user left, client correlation id and its name", msg("w_old", "Bridge", "w_old-1730000000000"),
 			present(""), nil, skipEcho, false},
 		{"(b) needs the name", msg("w_old", "Alice", "w_old-1730000000000"), present(""), nil, skipNone, false},
@@ -44,7 +45,8 @@ func TestClassify(t *testing.T) {
 		{"API post goes", msg("SYSTEM", "Carol", "SYSTEM"), present(""), nil, skipNone, false},
 		{"(c) hook recognises an API post", msg("SYSTEM", "Carol", "SYSTEM"), present(""),
 			func(e state.Event, b state.Bridge) bool { return e.SenderName == "Carol" && b.MeetingID == "m" }, skipEcho, false},
-		{"lookup failure: sent, error reported", msg("w_a", "Alice", "w_a-1"), broken, nil, skipNone, true},
+		{"lookup failure: sent, error reported", msg("w_a", "Bridge", "w_a-x"), broken, nil, skipNone, true},
+		{"other senders need no lookup", msg("w_a", "Alice", "w_a-1"), broken, nil, skipNone, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := classify(t.Context(), tc.e, bridge, tc.user, tc.isEcho)

@@ -154,38 +154,37 @@ func (w *worker) loop() error {
 	}
 }
 
-// consume pulls one event at a time and delivers it. It returns on a fetch error (after which loop attaches
-// again) or when delivery says the worker is done; progressed reports whether any pull succeeded.
+// consume reads the consumer through one long-lived pull subscription (at most one event in flight: the consumer's
+// MaxAckPending is 1) and delivers each event. It returns on an error (after which loop attaches again) or when
+// delivery says the worker is done; progressed reports whether any event came.
 func (w *worker) consume(cons jetstream.Consumer) (progressed bool, err error) {
 	wait := w.m.o.FetchWait
 	hb := min(wait/5, 5*time.Second)
+	wait = max(wait, time.Second)
+	hb = min(max(hb, 500*time.Millisecond), wait/2)
+	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(wait), jetstream.PullHeartbeat(hb))
+	if err != nil {
+		return false, fmt.Errorf("messages: %w", err)
+	}
+	defer it.Stop()
+	stopIt := context.AfterFunc(w.ctx, it.Stop)
+	defer stopIt()
 	for {
-		if w.ctx.Err() != nil {
-			return progressed, nil
-		}
-		fctx, cancel := context.WithTimeout(w.ctx, wait)
-		batch, err := cons.Fetch(1, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(hb))
+		msg, err := it.Next()
 		if err != nil {
-			cancel()
-			return progressed, fmt.Errorf("fetch: %w", err)
-		}
-		var stop error
-		for msg := range batch.Messages() {
-			if stop != nil || w.ctx.Err() != nil {
-				_ = msg.Nak() // stopping: hand it back at once
-				continue
+			if w.ctx.Err() != nil {
+				return progressed, nil
 			}
-			stop = w.handle(msg)
-		}
-		err = batch.Error()
-		cancel()
-		if stop != nil {
-			return true, stop
-		}
-		if err != nil && w.ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-			return progressed, fmt.Errorf("fetch: %w", err)
+			return progressed, fmt.Errorf("next: %w", err)
 		}
 		progressed = true
+		if w.ctx.Err() != nil {
+			_ = msg.Nak() // stopping: hand it back at once
+			return progressed, nil
+		}
+		if stop := w.handle(msg); stop != nil {
+			return true, stop
+		}
 	}
 }
 

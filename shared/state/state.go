@@ -135,6 +135,8 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		Replicas:    o.Replicas,
 		Duplicates:  2 * time.Minute,
 		AllowDirect: true,
+		// One consumer per bridge with a callback plus the subscribers'; nats-server's default is 1,000.
+		MaxConsumers: 20000,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("state: stream %s: %w", StreamEvents, err)

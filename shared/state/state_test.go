@@ -279,3 +279,25 @@ func TestCache(t *testing.T) {
 		return errors.Is(errB, ErrNotFound) && errors.Is(errU, ErrNotFound) && !known
 	})
 }
+
+// TestOpenOverOlderStream: a stream made by an earlier version (the server's default consumer limit) is updated.
+func TestOpenOverOlderStream(t *testing.T) {
+	srv := testenv.NATS(t)
+	nc, err := nats.Connect(testenv.NATSURL(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: StreamEvents, Subjects: []string{SubjectRoot + ".>"}}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(t.Context(), nc, Options{})
+	if err != nil {
+		t.Fatalf("Open over an older stream: %v", err)
+	}
+	info, err := s.Events.Info(t.Context())
+	if err != nil || info.Config.MaxConsumers < 2000 {
+		t.Fatalf("MaxConsumers = %d, %v", info.Config.MaxConsumers, err)
+	}
+}
