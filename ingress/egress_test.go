@@ -72,7 +72,7 @@ func TestCallbackTargetCheckedAtConnect(t *testing.T) {
 	strict.Kill()
 	e.startRelay()
 	expect(t, e.call(callRetry, "meeting_id", m.IntID), 200, "3 failed callbacks will be sent again")
-	testenv.Eventually(t, 10*time.Second, "kept deliveries sent", func() bool {
+	testenv.Eventually(t, 30*time.Second, "kept deliveries sent", func() bool {
 		n, err := e.store.Pending(context.Background(), m.IntID)
 		return err == nil && n == 0 && len(recv.deliveries()) == 4
 	})

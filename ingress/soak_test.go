@@ -182,6 +182,18 @@ func TestSoak(t *testing.T) {
 			// waits for messages being said: go-redis would otherwise retry their PUBLISH on the restarted Redis,
 			// into the gap.
 			talk.Lock()
+			// And what was said must have reached relay before Redis dies: a message Redis accepted but had not
+			// yet written to relay's socket dies with Redis, which no subscriber can help.
+			received := func() float64 {
+				return metricsAt(e.relayURL + "/metrics")[`bbbchat_relay_redis_events_total{name="GroupChatMessageBroadcastEvtMsg"}`]
+			}
+			last := received()
+			testenv.Eventually(t, 10*time.Second, "relay has received what was said", func() bool {
+				now := received()
+				settled := now == last
+				last = now
+				return settled
+			})
 			faultLog = append(faultLog, "redis stop "+time.Now().Format("15:04:05.000"))
 			e.redis.Stop()
 			time.Sleep(500 * time.Millisecond)
