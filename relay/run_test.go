@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // run() in this process (so the race detector sees relay's goroutines): events through a NATS outage and a Redis
 // restart, garbage, then a clean return when the context ends.
@@ -39,7 +20,7 @@ func TestServeInProcess(t *testing.T) {
 	w := newWorld(t)
 	env := w.env(t)
 	env["BBB_CHAT_LOG_FORMAT"] = "json"
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +12,6 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of run and reads of the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -51,7 +31,7 @@ func TestRunDemo(t *testing.T) {
 	url, rdb := startRedis(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	done := make(chan error, 1)
 	go func() {
 		// The Redis URL comes from the environment, as in the compose demo.
@@ -122,7 +102,7 @@ func TestRunReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Close()
-	var stdout syncBuffer
+	var stdout testenv.Buffer
 	err := run(t.Context(), []string{"bbb-sim", "-redis", url, "-replay",
 		"../../shared/bbbsim/testdata/bbb-2.7-captured-raw.jsonl"}, env(nil), &stdout, &stdout)
 	if err != nil {
@@ -153,7 +133,7 @@ func TestRunRejectsBadArguments(t *testing.T) {
 		{"-redis", url, "-viewers", "-1"},
 		{"-redis", "http://not-redis"},
 	} {
-		var out syncBuffer
+		var out testenv.Buffer
 		if err := run(t.Context(), append([]string{"bbb-sim"}, args...), env(nil), &out, &out); err == nil {
 			t.Errorf("%v: no error", args)
 		}

@@ -1,24 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestDemo runs the README's first command for a few seconds and checks that chat flowed every way.
 func TestDemo(t *testing.T) {
@@ -26,7 +16,7 @@ func TestDemo(t *testing.T) {
 	wd, _ := os.Getwd()
 	os.Chdir(root)
 	defer os.Chdir(wd)
-	var out syncBuf
+	var out testenv.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
 	if err := run(ctx, []string{"demo", "-duration", "6s", "-interval", "500ms"}, os.Getenv, &out, &out); err != nil {

@@ -369,3 +369,23 @@ func (n *NotifySocket) Wait(want string, timeout time.Duration) {
 		}
 	}
 }
+
+// Buffer is a bytes.Buffer safe for a run() writing to it while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
