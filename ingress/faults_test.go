@@ -148,6 +148,16 @@ func TestNATSOutage(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "relay sees NATS gone", func() bool {
 		return metricsAt(e.relayURL + "/metrics")["bbbchat_relay_nats_connected"] == 0
 	})
+	// Once ingress knows NATS is gone (its /readyz says so), calls get their 503 at once; a call racing with
+	// that discovery waits for its request timeout instead.
+	testenv.Eventually(t, 10*time.Second, "ingress sees NATS gone", func() bool {
+		resp, err := http.Get(api.url + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 503
+	})
 	start := time.Now()
 	expect(t, api.send(b.m.IntID, "Viewer", "in the outage"), 503, "NATS is unreachable")
 	if d := time.Since(start); d > 2*time.Second {
