@@ -324,11 +324,7 @@ func testVersion(t *testing.T, version string) {
 func TestErrors(t *testing.T) {
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-err", "Errors")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-err", "Errors")
 	expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Chat Bridge"), 200, "started")
 	now := time.Now().Unix()
 	long := strings.Repeat("x", 5001)
@@ -409,11 +405,7 @@ func TestPythonClient(t *testing.T) {
 	}
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-py", "Python")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-py", "Python")
 	if _, err := e.sim.Join(ctx, m.IntID, "Chat Bridge", "VIEWER"); err != nil {
 		t.Fatal(err)
 	}

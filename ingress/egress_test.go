@@ -16,11 +16,7 @@ import (
 func TestCallbackTargetCheckedAtConnect(t *testing.T) {
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-egress", "Egress")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-egress", "Egress")
 	recv := newReceiver(t)
 	expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri", recv.URL(),
 		"callback_secret", "cb-secret"), 200, "started")

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
@@ -319,4 +320,15 @@ func checkDelivered(t *testing.T, name string, got []delivery, want []string) in
 			len(first), missing, len(want), first, want)
 	}
 	return repeats
+}
+
+// meeting creates a meeting in the simulator and waits until relay has recorded it.
+func (e *env) meeting(extID, name string) bbbsim.Meeting {
+	e.t.Helper()
+	m, err := e.sim.CreateMeeting(e.t.Context(), extID, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitKnown(m.IntID)
+	return m
 }

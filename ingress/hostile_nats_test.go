@@ -15,11 +15,7 @@ import (
 func TestHostileNATS(t *testing.T) {
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-nats", "NATS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-nats", "NATS")
 	recv := newReceiver(t)
 	expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri", recv.URL(),
 		"callback_secret", "cb-secret", "callback_events", "chatCleared"), 200, "started")

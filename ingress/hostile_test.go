@@ -69,11 +69,7 @@ func TestReplayAndRotation(t *testing.T) {
 func TestMalformedRequests(t *testing.T) {
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-malformed", "Malformed")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-malformed", "Malformed")
 	recv := newReceiver(t)
 	expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri", recv.URL(),
 		"callback_secret", "cb-secret"), 200, "started")
@@ -303,11 +299,7 @@ func TestLimits(t *testing.T) {
 func TestHostileChatContent(t *testing.T) {
 	e := newEnv(t, "2.7")
 	ctx := t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-hostile", "Hostile")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-hostile", "Hostile")
 	expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge"), 200, "started")
 	uid, err := e.sim.Join(ctx, m.IntID, "Bridge", "VIEWER")
 	if err != nil {

@@ -30,11 +30,7 @@ func TestSecretsNeverInOutput(t *testing.T) {
 	var answers []string
 	keep := func(a answer) answer { answers = append(answers, a.Raw); return a }
 
-	m, err := e.sim.CreateMeeting(ctx, "ext-secrets", "Secrets")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
+	m := e.meeting("ext-secrets", "Secrets")
 	recv := newReceiver(t)
 	var calls atomic.Int32
 	recv.setAnswer(func(*http.Request) int {
