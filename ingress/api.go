@@ -270,7 +270,7 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 		return response{}, fmt.Errorf("%w: %w", errNATS, err)
 	}
 	if b.HasCallback() {
-		if _, err := s.EnsureCallbackConsumer(ctx, b, consumerAckWait); err != nil {
+		if _, err := s.EnsureCallbackConsumer(ctx, b, consumerAckWait, state.Position{}); err != nil {
 			s.DeleteBridge(context.WithoutCancel(ctx), b.MeetingID)
 			if errors.Is(err, jetstream.ErrMaximumConsumersLimit) {
 				return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
@@ -521,7 +521,7 @@ func (a *api) retry(ctx context.Context, s *state.Store, req request) (response,
 			return response{}, fmt.Errorf("%w: %w", errNATS, err)
 		}
 		if b2, err := s.GetBridge(ctx, b.MeetingID); err == nil {
-			if _, err := s.EnsureCallbackConsumer(ctx, b2, consumerAckWait); err != nil {
+			if _, err := s.EnsureCallbackConsumer(ctx, b2, consumerAckWait, state.Position{}); err != nil {
 				return response{}, fmt.Errorf("%w: %w", errNATS, err)
 			}
 		}

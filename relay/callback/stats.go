@@ -15,6 +15,7 @@ func (w *worker) note(change func(*state.CallbackStats)) {
 		return
 	}
 	change(&w.stats)
+	w.pos.Advance(w.stats.Position)
 	w.statsDirty = true
 	w.armLocked()
 }
@@ -64,6 +65,13 @@ func (w *worker) flushStats(final bool) {
 	w.armLocked()
 }
 
+// position returns the last event the worker is done with, written or not.
+func (w *worker) position() state.Position {
+	w.statsMu.Lock()
+	defer w.statsMu.Unlock()
+	return w.pos
+}
+
 // dropStats forgets unwritten statistics: the bridge and its statistics are gone.
 func (w *worker) dropStats() {
 	w.statsMu.Lock()
@@ -82,6 +90,7 @@ func mergeStats(earlier, later state.CallbackStats) state.CallbackStats {
 	out.Delivered += later.Delivered
 	out.Failed += later.Failed
 	out.Retries += later.Retries
+	out.Position.Advance(later.Position)
 	if later.LastError != "" {
 		out.LastError, out.LastErrorAt = later.LastError, later.LastErrorAt
 	}

@@ -33,8 +33,10 @@ type worker struct {
 	prev   *worker // the worker of an earlier bridge of the same meeting, still stopping
 	head   atomic.Int64
 	log    *slog.Logger
+	cur    state.Position // the event being handled (the worker's goroutine only)
 
 	statsMu    sync.Mutex
+	pos        state.Position // the last event done with, written or not
 	stats      state.CallbackStats
 	statsDirty bool
 	statsOff   bool // the bridge was deleted and its statistics with it
@@ -128,7 +130,7 @@ func (w *worker) loop() error {
 			return errInactive
 		default:
 			w.setBridge(cur)
-			cons, err := o.Store.EnsureCallbackConsumer(w.ctx, cur, w.m.ackWait)
+			cons, err := o.Store.EnsureCallbackConsumer(w.ctx, cur, w.m.ackWait, w.position())
 			if err != nil {
 				if w.ctx.Err() == nil {
 					w.log.Warn("callback: cannot attach to consumer", "err", err, "retry_in", pause)
@@ -197,6 +199,7 @@ func (w *worker) handle(msg jetstream.Msg) error {
 		return nil
 	}
 	w.head.Store(meta.Timestamp.UnixNano())
+	w.cur = state.Position{Seq: meta.Sequence.Stream, At: meta.Timestamp}
 	var e state.Event
 	err = json.Unmarshal(msg.Data(), &e)
 	if err == nil {
@@ -300,10 +303,9 @@ func (w *worker) deliver(msg jetstream.Msg, meta *jetstream.MsgMetadata, e state
 			w.m.metrics.Delivered.Add(1)
 			return w.endMeeting(msg)
 		}
-		if err := w.ackSync(msg); err != nil {
+		if err := w.ack(msg); err != nil {
 			log.Warn("callback: delivered, but the acknowledgement was lost; it will be sent again", "err", err)
 		}
-		w.head.Store(0)
 		w.m.metrics.Delivered.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Delivered++; s.LastSuccessAt = now })
 		log.Debug("callback: delivered", "status", res.status)
@@ -433,10 +435,9 @@ func (w *worker) endMeeting(msg jetstream.Msg) error {
 // skip acknowledges an event that is not sent.
 func (w *worker) skip(msg jetstream.Msg) error {
 	w.m.metrics.Skipped.Add(1)
-	if err := w.ackSync(msg); err != nil {
+	if err := w.ack(msg); err != nil {
 		w.log.Debug("callback: acknowledgement of a skipped event lost", "err", err)
 	}
-	w.head.Store(0)
 	return nil
 }
 
@@ -444,24 +445,27 @@ func (w *worker) term(msg jetstream.Msg) {
 	if err := msg.Term(); err != nil {
 		w.log.Warn("callback: cannot terminate event", "err", err)
 	}
-	w.head.Store(0)
+	w.finished()
 }
 
-// ackSync acknowledges and waits for JetStream to confirm, trying again for up to the ack wait (a NATS restart
-// in between), so a delivered event is sent twice only when the process dies in that window.
-func (w *worker) ackSync(msg jetstream.Msg) error {
-	start := time.Now()
-	for {
-		ctx, cancel := context.WithTimeout(w.m.hard, 2*time.Second)
-		err := msg.DoubleAck(ctx)
-		cancel()
-		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
-			return nil
-		}
-		if time.Since(start) > w.m.ackWait || !service.Sleep(w.m.hard, 200*time.Millisecond) {
-			return err
-		}
+// ack acknowledges the event being handled. It does not wait for JetStream's confirmation: the consumer hands
+// out the bridge's next event only once the acknowledgement arrived, and when it is lost (the connection or
+// nats-server went down) the event comes again, with the same webhook-id, as it would if relay died right after
+// the delivery. What survives a nats-server restart is the position written with the statistics.
+func (w *worker) ack(msg jetstream.Msg) error {
+	err := msg.Ack()
+	if errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		err = nil
 	}
+	w.finished()
+	return err
+}
+
+// finished moves the bridge's position past the event being handled.
+func (w *worker) finished() {
+	w.head.Store(0)
+	p := w.cur
+	w.note(func(s *state.CallbackStats) { s.Position.Advance(p) })
 }
 
 // redact keeps scheme and host of a URL, for logs.

@@ -13,7 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// CallbackStats sums up a bridge's deliveries. Relay writes it now and then, so it lags by up to a second.
+// CallbackStats sums up a bridge's deliveries and keeps its position in the events stream. Relay writes it now
+// and then, so it lags by up to a second.
 type CallbackStats struct {
 	Delivered     uint64    `json:"delivered"`
 	Failed        uint64    `json:"failed"`
@@ -21,6 +22,23 @@ type CallbackStats struct {
 	LastError     string    `json:"last_error,omitempty"`
 	LastErrorAt   time.Time `json:"last_error_at,omitzero"`
 	LastSuccessAt time.Time `json:"last_success_at,omitzero"`
+	Position
+}
+
+// Position is the last event of the events stream a bridge is done with (delivered, skipped or given up). The
+// bridge's consumer keeps its state in nats-server's memory (a file rewritten per acknowledgement would cost
+// nats-server more than everything else bbb-chat asks of it); when nats-server restarts, the consumer is created
+// again right after this position.
+type Position struct {
+	Seq uint64    `json:"acked_seq,omitempty"` // stream sequence
+	At  time.Time `json:"acked_at,omitzero"`   // when the event was stored
+}
+
+// Advance moves the position forward to p; it never moves back.
+func (q *Position) Advance(p Position) {
+	if p.Seq > q.Seq {
+		*q = p
+	}
 }
 
 // GetCallbackStats returns a bridge's statistics (zero when none were written yet).
@@ -51,6 +69,7 @@ func (s *Store) AddCallbackStats(ctx context.Context, meetingID string, d Callba
 		if d.LastSuccessAt.After(c.LastSuccessAt) {
 			c.LastSuccessAt = d.LastSuccessAt
 		}
+		c.Position.Advance(d.Position)
 		if rev == 0 {
 			_, err = createJSON(ctx, s.callbacks, key, c)
 			if errors.Is(err, ErrExists) {
@@ -164,8 +183,10 @@ func (s *Store) Pending(ctx context.Context, meetingID string) (uint64, error) {
 // CallbackConsumerConfig is the durable consumer that delivers a bridge's callbacks: the bridge's messages (and the
 // other events it asked for), its meeting's end (so the bridge can end after its queue) and its retried
 // deliveries, one at a time (MaxAckPending 1) so they go out in order, with retries scheduled by relay through
-// negative acknowledgements with a delay.
-func CallbackConsumerConfig(b Bridge, ackWait time.Duration) jetstream.ConsumerConfig {
+// negative acknowledgements with a delay. It starts at the bridge's creation, or right after from when from is
+// a later position (a consumer created again after nats-server restarted). Its state is kept in memory: see
+// Position.
+func CallbackConsumerConfig(b Bridge, ackWait time.Duration, from Position) jetstream.ConsumerConfig {
 	filters := []string{EventSubject(b.MeetingID, TypeMessage)}
 	if b.Wants(CallbackChatCleared) {
 		filters = append(filters, EventSubject(b.MeetingID, TypeCleared))
@@ -175,7 +196,7 @@ func CallbackConsumerConfig(b Bridge, ackWait time.Duration) jetstream.ConsumerC
 	if start.IsZero() {
 		start = time.Now()
 	}
-	return jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:        ConsumerName(b.MeetingID),
 		Description:    "bbb-chat callbacks of meeting " + b.MeetingID,
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
@@ -186,12 +207,20 @@ func CallbackConsumerConfig(b Bridge, ackWait time.Duration) jetstream.ConsumerC
 		MaxAckPending:  1,
 		FilterSubjects: filters,
 		MaxWaiting:     64,
+		MemoryStorage:  true,
 	}
+	// An event stored before the bridge was (re)started, say while its receiver was gone, is not its to deliver.
+	if from.Seq > 0 && !from.At.Before(start) {
+		cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, from.Seq+1
+	}
+	return cfg
 }
 
-// EnsureCallbackConsumer returns the bridge's callback consumer, creating it when it does not exist. It starts at
-// the bridge's creation time, so no event after startChatForMeeting is missed, whoever creates it first.
-func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait time.Duration) (jetstream.Consumer, error) {
+// EnsureCallbackConsumer returns the bridge's callback consumer, creating it when it does not exist. A new one
+// starts at the bridge's creation time, so no event after startChatForMeeting is missed, whoever creates it
+// first, or right after the bridge's last written position or from, whichever is later, when it is created again
+// (nats-server restarted and lost it).
+func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait time.Duration, from Position) (jetstream.Consumer, error) {
 	c, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
 	if err == nil {
 		info := c.CachedInfo()
@@ -207,7 +236,12 @@ func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait ti
 	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("state: callback consumer: %w", err)
 	}
-	c, err = s.JS.CreateConsumer(ctx, StreamEvents, CallbackConsumerConfig(b, ackWait))
+	stats, err := s.GetCallbackStats(ctx, b.MeetingID)
+	if err != nil {
+		return nil, fmt.Errorf("state: callback position: %w", err)
+	}
+	from.Advance(stats.Position)
+	c, err = s.JS.CreateConsumer(ctx, StreamEvents, CallbackConsumerConfig(b, ackWait, from))
 	if errors.Is(err, jetstream.ErrConsumerExists) {
 		return s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
 	}

@@ -174,11 +174,11 @@ func TestCallbackConsumer(t *testing.T) {
 	}
 	time.Sleep(2 * time.Millisecond) // the stream's clock must pass the bridge's creation time
 	b.CreatedAt = time.Now()
-	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second)
+	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.EnsureCallbackConsumer(ctx, b, 2*time.Second); err != nil {
+	if _, err := s.EnsureCallbackConsumer(ctx, b, 2*time.Second, Position{}); err != nil {
 		t.Fatal(err)
 	}
 	for i, typ := range []string{TypeMessage, TypeUserJoined, TypeCleared, TypeMeetingEnded} {
@@ -299,5 +299,82 @@ func TestOpenOverOlderStream(t *testing.T) {
 	info, err := s.Events.Info(t.Context())
 	if err != nil || info.Config.MaxConsumers < 2000 {
 		t.Fatalf("MaxConsumers = %d, %v", info.Config.MaxConsumers, err)
+	}
+}
+
+// The callback consumer keeps its state in nats-server's memory: after a restart it is gone, and is created again
+// right after the position relay wrote, not from the bridge's start; a position from before the bridge (re)started
+// is not followed.
+func TestCallbackConsumerAfterRestart(t *testing.T) {
+	s, srv := openStore(t)
+	ctx := t.Context()
+	time.Sleep(2 * time.Millisecond)
+	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
+	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := c.CachedInfo(); !info.Config.MemoryStorage {
+		t.Fatal("callback consumer keeps its state on disk")
+	}
+	var seqs []uint64
+	for _, text := range []string{"one", "two", "three"} {
+		seq, err := s.PublishEvent(ctx, Event{Type: TypeMessage, ID: text, MeetingID: "m"}, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, seq)
+	}
+	pos := func(i int) Position {
+		m, err := s.JS.Stream(ctx, StreamEvents)
+		must(t, err)
+		raw, err := m.GetMsg(ctx, seqs[i])
+		must(t, err)
+		return Position{Seq: raw.Sequence, At: raw.Time}
+	}
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 1, Position: pos(0)}))
+
+	srv.Restart()
+	testenv.Eventually(t, 10*time.Second, "JetStream back", func() bool {
+		_, err := s.JS.AccountInfo(ctx)
+		return err == nil
+	})
+	if _, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName("m")); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		t.Fatalf("consumer after restart: %v", err)
+	}
+	next := func(c jetstream.Consumer) string {
+		t.Helper()
+		msgs, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+		must(t, err)
+		for m := range msgs.Messages() {
+			must(t, m.Ack())
+			return string(m.Data())
+		}
+		t.Fatalf("nothing delivered: %v", msgs.Error())
+		return ""
+	}
+	// The caller's own position (unwritten yet) wins when it is further.
+	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, pos(1))
+	must(t, err)
+	if got := next(c); got != "three" {
+		t.Fatalf("after the caller's position: %q, want three", got)
+	}
+	must(t, s.DeleteCallbackConsumer(ctx, "m"))
+	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	must(t, err)
+	if got := next(c); got != "two" {
+		t.Fatalf("after the written position: %q, want two", got)
+	}
+	// Restarted after the position: start there, not at the position.
+	must(t, s.DeleteCallbackConsumer(ctx, "m"))
+	time.Sleep(2 * time.Millisecond)
+	b.CreatedAt = time.Now()
+	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	must(t, err)
+	if _, err := s.PublishEvent(ctx, Event{Type: TypeMessage, ID: "four", MeetingID: "m"}, []byte("four")); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(c); got != "four" {
+		t.Fatalf("after a restart of the bridge: %q, want four", got)
 	}
 }
