@@ -189,6 +189,10 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("BBB_CHAT_LISTEN %s: %w", cfg.Listen, err)
 	}
+	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
+		ln.Close()
+		return err
+	}
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

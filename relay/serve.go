@@ -117,6 +117,9 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		return fmt.Errorf("BBB_CHAT_RELAY_LISTEN: %w", err)
 	}
 	defer ln.Close()
+	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
+		return err
+	}
 	v, src := versions.get()
 	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
 		"bbb_version_source", src)

@@ -46,6 +46,9 @@ type Common struct {
 	// MaxPending is how many undelivered callbacks a bridge may have before it counts as overloaded: relay warns
 	// and counts it, getChatInfo shows it. Nothing is dropped for it (see docs/security.md).
 	MaxPending int `env:"BBB_CHAT_CALLBACK_MAX_PENDING" envDefault:"100000"`
+	// DebugListen, when set, serves Go's profiles (/debug/pprof/) on this loopback address, for a CPU or heap
+	// profile of a running process. Off by default; a non-loopback address is refused.
+	DebugListen string `env:"BBB_CHAT_DEBUG_LISTEN"`
 }
 
 // Ingress is the configuration of the ingress binary.
