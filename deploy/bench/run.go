@@ -57,6 +57,7 @@ type config struct {
 	natsMaxCon int
 	logDir     string
 	env        envFlags
+	profiles   bool
 	sweepStart float64
 	sweepP99   float64
 }
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
 	fs.IntVar(&c.natsMaxCon, "nats-max-consumers", 0, "default_max_consumers of the nats-server the benchmark starts (0: the server's default, 1,000 per stream; -1: unlimited)")
 	fs.StringVar(&c.logDir, "logdir", "", "also write the output of every process started to <dir>/<name>.log")
+	fs.BoolVar(&c.profiles, "profiles", false, "serve relay's and ingress's Go profiles (BBB_CHAT_DEBUG_LISTEN) on free loopback ports, logged at start")
 	fs.Var(&c.env, "env", "KEY=VALUE for ingress and relay, e.g. GOMEMLIMIT=30MiB or GODEBUG=gctrace=1 (repeatable)")
 	fs.Var(&c.patches, "patch", "apply this patch (git diff format) to the revision of -rev (default HEAD) before building, to measure a change (repeatable)")
 	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
@@ -368,9 +370,18 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	if err != nil {
 		return err
 	}
+	profiles := map[string]string{"relay": "", "ingress": ""}
+	if cfg.profiles {
+		for name := range profiles {
+			if profiles[name], err = freeAddr(); err != nil {
+				return err
+			}
+			b.logf("profiles of %s: go tool pprof http://%s/debug/pprof/profile", name, profiles[name])
+		}
+	}
 	b.relayURL = "http://" + relayAddr
 	if b.relay, err = startProc("relay", relayBin, dir, cfg.logDir, env("BBB_CHAT_RELAY_LISTEN", relayAddr,
-		"BBB_CHAT_NATS_STORE", filepath.Join(dir, "relay-nats"))); err != nil {
+		"BBB_CHAT_NATS_STORE", filepath.Join(dir, "relay-nats"), "BBB_CHAT_DEBUG_LISTEN", profiles["relay"])); err != nil {
 		return err
 	}
 	cl.add(func() { b.relay.stop(20 * time.Second) })
@@ -387,7 +398,8 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	}
 	b.ingressURL = "http://" + apiAddr
 	if b.ingress, err = startProc("ingress", ingressBin, dir, cfg.logDir, env("BBB_CHAT_LISTEN", apiAddr,
-		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)))); err != nil {
+		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)),
+		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"])); err != nil {
 		return err
 	}
 	cl.add(func() { b.ingress.stop(15 * time.Second) })

@@ -3,7 +3,6 @@ package callback
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -156,15 +155,16 @@ func (w *worker) loop() error {
 	}
 }
 
-// consume reads the consumer through one long-lived pull subscription (at most one event in flight: the consumer's
-// MaxAckPending is 1) and delivers each event. It returns on an error (after which loop attaches again) or when
+// consume reads the consumer through one long-lived pull subscription and delivers each event. The consumer hands
+// out one event at a time (MaxAckPending 1) whatever the pull asks for; asking for pullBatch lets one pull request
+// serve that many events, instead of one request per event. It returns on an error (after which loop attaches again) or when
 // delivery says the worker is done; progressed reports whether any event came.
 func (w *worker) consume(cons jetstream.Consumer) (progressed bool, err error) {
 	wait := w.m.o.FetchWait
 	hb := min(wait/5, 5*time.Second)
 	wait = max(wait, time.Second)
 	hb = min(max(hb, 500*time.Millisecond), wait/2)
-	it, err := cons.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(wait), jetstream.PullHeartbeat(hb))
+	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch), jetstream.PullExpiry(wait), jetstream.PullHeartbeat(hb))
 	if err != nil {
 		return false, fmt.Errorf("messages: %w", err)
 	}
@@ -190,6 +190,9 @@ func (w *worker) consume(cons jetstream.Consumer) (progressed bool, err error) {
 	}
 }
 
+// pullBatch is how many events one pull request asks for.
+const pullBatch = 16
+
 // handle decides what one event means for the bridge and acts on it. A non-nil result stops the worker.
 func (w *worker) handle(msg jetstream.Msg) error {
 	fetched := time.Now()
@@ -201,7 +204,7 @@ func (w *worker) handle(msg jetstream.Msg) error {
 	w.head.Store(meta.Timestamp.UnixNano())
 	w.cur = state.Position{Seq: meta.Sequence.Stream, At: meta.Timestamp}
 	var e state.Event
-	err = json.Unmarshal(msg.Data(), &e)
+	err = state.DecodeEvent(msg.Data(), &e)
 	if err == nil {
 		err = checkEvent(e, msg.Subject(), len(msg.Data()), w.id)
 	}
@@ -297,20 +300,26 @@ func (w *worker) deliver(msg jetstream.Msg, meta *jetstream.MsgMetadata, e state
 		return errShutdown
 	}
 	attempt := int(meta.NumDelivered)
-	log := w.log.With("webhook_id", id, "type", e.Type, "attempt", attempt, "target", redact(b.CallbackURI))
+	// The delivery's logger is made only to log: With formats its attributes at once.
+	logger := func() *slog.Logger {
+		return w.log.With("webhook_id", id, "type", e.Type, "attempt", attempt, "target", redact(b.CallbackURI))
+	}
 	if res.ok() {
 		if e.Type == state.TypeMeetingEnded {
 			w.m.metrics.Delivered.Add(1)
 			return w.endMeeting(msg)
 		}
 		if err := w.ack(msg); err != nil {
-			log.Warn("callback: delivered, but the acknowledgement was lost; it will be sent again", "err", err)
+			logger().Warn("callback: delivered, but the acknowledgement was lost; it will be sent again", "err", err)
 		}
 		w.m.metrics.Delivered.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Delivered++; s.LastSuccessAt = now })
-		log.Debug("callback: delivered", "status", res.status)
+		if w.log.Enabled(w.ctx, slog.LevelDebug) {
+			logger().Debug("callback: delivered", "status", res.status)
+		}
 		return nil
 	}
+	log := logger()
 	w.note(func(s *state.CallbackStats) { s.LastError, s.LastErrorAt = res.String(), now })
 	if res.err == nil && res.status == http.StatusGone {
 		log.Info("callback: receiver answered 410 Gone; no more callbacks for this bridge")
