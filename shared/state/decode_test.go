@@ -14,10 +14,10 @@ var decodeSeeds = []string{
 	`{}`,
 	`{"text":"a \u003c b \u0026 c"}`, // escapes: encoding/json
 	`{"text":null}`,
-	`{"Type":"message"}`,     // another spelling: encoding/json matches it
-	`{"extra":{"a":[1,2]}}`,  // unknown member
-	`{"timestamp":1.5}`,      // not an integer: an error either way
-	`{"timestamp":1e3}`,      // an error either way
+	`{"Type":"message"}`,    // another spelling: encoding/json matches it
+	`{"extra":{"a":[1,2]}}`, // unknown member
+	`{"timestamp":1.5}`,     // not an integer: an error either way
+	`{"timestamp":1e3}`,     // an error either way
 	`{"timestamp":99999999999999999999}`,
 	`{"timestamp":012}`,
 	`{"text":"a"} x`,
