@@ -919,7 +919,7 @@ func (b *bench) runBurst(ctx context.Context) (burstResult, error) {
 // diagnose logs the state of the first bridges' callback consumers, and relay's last words, after a loss.
 func (b *bench) diagnose(ctx context.Context) {
 	for _, m := range b.meetings[:min(3, b.cfg.bridges)] {
-		c, err := b.js.Consumer(ctx, state.StreamEvents, state.ConsumerName(m.intID))
+		c, err := b.js.PushConsumer(ctx, state.StreamEvents, state.ConsumerName(m.intID))
 		if err != nil {
 			b.logf("consumer of %s: %v", m.intID, err)
 			continue
@@ -929,8 +929,8 @@ func (b *bench) diagnose(ctx context.Context) {
 			b.logf("consumer of %s: %v", m.intID, err)
 			continue
 		}
-		b.logf("consumer of %s: pending %d, ack pending %d, redelivered %d, waiting pulls %d, delivered seq %d",
-			m.intID, info.NumPending, info.NumAckPending, info.NumRedelivered, info.NumWaiting, info.Delivered.Stream)
+		b.logf("consumer of %s: pending %d, ack pending %d, redelivered %d, push bound %v, delivered seq %d",
+			m.intID, info.NumPending, info.NumAckPending, info.NumRedelivered, info.PushBound, info.Delivered.Stream)
 	}
 	b.logf("relay: callbacks delivered %s, skipped %s, in flight %s, workers %s; log:\n%s",
 		b.relayMetric("bbbchat_relay_callbacks_delivered_total"), b.relayMetric("bbbchat_relay_callbacks_skipped_total"),

@@ -120,7 +120,6 @@ func (e *env) testOptions() Options {
 		Timeout:   500 * time.Millisecond,
 		Schedule:  []time.Duration{20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond},
 		Rand:      func() float64 { return 0.5 },
-		FetchWait: time.Second,
 		Log:       e.log,
 		UserAgent: "bbb-chat/test",
 	}

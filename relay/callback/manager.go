@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -19,12 +22,46 @@ type Manager struct {
 
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
+
+	reconnMu sync.Mutex
+	reconn   chan struct{} // closed when NATS reconnects, then replaced
 }
 
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
-	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics}
+	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics, reconn: make(chan struct{})}
+}
+
+// reconnected returns a channel closed at the next reconnection to NATS: the workers then check their consumers,
+// which a restarted nats-server has lost.
+func (m *Manager) reconnected() <-chan struct{} {
+	m.reconnMu.Lock()
+	defer m.reconnMu.Unlock()
+	return m.reconn
+}
+
+// watchReconnects tells the workers about every reconnection until ctx ends.
+func (m *Manager) watchReconnects(ctx context.Context) {
+	nc := m.o.Store.NC
+	if nc == nil {
+		return
+	}
+	status := nc.StatusChanged(nats.CONNECTED)
+	go func() {
+		defer nc.RemoveStatusListener(status)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-status:
+				m.reconnMu.Lock()
+				close(m.reconn)
+				m.reconn = make(chan struct{})
+				m.reconnMu.Unlock()
+			}
+		}
+	}()
 }
 
 // Metrics returns the counters the Manager updates (Options.Metrics when given).
@@ -53,6 +90,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	m.hard = hard
+	m.watchReconnects(ctx)
 
 	workers := map[string]*worker{}
 	defer func() {

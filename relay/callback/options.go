@@ -31,9 +31,6 @@ type Options struct {
 	Jitter float64
 	// MaxRetryAfter caps a receiver's Retry-After (default 24h).
 	MaxRetryAfter time.Duration
-	// FetchWait is how long one pull request waits for an event (default 30s). After a NATS restart a worker
-	// notices the lost request within FetchWait/5 (idle heartbeats) and pulls again.
-	FetchWait time.Duration
 
 	Now  func() time.Time // clock (default time.Now)
 	Rand func() float64   // randomness in [0,1) for the jitter (default math/rand/v2)
@@ -76,10 +73,14 @@ const (
 	defaultTimeout       = 10 * time.Second
 	defaultJitter        = 0.2
 	defaultMaxRetryAfter = 24 * time.Hour
-	defaultFetchWait     = 30 * time.Second
 	ackWaitMargin        = 5 * time.Second
 	statsInterval        = time.Second
-	maxResponseRead      = 4 << 10
+	// checkInterval is how often (±20%) a worker makes sure its consumer still exists when NATS did not
+	// reconnect in between (someone deleted it).
+	checkInterval = time.Minute
+	// inboxSize is how many pushed events a worker holds: one at a time, and a redelivery.
+	inboxSize       = 8
+	maxResponseRead = 4 << 10
 )
 
 func (o Options) withDefaults() Options {
@@ -97,9 +98,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = defaultMaxRetryAfter
-	}
-	if o.FetchWait <= 0 {
-		o.FetchWait = defaultFetchWait
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -18,7 +18,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go"
 )
 
 // worker delivers one bridge's callbacks, one event at a time, until its bridge goes or the Manager stops.
@@ -33,6 +33,8 @@ type worker struct {
 	head   atomic.Int64
 	log    *slog.Logger
 	cur    state.Position // the event being handled (the worker's goroutine only)
+	inbox  chan *nats.Msg // what the bridge's consumer pushes
+	sub    *nats.Subscription
 
 	statsMu    sync.Mutex
 	pos        state.Position // the last event done with, written or not
@@ -46,7 +48,7 @@ type worker struct {
 func newWorker(m *Manager, parent context.Context, b state.Bridge, prev *worker) *worker {
 	ctx, cancel := context.WithCancelCause(parent)
 	w := &worker{m: m, id: b.MeetingID, ctx: ctx, cancel: cancel, done: make(chan struct{}), prev: prev,
-		log: m.log.With("meeting", b.MeetingID)}
+		log: m.log.With("meeting", b.MeetingID), inbox: make(chan *nats.Msg, inboxSize)}
 	w.bridge.Store(&b)
 	return w
 }
@@ -92,6 +94,7 @@ func (w *worker) run() {
 	w.m.metrics.Workers.Add(1)
 	defer w.m.metrics.Workers.Add(-1)
 	why := w.loop()
+	w.unsubscribe()
 	w.head.Store(0)
 	w.log.Debug("callback: worker stops", "why", why)
 	switch {
@@ -107,7 +110,9 @@ func (w *worker) run() {
 	}
 }
 
-// loop (re)attaches to the bridge's consumer and delivers until the worker is stopped or its bridge is done.
+// loop subscribes to what the bridge's consumer pushes, makes sure the consumer exists, and delivers until the
+// worker is stopped or its bridge is done; it checks the consumer again after NATS reconnects (a restarted
+// nats-server has lost it) and every checkInterval.
 func (w *worker) loop() error {
 	o := w.m.o
 	pause := 100 * time.Millisecond
@@ -115,6 +120,7 @@ func (w *worker) loop() error {
 		if w.ctx.Err() != nil {
 			return context.Cause(w.ctx)
 		}
+		reconnected := w.m.reconnected()
 		// Read the bridge itself before (re)creating its consumer, so a consumer deleted with its bridge is not
 		// brought back.
 		cur, err := o.Store.GetBridge(w.ctx, w.id)
@@ -129,24 +135,27 @@ func (w *worker) loop() error {
 			return errInactive
 		default:
 			w.setBridge(cur)
-			cons, err := o.Store.EnsureCallbackConsumer(w.ctx, cur, w.m.ackWait, w.position())
-			if err != nil {
+			if err := w.subscribe(); err != nil {
+				if w.ctx.Err() == nil {
+					w.log.Warn("callback: cannot subscribe", "err", err, "retry_in", pause)
+				}
+				break
+			}
+			if _, err := o.Store.EnsureCallbackConsumer(w.ctx, cur, w.m.ackWait, w.position()); err != nil {
 				if w.ctx.Err() == nil {
 					w.log.Warn("callback: cannot attach to consumer", "err", err, "retry_in", pause)
 				}
 				break
 			}
-			progressed, err := w.consume(cons)
+			pause = 100 * time.Millisecond
+			err := w.consume(reconnected)
 			if errors.Is(err, errGone) || errors.Is(err, errMeetingEnded) || errors.Is(err, errShutdown) {
 				return err
 			}
 			if w.ctx.Err() != nil {
 				return context.Cause(w.ctx)
 			}
-			if progressed {
-				pause = 100 * time.Millisecond
-			}
-			w.log.Debug("callback: pulling again", "err", err, "in", pause)
+			continue
 		}
 		if !service.Sleep(w.ctx, pause) {
 			return context.Cause(w.ctx)
@@ -155,46 +164,65 @@ func (w *worker) loop() error {
 	}
 }
 
-// consume reads the consumer through one long-lived pull subscription and delivers each event. The consumer hands
-// out one event at a time (MaxAckPending 1) whatever the pull asks for; asking for pullBatch lets one pull request
-// serve that many events, instead of one request per event. It returns on an error (after which loop attaches again) or when
-// delivery says the worker is done; progressed reports whether any event came.
-func (w *worker) consume(cons jetstream.Consumer) (progressed bool, err error) {
-	wait := w.m.o.FetchWait
-	hb := min(wait/5, 5*time.Second)
-	wait = max(wait, time.Second)
-	hb = min(max(hb, 500*time.Millisecond), wait/2)
-	it, err := cons.Messages(jetstream.PullMaxMessages(pullBatch), jetstream.PullExpiry(wait), jetstream.PullHeartbeat(hb))
-	if err != nil {
-		return false, fmt.Errorf("messages: %w", err)
+// subscribe subscribes, once for the worker's life, to the bridge's deliver subject in the relays' queue group.
+// nats.go puts what arrives in the inbox and subscribes again by itself after a reconnect.
+func (w *worker) subscribe() error {
+	if w.sub != nil {
+		return nil
 	}
-	defer it.Stop()
-	stopIt := context.AfterFunc(w.ctx, it.Stop)
-	defer stopIt()
+	sub, err := w.m.o.Store.NC.ChanQueueSubscribe(state.CallbackDeliverSubject(w.id), state.CallbackDeliverGroup, w.inbox)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	w.sub = sub
+	return nil
+}
+
+// unsubscribe ends the subscription and hands back, at once, what was pushed and not handled.
+func (w *worker) unsubscribe() {
+	if w.sub == nil {
+		return
+	}
+	_ = w.sub.Unsubscribe()
+	w.sub = nil
 	for {
-		msg, err := it.Next()
-		if err != nil {
-			if w.ctx.Err() != nil {
-				return progressed, nil
-			}
-			return progressed, fmt.Errorf("next: %w", err)
-		}
-		progressed = true
-		if w.ctx.Err() != nil {
-			_ = msg.Nak() // stopping: hand it back at once
-			return progressed, nil
-		}
-		if stop := w.handle(msg); stop != nil {
-			return true, stop
+		select {
+		case msg := <-w.inbox:
+			_ = msg.Nak()
+		default:
+			return
 		}
 	}
 }
 
-// pullBatch is how many events one pull request asks for.
-const pullBatch = 16
+// consume delivers what the consumer pushes, one event at a time (its MaxAckPending is 1), until the worker is
+// stopped or done, NATS reconnected, or checkInterval passed.
+func (w *worker) consume(reconnected <-chan struct{}) error {
+	every, _ := Backoff(1, []time.Duration{checkInterval}, 0.2, w.m.o.Rand)
+	check := time.NewTimer(every)
+	defer check.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return nil
+		case <-reconnected:
+			return nil
+		case <-check.C:
+			return nil
+		case msg := <-w.inbox:
+			if w.ctx.Err() != nil {
+				_ = msg.Nak() // stopping: hand it back at once
+				return nil
+			}
+			if stop := w.handle(msg); stop != nil {
+				return stop
+			}
+		}
+	}
+}
 
 // handle decides what one event means for the bridge and acts on it. A non-nil result stops the worker.
-func (w *worker) handle(msg jetstream.Msg) error {
+func (w *worker) handle(msg *nats.Msg) error {
 	fetched := time.Now()
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -204,13 +232,13 @@ func (w *worker) handle(msg jetstream.Msg) error {
 	w.head.Store(meta.Timestamp.UnixNano())
 	w.cur = state.Position{Seq: meta.Sequence.Stream, At: meta.Timestamp}
 	var e state.Event
-	err = state.DecodeEvent(msg.Data(), &e)
+	err = state.DecodeEvent(msg.Data, &e)
 	if err == nil {
-		err = checkEvent(e, msg.Subject(), len(msg.Data()), w.id)
+		err = checkEvent(e, msg.Subject, len(msg.Data), w.id)
 	}
 	if err != nil {
-		w.log.Warn("callback: not an event of relay's, skipped", "subject", msg.Subject(), "seq", meta.Sequence.Stream,
-			"bytes", len(msg.Data()), "err", err)
+		w.log.Warn("callback: not an event of relay's, skipped", "subject", msg.Subject, "seq", meta.Sequence.Stream,
+			"bytes", len(msg.Data), "err", err)
 		w.m.metrics.Malformed.Add(1)
 		w.m.metrics.Skipped.Add(1)
 		w.term(msg)
@@ -284,7 +312,7 @@ func (r result) String() string {
 	return "HTTP " + strconv.Itoa(r.status) + " " + http.StatusText(r.status)
 }
 
-func (w *worker) deliver(msg jetstream.Msg, meta *jetstream.MsgMetadata, e state.Event, b state.Bridge) error {
+func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b state.Bridge) error {
 	o := w.m.o
 	now := o.Now()
 	_, body, err := Body(e, b, now.Unix())
@@ -337,7 +365,7 @@ func (w *worker) deliver(msg jetstream.Msg, meta *jetstream.MsgMetadata, e state
 	}
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
-	f := state.FailedDelivery{MeetingID: w.id, Seq: meta.Sequence.Stream, Subject: e.Subject(), Event: msg.Data(),
+	f := state.FailedDelivery{MeetingID: w.id, Seq: meta.Sequence.Stream, Subject: e.Subject(), Event: msg.Data,
 		Attempts: attempt, LastError: res.String(), FailedAt: now}
 	if err := o.Store.PutFailed(ctx, f); err != nil {
 		// Not kept: do not drop it; try again shortly (it is given up again then).
@@ -397,7 +425,7 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 }
 
 // gone marks the bridge's callback gone and stops the worker.
-func (w *worker) gone(msg jetstream.Msg, e state.Event) error {
+func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 	w.m.metrics.Gone.Add(1)
 	if e.Type == state.TypeMeetingEnded {
 		return w.endMeeting(msg)
@@ -429,7 +457,7 @@ func (w *worker) gone(msg jetstream.Msg, e state.Event) error {
 
 // endMeeting ends the bridge after its meeting's end was delivered, given up or not asked for: its queue is
 // done. The consumer goes when the worker stops (and with it the end event).
-func (w *worker) endMeeting(msg jetstream.Msg) error {
+func (w *worker) endMeeting(msg *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
 	if err := w.m.o.Store.DeleteBridge(ctx, w.id); err != nil && !errors.Is(err, state.ErrNotFound) {
@@ -442,7 +470,7 @@ func (w *worker) endMeeting(msg jetstream.Msg) error {
 }
 
 // skip acknowledges an event that is not sent.
-func (w *worker) skip(msg jetstream.Msg) error {
+func (w *worker) skip(msg *nats.Msg) error {
 	w.m.metrics.Skipped.Add(1)
 	if err := w.ack(msg); err != nil {
 		w.log.Debug("callback: acknowledgement of a skipped event lost", "err", err)
@@ -450,7 +478,7 @@ func (w *worker) skip(msg jetstream.Msg) error {
 	return nil
 }
 
-func (w *worker) term(msg jetstream.Msg) {
+func (w *worker) term(msg *nats.Msg) {
 	if err := msg.Term(); err != nil {
 		w.log.Warn("callback: cannot terminate event", "err", err)
 	}
@@ -461,9 +489,9 @@ func (w *worker) term(msg jetstream.Msg) {
 // out the bridge's next event only once the acknowledgement arrived, and when it is lost (the connection or
 // nats-server went down) the event comes again, with the same webhook-id, as it would if relay died right after
 // the delivery. What survives a nats-server restart is the position written with the statistics.
-func (w *worker) ack(msg jetstream.Msg) error {
+func (w *worker) ack(msg *nats.Msg) error {
 	err := msg.Ack()
-	if errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+	if errors.Is(err, nats.ErrMsgAlreadyAckd) {
 		err = nil
 	}
 	w.finished()

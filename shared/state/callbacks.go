@@ -163,27 +163,51 @@ func ConsumerName(meetingID string) string {
 	return "callbacks_" + k
 }
 
+// CallbackDeliverGroup is the queue group the relays subscribe in to the callback consumers' deliver subjects, so
+// each event goes to one of them.
+const CallbackDeliverGroup = "bbbchat-relay"
+
+// CallbackDeliverSubject is where a bridge's callback consumer pushes its events. A push consumer waits, without
+// a pull request, heartbeat or goroutine of nats.go's, until the next event: an idle bridge costs relay a
+// subscription and nothing else. (nats-server counts only a subscription to this literal subject as interest.)
+func CallbackDeliverSubject(meetingID string) string { return "_bbbchat.callbacks." + ConsumerName(meetingID) }
+
 // Pending reports a bridge's undelivered callbacks: waiting in the stream plus in flight. ErrNotFound when the
 // bridge has no consumer.
 func (s *Store) Pending(ctx context.Context, meetingID string) (uint64, error) {
-	c, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName(meetingID))
-	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return 0, ErrNotFound
-	}
+	info, err := s.callbackConsumerInfo(ctx, meetingID)
 	if err != nil {
-		return 0, fmt.Errorf("state: consumer: %w", err)
-	}
-	info, err := c.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("state: consumer info: %w", err)
+		return 0, err
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// callbackConsumerInfo returns the bridge's consumer's info, whichever kind it is (earlier versions made pull
+// consumers); ErrNotFound when there is none.
+func (s *Store) callbackConsumerInfo(ctx context.Context, meetingID string) (*jetstream.ConsumerInfo, error) {
+	var info *jetstream.ConsumerInfo
+	c, err := s.JS.PushConsumer(ctx, StreamEvents, ConsumerName(meetingID))
+	if err == nil {
+		info = c.CachedInfo()
+	} else if errors.Is(err, jetstream.ErrNotPushConsumer) {
+		var pc jetstream.Consumer
+		if pc, err = s.JS.Consumer(ctx, StreamEvents, ConsumerName(meetingID)); err == nil {
+			info = pc.CachedInfo()
+		}
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, fmt.Errorf("state: callback consumer: %w", err)
+	}
+	return info, nil
 }
 
 // CallbackConsumerConfig is the durable consumer that delivers a bridge's callbacks: the bridge's messages (and the
 // other events it asked for), its meeting's end (so the bridge can end after its queue) and its retried
 // deliveries, one at a time (MaxAckPending 1) so they go out in order, with retries scheduled by relay through
-// negative acknowledgements with a delay. It starts at the bridge's creation, or right after from when from is
+// negative acknowledgements with a delay. It pushes them to CallbackDeliverSubject. It starts at the bridge's creation, or right after from when from is
 // a later position (a consumer created again after nats-server restarted). Its state is kept in memory: see
 // Position.
 func CallbackConsumerConfig(b Bridge, ackWait time.Duration, from Position) jetstream.ConsumerConfig {
@@ -206,7 +230,8 @@ func CallbackConsumerConfig(b Bridge, ackWait time.Duration, from Position) jets
 		MaxDeliver:     -1,
 		MaxAckPending:  1,
 		FilterSubjects: filters,
-		MaxWaiting:     64,
+		DeliverSubject: CallbackDeliverSubject(b.MeetingID),
+		DeliverGroup:   CallbackDeliverGroup,
 		MemoryStorage:  true,
 	}
 	// An event stored before the bridge was (re)started, say while its receiver was gone, is not its to deliver.
@@ -220,35 +245,42 @@ func CallbackConsumerConfig(b Bridge, ackWait time.Duration, from Position) jets
 // starts at the bridge's creation time, so no event after startChatForMeeting is missed, whoever creates it
 // first, or right after the bridge's last written position or from, whichever is later, when it is created again
 // (nats-server restarted and lost it).
-func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait time.Duration, from Position) (jetstream.Consumer, error) {
-	c, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
-	if err == nil {
-		info := c.CachedInfo()
-		if info != nil && info.Config.AckWait != ackWait {
+func (s *Store) EnsureCallbackConsumer(ctx context.Context, b Bridge, ackWait time.Duration, from Position) (*jetstream.ConsumerInfo, error) {
+	info, err := s.callbackConsumerInfo(ctx, b.MeetingID)
+	switch {
+	case err == nil && info.Config.DeliverSubject == "":
+		// A pull consumer with its state on disk, made by an earlier version: replace it, from where it was.
+		if info.AckFloor.Stream > 0 {
+			from.Advance(Position{Seq: info.AckFloor.Stream, At: b.CreatedAt})
+		}
+		if err := s.DeleteCallbackConsumer(ctx, b.MeetingID); err != nil {
+			return nil, err
+		}
+	case err == nil:
+		if info.Config.AckWait != ackWait {
 			cfg := info.Config
 			cfg.AckWait = ackWait
-			if c2, err := s.JS.UpdateConsumer(ctx, StreamEvents, cfg); err == nil {
-				return c2, nil
+			if c, err := s.JS.UpdatePushConsumer(ctx, StreamEvents, cfg); err == nil {
+				return c.CachedInfo(), nil
 			}
 		}
-		return c, nil
-	}
-	if !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("state: callback consumer: %w", err)
+		return info, nil
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
 	}
 	stats, err := s.GetCallbackStats(ctx, b.MeetingID)
 	if err != nil {
 		return nil, fmt.Errorf("state: callback position: %w", err)
 	}
 	from.Advance(stats.Position)
-	c, err = s.JS.CreateConsumer(ctx, StreamEvents, CallbackConsumerConfig(b, ackWait, from))
+	c, err := s.JS.CreatePushConsumer(ctx, StreamEvents, CallbackConsumerConfig(b, ackWait, from))
 	if errors.Is(err, jetstream.ErrConsumerExists) {
-		return s.JS.Consumer(ctx, StreamEvents, ConsumerName(b.MeetingID))
+		return s.callbackConsumerInfo(ctx, b.MeetingID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state: create callback consumer: %w", err)
 	}
-	return c, nil
+	return c.CachedInfo(), nil
 }
 
 // DeleteCallbackConsumer removes a bridge's callback consumer (and with it its pending deliveries).

@@ -174,12 +174,12 @@ func TestCallbackConsumer(t *testing.T) {
 	}
 	time.Sleep(2 * time.Millisecond) // the stream's clock must pass the bridge's creation time
 	b.CreatedAt = time.Now()
-	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
-	if err != nil {
+	sub := pushed(t, s)
+	if _, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.EnsureCallbackConsumer(ctx, b, 2*time.Second, Position{}); err != nil {
-		t.Fatal(err)
+	if info, err := s.EnsureCallbackConsumer(ctx, b, 2*time.Second, Position{}); err != nil || info.Config.AckWait != 2*time.Second {
+		t.Fatalf("AckWait not updated: %v", err)
 	}
 	for i, typ := range []string{TypeMessage, TypeUserJoined, TypeCleared, TypeMeetingEnded} {
 		if _, err := s.PublishEvent(ctx, Event{Type: typ, ID: typ + string(rune('a'+i)), MeetingID: "m"}, []byte(typ)); err != nil {
@@ -192,17 +192,7 @@ func TestCallbackConsumer(t *testing.T) {
 	}
 	var got []string
 	for len(got) < 4 {
-		msgs, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for m := range msgs.Messages() {
-			got = append(got, string(m.Data()))
-			m.Ack()
-		}
-		if msgs.Error() != nil {
-			t.Fatalf("fetch: %v (got %v)", msgs.Error(), got)
-		}
+		got = append(got, next(t, sub))
 	}
 	want := []string{TypeMessage, TypeCleared, TypeMeetingEnded, `"retried"`}
 	for i := range want {
@@ -310,11 +300,11 @@ func TestCallbackConsumerAfterRestart(t *testing.T) {
 	ctx := t.Context()
 	time.Sleep(2 * time.Millisecond)
 	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
-	c, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	info, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info := c.CachedInfo(); !info.Config.MemoryStorage {
+	if !info.Config.MemoryStorage {
 		t.Fatal("callback consumer keeps its state on disk")
 	}
 	var seqs []uint64
@@ -339,42 +329,88 @@ func TestCallbackConsumerAfterRestart(t *testing.T) {
 		_, err := s.JS.AccountInfo(ctx)
 		return err == nil
 	})
-	if _, err := s.JS.Consumer(ctx, StreamEvents, ConsumerName("m")); !errors.Is(err, jetstream.ErrConsumerNotFound) {
+	if _, err := s.Pending(ctx, "m"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("consumer after restart: %v", err)
 	}
-	next := func(c jetstream.Consumer) string {
-		t.Helper()
-		msgs, err := c.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
-		must(t, err)
-		for m := range msgs.Messages() {
-			must(t, m.Ack())
-			return string(m.Data())
-		}
-		t.Fatalf("nothing delivered: %v", msgs.Error())
-		return ""
-	}
+	sub := pushed(t, s)
 	// The caller's own position (unwritten yet) wins when it is further.
-	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, pos(1))
+	_, err = s.EnsureCallbackConsumer(ctx, b, time.Second, pos(1))
 	must(t, err)
-	if got := next(c); got != "three" {
+	if got := next(t, sub); got != "three" {
 		t.Fatalf("after the caller's position: %q, want three", got)
 	}
 	must(t, s.DeleteCallbackConsumer(ctx, "m"))
-	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	_, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	must(t, err)
-	if got := next(c); got != "two" {
+	if got := next(t, sub); got != "two" {
 		t.Fatalf("after the written position: %q, want two", got)
 	}
 	// Restarted after the position: start there, not at the position.
 	must(t, s.DeleteCallbackConsumer(ctx, "m"))
+	for { // what the deleted consumer pushed before it went
+		if _, err := sub.NextMsg(200 * time.Millisecond); err != nil {
+			break
+		}
+	}
 	time.Sleep(2 * time.Millisecond)
 	b.CreatedAt = time.Now()
-	c, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	_, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	must(t, err)
 	if _, err := s.PublishEvent(ctx, Event{Type: TypeMessage, ID: "four", MeetingID: "m"}, []byte("four")); err != nil {
 		t.Fatal(err)
 	}
-	if got := next(c); got != "four" {
+	if got := next(t, sub); got != "four" {
 		t.Fatalf("after a restart of the bridge: %q, want four", got)
+	}
+}
+
+// pushed subscribes as relay does to what the callback consumer of meeting m pushes.
+func pushed(t *testing.T, s *Store) *nats.Subscription {
+	t.Helper()
+	sub, err := s.NC.QueueSubscribeSync(CallbackDeliverSubject("m"), CallbackDeliverGroup)
+	must(t, err)
+	t.Cleanup(func() { sub.Unsubscribe() })
+	return sub
+}
+
+// next acknowledges and returns the next event pushed.
+func next(t *testing.T, sub *nats.Subscription) string {
+	t.Helper()
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("nothing pushed: %v", err)
+	}
+	must(t, m.AckSync())
+	return string(m.Data)
+}
+
+// A pull consumer an earlier version made is replaced by a push consumer that goes on after its ack floor.
+func TestCallbackConsumerFromPull(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := t.Context()
+	time.Sleep(2 * time.Millisecond)
+	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
+	cfg := CallbackConsumerConfig(b, time.Second, Position{})
+	cfg.DeliverSubject, cfg.DeliverGroup, cfg.MemoryStorage, cfg.MaxWaiting = "", "", false, 64
+	old, err := s.JS.CreateConsumer(ctx, StreamEvents, cfg)
+	must(t, err)
+	for _, text := range []string{"one", "two"} {
+		if _, err := s.PublishEvent(ctx, Event{Type: TypeMessage, ID: text, MeetingID: "m"}, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msgs, err := old.Fetch(1, jetstream.FetchMaxWait(2*time.Second))
+	must(t, err)
+	for m := range msgs.Messages() {
+		must(t, m.DoubleAck(ctx))
+	}
+	sub := pushed(t, s)
+	info, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
+	must(t, err)
+	if info.Config.DeliverSubject == "" || !info.Config.MemoryStorage {
+		t.Fatalf("not replaced: %+v", info.Config)
+	}
+	if got := next(t, sub); got != "two" {
+		t.Fatalf("after the pull consumer's ack floor: %q, want two", got)
 	}
 }
