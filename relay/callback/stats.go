@@ -46,7 +46,9 @@ func (w *worker) flushStats(final bool) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := w.m.o.Store.AddCallbackStats(ctx, w.id, d)
+	w.flushMu.Lock()
+	err := w.m.o.Store.AddCallbackStats(ctx, w.id, d, &w.written)
+	w.flushMu.Unlock()
 	if err == nil {
 		return
 	}

@@ -39,6 +39,8 @@ type worker struct {
 	statsMu    sync.Mutex
 	pos        state.Position // the last event done with, written or not
 	stats      state.CallbackStats
+	flushMu    sync.Mutex        // one write of the statistics at a time
+	written    state.StoredStats // what this worker last wrote (under flushMu)
 	statsDirty bool
 	statsOff   bool // the bridge was deleted and its statistics with it
 	statsTimer *time.Timer

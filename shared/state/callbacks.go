@@ -51,13 +51,25 @@ func (s *Store) GetCallbackStats(ctx context.Context, meetingID string) (Callbac
 	return c, err
 }
 
-// AddCallbackStats adds d's counters to a bridge's statistics and takes its last error and success times.
-func (s *Store) AddCallbackStats(ctx context.Context, meetingID string, d CallbackStats) error {
+// StoredStats is a bridge's statistics as a writer last read or wrote them, with their revision.
+type StoredStats struct {
+	Stats    CallbackStats
+	Revision uint64
+}
+
+// AddCallbackStats adds d's counters to a bridge's statistics, takes its last error and success times and moves
+// its position forward. known, when not nil, is what the caller last wrote: the write is tried on top of it
+// without reading the statistics first (relay writes every active bridge's every second), reading them only when
+// another writer came in between; it is updated to what was written.
+func (s *Store) AddCallbackStats(ctx context.Context, meetingID string, d CallbackStats, known *StoredStats) error {
 	key := Key(meetingID)
 	for i := 0; ; i++ {
 		var c CallbackStats
-		rev, err := getJSON(ctx, s.callbacks, key, &c)
-		if err != nil && !errors.Is(err, ErrNotFound) {
+		var rev uint64
+		var err error
+		if i == 0 && known != nil && known.Revision != 0 {
+			c, rev = known.Stats, known.Revision
+		} else if rev, err = getJSON(ctx, s.callbacks, key, &c); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		c.Delivered += d.Delivered
@@ -71,14 +83,17 @@ func (s *Store) AddCallbackStats(ctx context.Context, meetingID string, d Callba
 		}
 		c.Position.Advance(d.Position)
 		if rev == 0 {
-			_, err = createJSON(ctx, s.callbacks, key, c)
+			rev, err = createJSON(ctx, s.callbacks, key, c)
 			if errors.Is(err, ErrExists) {
 				err = jetstream.ErrKeyExists
 			}
 		} else {
-			_, err = updateJSON(ctx, s.callbacks, key, c, rev)
+			rev, err = updateJSON(ctx, s.callbacks, key, c, rev)
 		}
 		if err == nil {
+			if known != nil {
+				*known = StoredStats{Stats: c, Revision: rev}
+			}
 			return nil
 		}
 		if !isConflict(err) || i > 50 {
@@ -170,7 +185,9 @@ const CallbackDeliverGroup = "bbbchat-relay"
 // CallbackDeliverSubject is where a bridge's callback consumer pushes its events. A push consumer waits, without
 // a pull request, heartbeat or goroutine of nats.go's, until the next event: an idle bridge costs relay a
 // subscription and nothing else. (nats-server counts only a subscription to this literal subject as interest.)
-func CallbackDeliverSubject(meetingID string) string { return "_bbbchat.callbacks." + ConsumerName(meetingID) }
+func CallbackDeliverSubject(meetingID string) string {
+	return "_bbbchat.callbacks." + ConsumerName(meetingID)
+}
 
 // Pending reports a bridge's undelivered callbacks: waiting in the stream plus in flight. ErrNotFound when the
 // bridge has no consumer.

@@ -150,12 +150,19 @@ func TestNonceAndEvents(t *testing.T) {
 	if fs, _ := s.Failed(ctx, "m"); len(fs) != 0 {
 		t.Fatalf("failed left: %v", fs)
 	}
-	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 3}))
-	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 2, LastError: "x"}))
-	if c, _ := s.GetCallbackStats(ctx, "m"); c.Delivered != 5 || c.LastError != "x" {
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 3}, nil))
+	var known StoredStats
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 2, LastError: "x"}, &known))
+	// Another writer in between: the write on top of what this one knows conflicts, and it reads again.
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Retries: 1}, nil))
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 10}, &known))
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 100}, &known))
+	if known.Stats.Delivered != 115 || known.Stats.Retries != 1 {
+		t.Fatalf("known after the writes: %+v", known)
+	}
+	if c, _ := s.GetCallbackStats(ctx, "m"); c.Delivered != 115 || c.Retries != 1 || c.LastError != "x" {
 		t.Fatalf("stats = %+v", c)
 	}
-
 }
 
 func must(t *testing.T, err error) {
@@ -322,7 +329,7 @@ func TestCallbackConsumerAfterRestart(t *testing.T) {
 		must(t, err)
 		return Position{Seq: raw.Sequence, At: raw.Time}
 	}
-	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 1, Position: pos(0)}))
+	must(t, s.AddCallbackStats(ctx, "m", CallbackStats{Delivered: 1, Position: pos(0)}, nil))
 
 	srv.Restart()
 	testenv.Eventually(t, 10*time.Second, "JetStream back", func() bool {
