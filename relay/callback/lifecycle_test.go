@@ -137,13 +137,15 @@ func TestManyBridges(t *testing.T) {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	perBridge := (int64(after.HeapInuse) - int64(before.HeapInuse)) / n
+	stack := (int64(after.StackInuse) - int64(before.StackInuse)) / n
 	extra := runtime.NumGoroutine() - goroutines
-	t.Logf("%d bridges: %d goroutines, ~%d bytes of heap each", n, extra, perBridge)
+	t.Logf("%d bridges: %d goroutines, ~%d bytes of heap and %d of stack each", n, extra, perBridge, stack)
 	if o.Metrics.Workers.Load() != n {
 		t.Fatalf("%d workers", o.Metrics.Workers.Load())
 	}
-	if extra > 2*n || perBridge > 16<<10 { // one goroutine per bridge; its subscription and statistics
-		t.Fatalf("too heavy: %d goroutines, %d bytes per bridge", extra, perBridge)
+	// An idle bridge holds no goroutine: a subscription, a timer and its statistics.
+	if extra > 100 || perBridge > 16<<10 || stack > 2<<10 {
+		t.Fatalf("too heavy: %d goroutines, %d bytes of heap and %d of stack per bridge", extra, perBridge, stack)
 	}
 }
 

@@ -23,25 +23,50 @@ type Manager struct {
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
 
-	reconnMu sync.Mutex
-	reconn   chan struct{} // closed when NATS reconnects, then replaced
+	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
+	subs   sync.Map       // deliver subject → *worker subscribed to it
 }
 
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
-	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics, reconn: make(chan struct{})}
+	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
+		pushed: make(chan *nats.Msg, pushedBuffer)}
 }
 
-// reconnected returns a channel closed at the next reconnection to NATS: the workers then check their consumers,
-// which a restarted nats-server has lost.
-func (m *Manager) reconnected() <-chan struct{} {
-	m.reconnMu.Lock()
-	defer m.reconnMu.Unlock()
-	return m.reconn
+// dispatch hands what the consumers push to their workers until ctx ends, then hands back what is left.
+func (m *Manager) dispatch(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	for {
+		select {
+		case msg := <-m.pushed:
+			m.route(msg)
+		case <-ctx.Done():
+			for {
+				select {
+				case msg := <-m.pushed:
+					_ = msg.Nak()
+				default:
+					return
+				}
+			}
+		}
+	}
 }
 
-// watchReconnects tells the workers about every reconnection until ctx ends.
+// route hands one pushed event to the worker subscribed to its deliver subject.
+func (m *Manager) route(msg *nats.Msg) {
+	if msg.Sub != nil {
+		if w, ok := m.subs.Load(msg.Sub.Subject); ok && w.(*worker).push(msg) {
+			return
+		}
+	}
+	// No worker (it just stopped) or its inbox is full: leave the event to JetStream, which sends it again
+	// after the ack wait; a stopped worker's was handed back already.
+}
+
+// watchReconnects has every worker check its consumer after each reconnection to NATS (a restarted nats-server
+// has lost them), until ctx ends.
 func (m *Manager) watchReconnects(ctx context.Context) {
 	nc := m.o.Store.NC
 	if nc == nil {
@@ -55,10 +80,10 @@ func (m *Manager) watchReconnects(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-status:
-				m.reconnMu.Lock()
-				close(m.reconn)
-				m.reconn = make(chan struct{})
-				m.reconnMu.Unlock()
+				m.subs.Range(func(_, w any) bool {
+					w.(*worker).checkAgain()
+					return true
+				})
 			}
 		}
 	}()
@@ -91,6 +116,10 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	defer hardCancel()
 	m.hard = hard
 	m.watchReconnects(ctx)
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go m.dispatch(dispatchCtx, dispatched)
+	defer func() { stopDispatch(); <-dispatched }()
 
 	workers := map[string]*worker{}
 	defer func() {
@@ -128,7 +157,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 		}
 		w := newWorker(m, ctx, b, prev)
 		workers[id] = w
-		go w.run()
+		w.kick()
 	}
 	stop := func(id string, why error) {
 		if w := workers[id]; w != nil {

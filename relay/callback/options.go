@@ -79,7 +79,9 @@ const (
 	// reconnect in between (someone deleted it).
 	checkInterval = time.Minute
 	// inboxSize is how many pushed events a worker holds: one at a time, and a redelivery.
-	inboxSize       = 8
+	inboxSize = 8
+	// pushedBuffer is how many pushed events wait for the dispatcher: at most one per bridge, and redeliveries.
+	pushedBuffer    = 16384
 	maxResponseRead = 4 << 10
 )
 

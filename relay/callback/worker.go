@@ -21,7 +21,9 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// worker delivers one bridge's callbacks, one event at a time, until its bridge goes or the Manager stops.
+// worker delivers one bridge's callbacks, one event at a time, until its bridge goes or the Manager stops. It has
+// a goroutine only while it has something to do (attach to its consumer, deliver what was pushed, stop): an idle
+// bridge costs a subscription, a timer and a few words, not a goroutine's stack.
 type worker struct {
 	m      *Manager
 	id     string // internal meeting id
@@ -33,8 +35,17 @@ type worker struct {
 	head   atomic.Int64
 	log    *slog.Logger
 	cur    state.Position // the event being handled (the worker's goroutine only)
-	inbox  chan *nats.Msg // what the bridge's consumer pushes
-	sub    *nats.Subscription
+	inbox  chan *nats.Msg // what the bridge's consumer pushed, from the Manager's dispatcher
+
+	// Owned by the goroutine that works (there is at most one at a time).
+	sub      *nats.Subscription
+	attached bool // subscribed, and the consumer was there
+
+	runMu    sync.Mutex
+	running  bool // a goroutine works
+	recheck  bool // check the consumer again (NATS reconnected, or checkInterval passed)
+	over     bool // finished
+	check    *time.Timer
 
 	statsMu    sync.Mutex
 	pos        state.Position // the last event done with, written or not
@@ -52,7 +63,92 @@ func newWorker(m *Manager, parent context.Context, b state.Bridge, prev *worker)
 	w := &worker{m: m, id: b.MeetingID, ctx: ctx, cancel: cancel, done: make(chan struct{}), prev: prev,
 		log: m.log.With("meeting", b.MeetingID), inbox: make(chan *nats.Msg, inboxSize)}
 	w.bridge.Store(&b)
+	m.metrics.Workers.Add(1)
+	context.AfterFunc(ctx, w.kick)
 	return w
+}
+
+// kick makes sure a goroutine works, starting one if none does.
+func (w *worker) kick() {
+	w.runMu.Lock()
+	if w.running || w.over {
+		w.runMu.Unlock()
+		return
+	}
+	w.running = true
+	w.runMu.Unlock()
+	go w.work()
+}
+
+// checkAgain asks the worker to make sure its consumer still exists.
+func (w *worker) checkAgain() {
+	w.runMu.Lock()
+	w.recheck = true
+	w.runMu.Unlock()
+	w.kick()
+}
+
+// push hands the worker an event its consumer pushed; false when its inbox is full (JetStream sends the event
+// again after the ack wait).
+func (w *worker) push(msg *nats.Msg) bool {
+	select {
+	case w.inbox <- msg:
+		w.kick()
+		return true
+	default:
+		return false
+	}
+}
+
+// work does what there is to do, one step at a time, and returns when nothing is left (or the worker is done).
+func (w *worker) work() {
+	if w.prev != nil {
+		<-w.prev.done // its in-flight delivery and consumer clean-up come first
+		w.prev = nil
+	}
+	for {
+		if why := w.step(); why != nil {
+			w.finish(why)
+			return
+		}
+		w.runMu.Lock()
+		if len(w.inbox) == 0 && !w.recheck && w.ctx.Err() == nil {
+			w.running = false
+			w.runMu.Unlock()
+			return
+		}
+		w.runMu.Unlock()
+	}
+}
+
+// step attaches (again) if need be, then handles one pushed event if there is one. A non-nil result ends the
+// worker.
+func (w *worker) step() error {
+	if w.ctx.Err() != nil {
+		return context.Cause(w.ctx)
+	}
+	w.runMu.Lock()
+	again := w.recheck
+	w.recheck = false
+	w.runMu.Unlock()
+	if !w.attached || again {
+		if err := w.attach(); err != nil {
+			return err
+		}
+	}
+	select {
+	case msg := <-w.inbox:
+		if w.ctx.Err() != nil {
+			_ = msg.Nak() // stopping: hand it back at once
+			return context.Cause(w.ctx)
+		}
+		stop := w.handle(msg)
+		if errors.Is(stop, errGone) || errors.Is(stop, errMeetingEnded) || errors.Is(stop, errShutdown) {
+			return stop
+		}
+	default:
+	}
+	return nil
 }
 
 // setBridge takes a newer version of the bridge.
@@ -87,17 +183,18 @@ func (w *worker) exited() bool {
 	}
 }
 
-func (w *worker) run() {
-	defer close(w.done)
-	if w.prev != nil {
-		<-w.prev.done // its in-flight delivery and consumer clean-up come first
-		w.prev = nil
+// finish cleans up after the worker's last step: hands back what was pushed, and deletes the consumer of an ended
+// bridge or writes the statistics.
+func (w *worker) finish(why error) {
+	w.runMu.Lock()
+	w.over = true
+	if w.check != nil {
+		w.check.Stop()
 	}
-	w.m.metrics.Workers.Add(1)
-	defer w.m.metrics.Workers.Add(-1)
-	why := w.loop()
+	w.runMu.Unlock()
 	w.unsubscribe()
 	w.head.Store(0)
+	w.m.metrics.Workers.Add(-1)
 	w.log.Debug("callback: worker stops", "why", why)
 	switch {
 	case errors.Is(why, errBridgeDeleted), errors.Is(why, errMeetingEnded):
@@ -110,19 +207,18 @@ func (w *worker) run() {
 	default:
 		w.flushStats(true)
 	}
+	close(w.done)
 }
 
-// loop subscribes to what the bridge's consumer pushes, makes sure the consumer exists, and delivers until the
-// worker is stopped or its bridge is done; it checks the consumer again after NATS reconnects (a restarted
-// nats-server has lost it) and every checkInterval.
-func (w *worker) loop() error {
+// attach subscribes to what the bridge's consumer pushes and makes sure the consumer exists, trying again with
+// a growing pause until it can, or the worker is stopped or its bridge is done. Then it arms the next check.
+func (w *worker) attach() error {
 	o := w.m.o
 	pause := 100 * time.Millisecond
 	for {
 		if w.ctx.Err() != nil {
 			return context.Cause(w.ctx)
 		}
-		reconnected := w.m.reconnected()
 		// Read the bridge itself before (re)creating its consumer, so a consumer deleted with its bridge is not
 		// brought back.
 		cur, err := o.Store.GetBridge(w.ctx, w.id)
@@ -149,15 +245,16 @@ func (w *worker) loop() error {
 				}
 				break
 			}
-			pause = 100 * time.Millisecond
-			err := w.consume(reconnected)
-			if errors.Is(err, errGone) || errors.Is(err, errMeetingEnded) || errors.Is(err, errShutdown) {
-				return err
+			w.attached = true
+			every, _ := Backoff(1, []time.Duration{checkInterval}, 0.2, o.Rand)
+			w.runMu.Lock()
+			if w.check == nil {
+				w.check = time.AfterFunc(every, w.checkAgain)
+			} else {
+				w.check.Reset(every)
 			}
-			if w.ctx.Err() != nil {
-				return context.Cause(w.ctx)
-			}
-			continue
+			w.runMu.Unlock()
+			return nil
 		}
 		if !service.Sleep(w.ctx, pause) {
 			return context.Cause(w.ctx)
@@ -166,14 +263,17 @@ func (w *worker) loop() error {
 	}
 }
 
-// subscribe subscribes, once for the worker's life, to the bridge's deliver subject in the relays' queue group.
-// nats.go puts what arrives in the inbox and subscribes again by itself after a reconnect.
+// subscribe subscribes, once for the worker's life, to the bridge's deliver subject in the relays' queue group,
+// into the Manager's dispatcher. nats.go subscribes again by itself after a reconnect.
 func (w *worker) subscribe() error {
 	if w.sub != nil {
 		return nil
 	}
-	sub, err := w.m.o.Store.NC.ChanQueueSubscribe(state.CallbackDeliverSubject(w.id), state.CallbackDeliverGroup, w.inbox)
+	subject := state.CallbackDeliverSubject(w.id)
+	w.m.subs.Store(subject, w)
+	sub, err := w.m.o.Store.NC.ChanQueueSubscribe(subject, state.CallbackDeliverGroup, w.m.pushed)
 	if err != nil {
+		w.m.subs.CompareAndDelete(subject, w)
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	w.sub = sub
@@ -182,43 +282,17 @@ func (w *worker) subscribe() error {
 
 // unsubscribe ends the subscription and hands back, at once, what was pushed and not handled.
 func (w *worker) unsubscribe() {
-	if w.sub == nil {
-		return
+	if w.sub != nil {
+		_ = w.sub.Unsubscribe()
+		w.m.subs.CompareAndDelete(w.sub.Subject, w)
+		w.sub = nil
 	}
-	_ = w.sub.Unsubscribe()
-	w.sub = nil
 	for {
 		select {
 		case msg := <-w.inbox:
 			_ = msg.Nak()
 		default:
 			return
-		}
-	}
-}
-
-// consume delivers what the consumer pushes, one event at a time (its MaxAckPending is 1), until the worker is
-// stopped or done, NATS reconnected, or checkInterval passed.
-func (w *worker) consume(reconnected <-chan struct{}) error {
-	every, _ := Backoff(1, []time.Duration{checkInterval}, 0.2, w.m.o.Rand)
-	check := time.NewTimer(every)
-	defer check.Stop()
-	for {
-		select {
-		case <-w.ctx.Done():
-			return nil
-		case <-reconnected:
-			return nil
-		case <-check.C:
-			return nil
-		case msg := <-w.inbox:
-			if w.ctx.Err() != nil {
-				_ = msg.Nak() // stopping: hand it back at once
-				return nil
-			}
-			if stop := w.handle(msg); stop != nil {
-				return stop
-			}
 		}
 	}
 }
