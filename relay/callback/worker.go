@@ -41,11 +41,11 @@ type worker struct {
 	sub      *nats.Subscription
 	attached bool // subscribed, and the consumer was there
 
-	runMu    sync.Mutex
-	running  bool // a goroutine works
-	recheck  bool // check the consumer again (NATS reconnected, or checkInterval passed)
-	over     bool // finished
-	check    *time.Timer
+	runMu   sync.Mutex
+	running bool // a goroutine works
+	recheck bool // check the consumer again (NATS reconnected, or checkInterval passed)
+	over    bool // finished
+	check   *time.Timer
 
 	statsMu    sync.Mutex
 	pos        state.Position // the last event done with, written or not
