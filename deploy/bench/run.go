@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.meetings, "meetings", 100, "meetings the forwarded messages are spread over")
 	fs.IntVar(&c.bridges, "bridges", -1, "meetings bridged with a callback (default: all meetings)")
 	fs.Float64Var(&c.rate, "rate", 1000, "offered forward rate: BBB chat messages per second")
-	fs.Float64Var(&c.sendRate, "send-rate", 2000, "offered sendChatMessage requests per second")
+	fs.Float64Var(&c.sendRate, "send-rate", 2000, "offered sendChatMessage requests per second (0: no send phase)")
 	fs.IntVar(&c.workers, "workers", 64, "concurrent HTTP connections of the send load generator")
 	fs.IntVar(&c.receivers, "receivers", 1, "callback receiver servers (distinct ports); bridges are spread over them")
 	fs.StringVar(&c.redisURL, "redis", "", "use this Redis instead of starting one")
@@ -222,6 +222,29 @@ func (b *bench) cpu() cpuSnap {
 	s.relay, s.ingress, s.nats, s.redis = read(b.relay), read(b.ingress), read(b.natsProc), read(b.redisProc)
 	s.self, _ = readProcStat(os.Getpid())
 	return s
+}
+
+// sampleRSS appends relay's and ingress's resident memory (MB) to relay and ingress every step until the returned
+// function is called.
+func (b *bench) sampleRSS(step time.Duration, relay, ingress *[]float64) (stop func()) {
+	step = max(step, time.Second)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(step)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				s := b.cpu()
+				*relay = append(*relay, mb(s.relay.RSSKB))
+				*ingress = append(*ingress, mb(s.ingress.RSSKB))
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 func (b *bench) bridgedMeetings() []*benchMeeting { return b.meetings[:b.cfg.bridges] }
@@ -710,23 +733,26 @@ type result struct {
 	SendDropBBB   int     `json:"send_dropped_by_bbb"`
 	SendEchoDrain float64 `json:"send_echo_drain_s"`
 
-	IngressRSS     float64 `json:"ingress_rss_mb"`
-	RelayRSS       float64 `json:"relay_rss_mb"`
-	NATSRSS        float64 `json:"nats_server_rss_mb,omitempty"`
-	RelayAnon      float64 `json:"relay_rss_anon_mb"`
-	RelayFile      float64 `json:"relay_rss_file_mb"`
-	IngressAnon    float64 `json:"ingress_rss_anon_mb"`
-	IngressFile    float64 `json:"ingress_rss_file_mb"`
-	CPUPer1k       float64 `json:"cpu_s_per_1k"`
-	RelayCPUPer1k  float64 `json:"relay_cpu_s_per_1k"`
-	NATSCPUPer1k   float64 `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
-	IngressPer1k   float64 `json:"ingress_cpu_s_per_1k_sends"`
-	RelayNATSFwd   float64 `json:"relay_nats_msgs_per_forward,omitempty"`
-	RelayNATSSend  float64 `json:"relay_nats_msgs_per_send,omitempty"`
-	IngressNATS    float64 `json:"ingress_nats_msgs_per_send,omitempty"`
-	NATSPer1kSends float64 `json:"nats_server_cpu_s_per_1k_sends,omitempty"`
-	RelayPer1kSend float64 `json:"relay_cpu_s_per_1k_sends"`
-	BenchCPUShare  float64 `json:"bench_cpu_share_forward"`
+	IngressRSS  float64 `json:"ingress_rss_mb"`
+	RelayRSS    float64 `json:"relay_rss_mb"`
+	NATSRSS     float64 `json:"nats_server_rss_mb,omitempty"`
+	RelayAnon   float64 `json:"relay_rss_anon_mb"`
+	RelayFile   float64 `json:"relay_rss_file_mb"`
+	IngressAnon float64 `json:"ingress_rss_anon_mb"`
+	IngressFile float64 `json:"ingress_rss_file_mb"`
+	// Resident memory during the forward phase, at every tenth of it: flat, or growing?
+	RelayRSSSamples   []float64 `json:"relay_rss_samples_mb"`
+	IngressRSSSamples []float64 `json:"ingress_rss_samples_mb"`
+	CPUPer1k          float64   `json:"cpu_s_per_1k"`
+	RelayCPUPer1k     float64   `json:"relay_cpu_s_per_1k"`
+	NATSCPUPer1k      float64   `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
+	IngressPer1k      float64   `json:"ingress_cpu_s_per_1k_sends"`
+	RelayNATSFwd      float64   `json:"relay_nats_msgs_per_forward,omitempty"`
+	RelayNATSSend     float64   `json:"relay_nats_msgs_per_send,omitempty"`
+	IngressNATS       float64   `json:"ingress_nats_msgs_per_send,omitempty"`
+	NATSPer1kSends    float64   `json:"nats_server_cpu_s_per_1k_sends,omitempty"`
+	RelayPer1kSend    float64   `json:"relay_cpu_s_per_1k_sends"`
+	BenchCPUShare     float64   `json:"bench_cpu_share_forward"`
 
 	LimitRedis        float64 `json:"limit_redis_rate"`
 	LimitRedisP99     float64 `json:"limit_redis_p99_ms"`
@@ -802,7 +828,9 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	b.logf("forward: %g messages/s for %s", cfg.rate, cfg.duration)
 	conns0, checked0 := b.rc.conns.Load(), b.rc.checked.Load()
 	nm0 := b.natsMsgs()
+	stopSampling := b.sampleRSS(cfg.duration/10, &r.RelayRSSSamples, &r.IngressRSSSamples)
 	f, err := b.forward(ctx, cfg.rate, cfg.duration, 0, cfg.drain)
+	stopSampling()
 	if err != nil {
 		return r, fmt.Errorf("forward: %w", err)
 	}
@@ -827,23 +855,27 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 		r.BenchCPUShare = round(f.BenchCPU.Seconds() / total.Seconds())
 	}
 
-	b.logf("send: %g requests/s for %s", cfg.sendRate, cfg.duration)
-	s, err := b.send(ctx, cfg.sendRate, cfg.duration)
-	if err != nil {
-		return r, fmt.Errorf("send: %w", err)
-	}
-	nm2 := b.natsMsgs()
-	r.RelayNATSSend = perMsg(nm1, nm2, "bbb-chat relay", s.OK)
-	r.IngressNATS = perMsg(nm1, nm2, "bbb-chat ingress", s.OK)
-	r.SendOffered, r.SendRequests, r.SendRate = cfg.sendRate, s.Requests, s.Rate
-	r.SendP50, r.SendP99, r.SendMax, r.SendSchedP99 = s.Lat.P50, s.Lat.P99, s.Lat.Max, s.Sched.P99
-	r.SendErrors, r.SendErrorEx, r.SendShed = s.Errors, s.ErrSample, s.Shed
-	r.SendOnRedis, r.SendLost, r.SendRedisP99, r.SendDropBBB = s.OnRedis, s.Lost, s.Redis.P99, s.DroppedBBB
-	r.SendEchoDrain, r.SendInChat = s.EchoDrain, s.InChat
-	r.IngressPer1k = per1k(s.IngressCPU, s.OK)
-	r.RelayPer1kSend = per1k(s.RelayCPU, s.OK)
-	if b.natsProc != nil {
-		r.NATSPer1kSends = per1k(s.NATSCPU, s.OK)
+	if cfg.sendRate > 0 {
+		b.logf("send: %g requests/s for %s", cfg.sendRate, cfg.duration)
+		s, err := b.send(ctx, cfg.sendRate, cfg.duration)
+		if err != nil {
+			return r, fmt.Errorf("send: %w", err)
+		}
+		nm2 := b.natsMsgs()
+		r.RelayNATSSend = perMsg(nm1, nm2, "bbb-chat relay", s.OK)
+		r.IngressNATS = perMsg(nm1, nm2, "bbb-chat ingress", s.OK)
+		r.SendOffered, r.SendRequests, r.SendRate = cfg.sendRate, s.Requests, s.Rate
+		r.SendP50, r.SendP99, r.SendMax, r.SendSchedP99 = s.Lat.P50, s.Lat.P99, s.Lat.Max, s.Sched.P99
+		r.SendErrors, r.SendErrorEx, r.SendShed = s.Errors, s.ErrSample, s.Shed
+		r.SendOnRedis, r.SendLost, r.SendRedisP99, r.SendDropBBB = s.OnRedis, s.Lost, s.Redis.P99, s.DroppedBBB
+		r.SendEchoDrain, r.SendInChat = s.EchoDrain, s.InChat
+		r.IngressPer1k = per1k(s.IngressCPU, s.OK)
+		r.RelayPer1kSend = per1k(s.RelayCPU, s.OK)
+		if b.natsProc != nil {
+			r.NATSPer1kSends = per1k(s.NATSCPU, s.OK)
+		}
+	} else {
+		b.logf("send: skipped (-send-rate 0)")
 	}
 	snap := b.cpu()
 	r.IngressRSS, r.RelayRSS = mb(snap.ingress.HWMKB), mb(snap.relay.HWMKB)
@@ -864,7 +896,7 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 		return r, fmt.Errorf("jetstream limit: %w", err)
 	}
 	r.LimitJetStream, r.LimitJetStreamP99, r.LimitJetStreamL = lj.Rate, lj.Paced.P99, lj.Lost
-	lh, err := b.limitHTTP(ctx, cfg.sendRate, cfg.limitDur)
+	lh, err := b.limitHTTP(ctx, max(cfg.sendRate, 1000), cfg.limitDur)
 	if err != nil {
 		return r, fmt.Errorf("http limit: %w", err)
 	}
@@ -1056,6 +1088,9 @@ func printTable(w io.Writer, r result) {
 	fmt.Fprintf(w, "resources\n")
 	fmt.Fprintf(w, "  peak RSS: ingress %.1f MB, relay %.1f MB, nats-server %.1f MB (now: ingress %.1f anon + %.1f file, relay %.1f anon + %.1f file)\n",
 		r.IngressRSS, r.RelayRSS, r.NATSRSS, r.IngressAnon, r.IngressFile, r.RelayAnon, r.RelayFile)
+	if len(r.RelayRSSSamples) > 1 {
+		fmt.Fprintf(w, "  RSS during forward (MB): relay %v, ingress %v\n", r.RelayRSSSamples, r.IngressRSSSamples)
+	}
 	fmt.Fprintf(w, "  CPU s per 1,000: relay %.3f per forwarded, nats-server %.3f per forwarded, ingress %.3f per send, nats-server %.3f per send\n",
 		r.RelayCPUPer1k, r.NATSCPUPer1k, r.IngressPer1k, r.NATSPer1kSends)
 	fmt.Fprintf(w, "  NATS messages: relay %.1f per forwarded, relay %.1f and ingress %.1f per send\n", r.RelayNATSFwd,
