@@ -146,8 +146,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-meetings must be at least 1")
 	case c.bridges < 1:
 		return c, errors.New("-bridges must be at least 1 (the send phase posts into bridged meetings)")
-	case c.rate <= 0 || c.sendRate <= 0:
-		return c, errors.New("-rate and -send-rate must be positive")
+	case c.rate <= 0 || c.sendRate < 0:
+		return c, errors.New("-rate must be positive, -send-rate positive or 0")
+
 	case c.duration <= 0 || c.limitDur <= 0:
 		return c, errors.New("-duration and -limit-duration must be positive")
 	case c.workers < 1 || c.receivers < 1:
@@ -740,19 +741,26 @@ type result struct {
 	RelayFile   float64 `json:"relay_rss_file_mb"`
 	IngressAnon float64 `json:"ingress_rss_anon_mb"`
 	IngressFile float64 `json:"ingress_rss_file_mb"`
+	// CPU while nothing happens (every chat started, no message), in milliseconds per second: busy polling?
+	IdleRelayCPU   float64 `json:"idle_relay_cpu_ms_per_s"`
+	IdleIngressCPU float64 `json:"idle_ingress_cpu_ms_per_s"`
+	IdleNATSCPU    float64 `json:"idle_nats_server_cpu_ms_per_s,omitempty"`
 	// Resident memory during the forward phase, at every tenth of it: flat, or growing?
 	RelayRSSSamples   []float64 `json:"relay_rss_samples_mb"`
 	IngressRSSSamples []float64 `json:"ingress_rss_samples_mb"`
-	CPUPer1k          float64   `json:"cpu_s_per_1k"`
-	RelayCPUPer1k     float64   `json:"relay_cpu_s_per_1k"`
-	NATSCPUPer1k      float64   `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
-	IngressPer1k      float64   `json:"ingress_cpu_s_per_1k_sends"`
-	RelayNATSFwd      float64   `json:"relay_nats_msgs_per_forward,omitempty"`
-	RelayNATSSend     float64   `json:"relay_nats_msgs_per_send,omitempty"`
-	IngressNATS       float64   `json:"ingress_nats_msgs_per_send,omitempty"`
-	NATSPer1kSends    float64   `json:"nats_server_cpu_s_per_1k_sends,omitempty"`
-	RelayPer1kSend    float64   `json:"relay_cpu_s_per_1k_sends"`
-	BenchCPUShare     float64   `json:"bench_cpu_share_forward"`
+	// The same during the send phase.
+	RelayRSSSendSamples   []float64 `json:"relay_rss_send_samples_mb,omitempty"`
+	IngressRSSSendSamples []float64 `json:"ingress_rss_send_samples_mb,omitempty"`
+	CPUPer1k              float64   `json:"cpu_s_per_1k"`
+	RelayCPUPer1k         float64   `json:"relay_cpu_s_per_1k"`
+	NATSCPUPer1k          float64   `json:"nats_server_cpu_s_per_1k_forwarded,omitempty"`
+	IngressPer1k          float64   `json:"ingress_cpu_s_per_1k_sends"`
+	RelayNATSFwd          float64   `json:"relay_nats_msgs_per_forward,omitempty"`
+	RelayNATSSend         float64   `json:"relay_nats_msgs_per_send,omitempty"`
+	IngressNATS           float64   `json:"ingress_nats_msgs_per_send,omitempty"`
+	NATSPer1kSends        float64   `json:"nats_server_cpu_s_per_1k_sends,omitempty"`
+	RelayPer1kSend        float64   `json:"relay_cpu_s_per_1k_sends"`
+	BenchCPUShare         float64   `json:"bench_cpu_share_forward"`
 
 	LimitRedis        float64 `json:"limit_redis_rate"`
 	LimitRedisP99     float64 `json:"limit_redis_p99_ms"`
@@ -825,6 +833,19 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	r := result{Version: cfg.version, Meetings: cfg.meetings, Bridges: cfg.bridges, Duration: cfg.duration.Seconds(),
 		Cores: runtime.NumCPU(), Receivers: cfg.receivers}
 
+	idle := min(cfg.duration, 10*time.Second)
+	b.logf("idle: %s", idle)
+	i0 := b.cpu()
+	if !sleepCtx(ctx, idle) {
+		return r, ctx.Err()
+	}
+	i1 := b.cpu()
+	perSec := func(a, b procStat) float64 { return round(float64((b.CPU - a.CPU).Milliseconds()) / idle.Seconds()) }
+	r.IdleRelayCPU, r.IdleIngressCPU = perSec(i0.relay, i1.relay), perSec(i0.ingress, i1.ingress)
+	if b.natsProc != nil {
+		r.IdleNATSCPU = perSec(i0.nats, i1.nats)
+	}
+
 	b.logf("forward: %g messages/s for %s", cfg.rate, cfg.duration)
 	conns0, checked0 := b.rc.conns.Load(), b.rc.checked.Load()
 	nm0 := b.natsMsgs()
@@ -857,7 +878,9 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 
 	if cfg.sendRate > 0 {
 		b.logf("send: %g requests/s for %s", cfg.sendRate, cfg.duration)
+		stopSampling := b.sampleRSS(cfg.duration/10, &r.RelayRSSSendSamples, &r.IngressRSSSendSamples)
 		s, err := b.send(ctx, cfg.sendRate, cfg.duration)
+		stopSampling()
 		if err != nil {
 			return r, fmt.Errorf("send: %w", err)
 		}
@@ -1088,8 +1111,10 @@ func printTable(w io.Writer, r result) {
 	fmt.Fprintf(w, "resources\n")
 	fmt.Fprintf(w, "  peak RSS: ingress %.1f MB, relay %.1f MB, nats-server %.1f MB (now: ingress %.1f anon + %.1f file, relay %.1f anon + %.1f file)\n",
 		r.IngressRSS, r.RelayRSS, r.NATSRSS, r.IngressAnon, r.IngressFile, r.RelayAnon, r.RelayFile)
+	fmt.Fprintf(w, "  idle CPU (ms per s): relay %g, ingress %g, nats-server %g\n", r.IdleRelayCPU, r.IdleIngressCPU, r.IdleNATSCPU)
 	if len(r.RelayRSSSamples) > 1 {
 		fmt.Fprintf(w, "  RSS during forward (MB): relay %v, ingress %v\n", r.RelayRSSSamples, r.IngressRSSSamples)
+		fmt.Fprintf(w, "  RSS during send (MB): relay %v, ingress %v\n", r.RelayRSSSendSamples, r.IngressRSSSendSamples)
 	}
 	fmt.Fprintf(w, "  CPU s per 1,000: relay %.3f per forwarded, nats-server %.3f per forwarded, ingress %.3f per send, nats-server %.3f per send\n",
 		r.RelayCPUPer1k, r.NATSCPUPer1k, r.IngressPer1k, r.NATSPer1kSends)
