@@ -56,13 +56,18 @@ func (m *Manager) dispatch(ctx context.Context, done chan<- struct{}) {
 
 // route hands one pushed event to the worker subscribed to its deliver subject.
 func (m *Manager) route(msg *nats.Msg) {
-	if msg.Sub != nil {
-		if w, ok := m.subs.Load(msg.Sub.Subject); ok && w.(*worker).push(msg) {
-			return
-		}
+	if msg.Sub == nil {
+		return
 	}
-	// No worker (it just stopped) or its inbox is full: leave the event to JetStream, which sends it again
-	// after the ack wait; a stopped worker's was handed back already.
+	w, ok := m.subs.Load(msg.Sub.Subject)
+	if !ok {
+		// Its worker unsubscribed after the event arrived: hand it back at once, for another relay or later.
+		_ = msg.Nak()
+		return
+	}
+	// A full inbox (a redelivery while the worker still works on the event) drops it: JetStream sends it
+	// again after the ack wait.
+	w.(*worker).push(msg)
 }
 
 // watchReconnects has every worker check its consumer after each reconnection to NATS (a restarted nats-server

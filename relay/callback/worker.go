@@ -88,15 +88,12 @@ func (w *worker) checkAgain() {
 	w.kick()
 }
 
-// push hands the worker an event its consumer pushed; false when its inbox is full (JetStream sends the event
-// again after the ack wait).
-func (w *worker) push(msg *nats.Msg) bool {
+// push hands the worker an event its consumer pushed, unless its inbox is full.
+func (w *worker) push(msg *nats.Msg) {
 	select {
 	case w.inbox <- msg:
 		w.kick()
-		return true
 	default:
-		return false
 	}
 }
 
