@@ -117,8 +117,26 @@ func (v Vec) With(values ...string) *Value {
 	return s
 }
 
+// escape escapes a label value for the text format: backslash, newline and double quote. Most values have none
+// of them and come back as they are, without an allocation (With runs on every request).
 func escape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, `"`, `\"`).Replace(s)
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '"':
+			b.WriteString(`\"`)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // Names lists the registered metric names, sorted (for the golden file of metric names).

@@ -48,3 +48,28 @@ func TestConcurrentAdd(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+func TestEscape(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"sendChatMessage", "sendChatMessage"},
+		{`a\b`, `a\\b`},
+		{"a\nb", `a\nb`},
+		{`say "hi"`, `say \"hi\"`},
+		{"ü\\\n\"", `ü\\\n\"`},
+	} {
+		if got := escape(c.in); got != c.want {
+			t.Errorf("escape(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// With runs on every API request.
+func BenchmarkWith(b *testing.B) {
+	r := New()
+	v := r.Counter("requests_total", "API calls", "endpoint", "status")
+	b.ReportAllocs()
+	for b.Loop() {
+		v.With("sendChatMessage", "200").Add(1)
+	}
+}
