@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 )
 
 // maxLabelValues bounds how many distinct label values one labeled counter keeps; further values are counted
@@ -104,15 +106,6 @@ func b2u(b bool) uint64 {
 	return 0
 }
 
-// escapeLabel escapes a label value for the text format.
-func escapeLabel(s string) string {
-	if !strings.ContainsAny(s, "\\\"\n") {
-		return s
-	}
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return r.Replace(s)
-}
-
 func family(w io.Writer, name, typ, help string) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 }
@@ -131,14 +124,14 @@ func writeLabeled(w io.Writer, name, help, label string, l *labeled) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		fmt.Fprintf(w, "%s{%s=\"%s\"} %d\n", name, label, escapeLabel(k), snap[k])
+		fmt.Fprintf(w, "%s{%s=\"%s\"} %d\n", name, label, sharedmetrics.EscapeLabel(k), snap[k])
 	}
 }
 
 // write renders every metric in the Prometheus text exposition format.
 func (m *metrics) write(w io.Writer) {
 	family(w, "bbbchat_build_info", "gauge", "Build information of the running binary.")
-	fmt.Fprintf(w, "bbbchat_build_info{binary=\"relay\",version=\"%s\"} 1\n", escapeLabel(m.version))
+	fmt.Fprintf(w, "bbbchat_build_info{binary=\"relay\",version=\"%s\"} 1\n", sharedmetrics.EscapeLabel(m.version))
 
 	writeLabeled(w, "bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name", &m.redisEvents)
 	writeLabeled(w, "bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version", &m.chatMessages)

@@ -102,7 +102,7 @@ func (v Vec) With(values ...string) *Value {
 			}
 			b.WriteString(name)
 			b.WriteString(`="`)
-			b.WriteString(escape(val))
+			b.WriteString(EscapeLabel(val))
 			b.WriteByte('"')
 		}
 		key = b.String()
@@ -117,9 +117,9 @@ func (v Vec) With(values ...string) *Value {
 	return s
 }
 
-// escape escapes a label value for the text format: backslash, newline and double quote. Most values have none
+// EscapeLabel escapes a label value for the text format: backslash, newline and double quote. Most values have none
 // of them and come back as they are, without an allocation (With runs on every request).
-func escape(s string) string {
+func EscapeLabel(s string) string {
 	if !strings.ContainsAny(s, "\\\n\"") {
 		return s
 	}

@@ -58,8 +58,8 @@ func TestEscape(t *testing.T) {
 		{`say "hi"`, `say \"hi\"`},
 		{"ü\\\n\"", `ü\\\n\"`},
 	} {
-		if got := escape(c.in); got != c.want {
-			t.Errorf("escape(%q) = %q, want %q", c.in, got, c.want)
+		if got := EscapeLabel(c.in); got != c.want {
+			t.Errorf("EscapeLabel(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
