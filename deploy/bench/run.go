@@ -148,7 +148,6 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-bridges must be at least 1 (the send phase posts into bridged meetings)")
 	case c.rate <= 0 || c.sendRate < 0:
 		return c, errors.New("-rate must be positive, -send-rate positive or 0")
-
 	case c.duration <= 0 || c.limitDur <= 0:
 		return c, errors.New("-duration and -limit-duration must be positive")
 	case c.workers < 1 || c.receivers < 1:
