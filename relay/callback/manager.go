@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ type Manager struct {
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
 
+	poster *poster        // sends the callbacks (nil: Options.Client does)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
 }
@@ -30,8 +32,12 @@ type Manager struct {
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
-	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
+	m := &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
 		pushed: make(chan *nats.Msg, pushedBuffer)}
+	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
+		m.poster = newPoster(tr) // it never follows a redirect either
+	}
+	return m
 }
 
 // dispatch hands what the consumers push to their workers until ctx ends, then hands back what is left.
@@ -121,6 +127,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	defer hardCancel()
 	m.hard = hard
 	m.watchReconnects(ctx)
+	defer m.poster.closeIdle()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})
 	go m.dispatch(dispatchCtx, dispatched)

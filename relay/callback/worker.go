@@ -477,7 +477,12 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 	req.Header.Set("webhook-signature", checksum.WebhookSignature(b.CallbackSecret, id, ts, body))
 	w.m.metrics.InFlight.Add(1)
-	resp, err := o.Client.Do(req)
+	var a reply
+	if w.m.poster.handles(req) {
+		a, err = w.m.poster.post(ctx, req, body)
+	} else {
+		a, err = postWith(o.Client, req)
+	}
 	w.m.metrics.InFlight.Add(-1)
 	if err != nil {
 		var ue *url.Error
@@ -490,11 +495,20 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		}
 		return result{err: err}
 	}
+	r := result{status: a.status}
+	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(a.retryAfter, now)
+	return r
+}
+
+// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body.
+func postWith(c *http.Client, req *http.Request) (reply, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 	resp.Body.Close()
-	r := result{status: resp.StatusCode}
-	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
-	return r
+	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // gone marks the bridge's callback gone and stops the worker.
