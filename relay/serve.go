@@ -302,6 +302,10 @@ type reader struct {
 // handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
 // logged (rate-limited), never fatal, and change nothing.
 func (r *reader) handle(raw []byte) {
+	if name, ok := bbb.SkipName(raw); ok { // most of BBB's traffic: nothing to forward
+		r.m.redisEvents.inc(name)
+		return
+	}
 	e, err := bbb.Decode(raw)
 	if err != nil {
 		reason := decodeReason(raw)

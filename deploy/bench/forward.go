@@ -405,6 +405,19 @@ type generator struct {
 	meetings []*benchMeeting
 	seq      uint64 // next sequence number; used by one phase at a time
 	text     string
+	noise    int // other BBB events published with each chat message (-noise)
+}
+
+// noiseEvent is an event relay does not forward, of the kinds a BBB server publishes most while people talk and
+// point (voice activity, cursor moves), in akka-apps' 2.7 shape, for meeting.
+func noiseEvent(meetingID string, k int, ts int64) []byte {
+	user := "w_" + strconv.Itoa(k%7)
+	if k%2 == 0 {
+		return fmt.Appendf(nil, `{"envelope":{"name":"UserTalkingVoiceEvtMsg","routing":{"sender":"bbb-apps-akka","meetingId":%q,"userId":%q},"timestamp":%d},"core":{"header":{"name":"UserTalkingVoiceEvtMsg","meetingId":%q,"userId":%q},"body":{"voiceConf":"74839","intId":%q,"voiceUserId":"%d","talking":%t}}}`,
+			meetingID, user, ts, meetingID, user, user, k%7, k%4 == 0)
+	}
+	return fmt.Appendf(nil, `{"envelope":{"name":"SendCursorPositionEvtMsg","routing":{"sender":"bbb-apps-akka","meetingId":%q,"userId":%q},"timestamp":%d},"core":{"header":{"name":"SendCursorPositionEvtMsg","meetingId":%q,"userId":%q},"body":{"whiteboardId":"%s/1","xPercent":%d.5,"yPercent":%d.25}}}`,
+		meetingID, user, ts, meetingID, user, meetingID, k%100, (k*7)%100)
 }
 
 // run publishes for one phase: paced at rate for dur, or, with limit > 0 and rate <= 0, limit messages as fast as
@@ -430,6 +443,9 @@ func (g *generator) run(ctx context.Context, t *tracker, channel string, rate fl
 			t.bridged[i] = m.bridged
 			t.sentAt[i].Store(now.UnixNano())
 			pipe.Publish(ctx, channel, bytes.Clone(buf))
+			for k := range g.noise {
+				pipe.Publish(ctx, channel, noiseEvent(m.intID, int(seq)+k, ts))
+			}
 		}
 		t.sent.Add(int64(n))
 		_, err := pipe.Exec(ctx)

@@ -58,6 +58,7 @@ type config struct {
 	logDir     string
 	env        envFlags
 	profiles   bool
+	noise      int
 	sweepStart float64
 	sweepP99   float64
 }
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
 	fs.IntVar(&c.natsMaxCon, "nats-max-consumers", 0, "default_max_consumers of the nats-server the benchmark starts (0: the server's default, 1,000 per stream; -1: unlimited)")
 	fs.StringVar(&c.logDir, "logdir", "", "also write the output of every process started to <dir>/<name>.log")
+	fs.IntVar(&c.noise, "noise", 0, "also publish this many other BBB events (voice activity, cursor moves) with each chat message, as a real server does")
 	fs.BoolVar(&c.profiles, "profiles", false, "serve relay's and ingress's Go profiles (BBB_CHAT_DEBUG_LISTEN) on free loopback ports, logged at start")
 	fs.Var(&c.env, "env", "KEY=VALUE for ingress and relay, e.g. GOMEMLIMIT=30MiB or GODEBUG=gctrace=1 (repeatable)")
 	fs.Var(&c.patches, "patch", "apply this patch (git diff format) to the revision of -rev (default HEAD) before building, to measure a change (repeatable)")
@@ -580,7 +582,8 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		pids += fmt.Sprintf(", redis-server %d", b.redisProc.pid())
 	}
 	b.logf("ready; pids: %s, bench %d", pids, os.Getpid())
-	b.gen = &generator{rdb: b.rdb, meetings: b.meetings, seq: 1, text: "bench message from a viewer, number "}
+	b.gen = &generator{rdb: b.rdb, meetings: b.meetings, seq: 1, text: "bench message from a viewer, number ",
+		noise: cfg.noise}
 	return nil
 }
 

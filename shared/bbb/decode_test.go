@@ -510,3 +510,54 @@ func TestWireBodyGroupsDisjoint(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipName(t *testing.T) {
+	voice := `{"envelope":{"name":"UserTalkingVoiceEvtMsg","routing":{"sender":"bbb-apps-akka","meetingId":"m"},"timestamp":1},"core":{"header":{"name":"UserTalkingVoiceEvtMsg","meetingId":"m"},"body":{"talking":true}}}`
+	for _, c := range []struct {
+		name, raw, want string
+	}{
+		{"voice activity", voice, "UserTalkingVoiceEvtMsg"},
+		{"chat message", strings.ReplaceAll(voice, "UserTalkingVoiceEvtMsg", "GroupChatMessageBroadcastEvtMsg"), ""},
+		{"an interpreted name elsewhere", strings.Replace(voice, `"talking":true`, `"x":"UserJoinedMeetingEvtMsg"`, 1), ""},
+		{"an escape", strings.Replace(voice, `"talking":true`, `"x":"\u0041"`, 1), ""},
+		{"not JSON", voice[:len(voice)-1], ""},
+		{"another first key", `{"core":{"header":{"name":"X"}},"envelope":{"name":"X"}}`, ""},
+		{"odd name", strings.ReplaceAll(voice, "UserTalkingVoiceEvtMsg", "User Talking"), ""},
+	} {
+		got, ok := SkipName([]byte(c.raw))
+		if got != c.want || ok != (c.want != "") {
+			t.Errorf("%s: SkipName = %q, %v; want %q", c.name, got, ok, c.want)
+		}
+	}
+	for _, n := range interpretedNames {
+		if kindOf(n) == KindOther {
+			t.Errorf("%s is not interpreted by Decode", n)
+		}
+	}
+	for _, line := range capturedLines(t) {
+		e, err := Decode(line)
+		if _, ok := SkipName(line); ok && (err != nil || e.Kind != KindOther) {
+			t.Errorf("captured %s skipped", e.Name)
+		}
+	}
+}
+
+func BenchmarkSkipName(b *testing.B) {
+	raw := []byte(`{"envelope":{"name":"UserTalkingVoiceEvtMsg","routing":{"sender":"bbb-apps-akka","meetingId":"8043c8452ae9830aac14c517adff3839dbd9228f-1698771157700","userId":"w_abc"},"timestamp":1698771158093},"core":{"header":{"name":"UserTalkingVoiceEvtMsg","meetingId":"8043c8452ae9830aac14c517adff3839dbd9228f-1698771157700","userId":"w_abc"},"body":{"voiceConf":"74839","intId":"w_abc","voiceUserId":"3","talking":true}}}`)
+	b.Run("SkipName", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := SkipName(raw); !ok {
+				b.Fatal("not skipped")
+			}
+		}
+	})
+	b.Run("Decode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Decode(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
