@@ -140,7 +140,8 @@ func (w *worker) step() error {
 			return context.Cause(w.ctx)
 		}
 		stop := w.handle(msg)
-		if errors.Is(stop, errGone) || errors.Is(stop, errMeetingEnded) || errors.Is(stop, errShutdown) {
+		if errors.Is(stop, errGone) || errors.Is(stop, errMeetingEnded) || errors.Is(stop, errShutdown) ||
+			errors.Is(stop, errBridgeDeleted) {
 			return stop
 		}
 	default:
