@@ -12,7 +12,9 @@
 //	                        <meeting>.n.<name hash>     ids of the present users with that name
 //	kv bbbchat_meetings     i.<meeting> / e.<ext hash>  Meeting (internal ↔ external id)
 //	                        meta.bbb_version            ServerVersion, inferred by relay from events
-//	kv bbbchat_callbacks    <meeting>                   CallbackStats
+//	kv bbbchat_callbacks    <meeting>                   CallbackStats, with the bridge's Position
+//	consumer callbacks_<meeting> on BBBCHAT_EVENTS      one per bridge with a callback, state in memory, pushing to
+//	                        _bbbchat.callbacks.callbacks_<meeting> (queue group bbbchat-relay)
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
 //
