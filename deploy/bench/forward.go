@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -382,7 +383,7 @@ func pace(ctx context.Context, rate float64, dur time.Duration, limit, batch int
 			due = int(rate*el.Seconds()) + 1 - sent
 			if due <= 0 {
 				next := time.Duration(float64(sent) / rate * float64(time.Second))
-				sleepCtx(ctx, min(max(next-el, 200*time.Microsecond), 5*time.Millisecond))
+				service.Sleep(ctx, min(max(next-el, 200*time.Microsecond), 5*time.Millisecond))
 				continue
 			}
 			due = min(due, batch)
@@ -505,10 +506,10 @@ func (b *bench) forward(ctx context.Context, rate float64, dur time.Duration, li
 		if cb == 0 && ns == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			break
 		}
-		sleepCtx(ctx, 20*time.Millisecond)
+		service.Sleep(ctx, 20*time.Millisecond)
 	}
 	// Late duplicates show up shortly after.
-	sleepCtx(ctx, 200*time.Millisecond)
+	service.Sleep(ctx, 200*time.Millisecond)
 	after := b.cpu()
 	cbMiss, nsMiss := t.missing()
 	r := forwardResult{

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -61,6 +62,16 @@ func (b *bench) limitRedis(ctx context.Context, offered float64, dur time.Durati
 		waitMissing(ctx, t, 5*time.Second)
 		return t, sent, start, nil
 	}
+	return pacedThenFlatOut(offered, dur, one)
+}
+
+// limitRun runs one limit measurement at rate (0: as fast as it goes) for at most n messages and returns its
+// tracker, the messages sent and when it started.
+type limitRun func(rate float64, n int) (*tracker, int, time.Time, error)
+
+// pacedThenFlatOut measures a limit at the offered rate (its latency floor) when offered > 0, then as fast as the
+// generator goes (its rate ceiling).
+func pacedThenFlatOut(offered float64, dur time.Duration, one limitRun) (limitResult, error) {
 	var r limitResult
 	if offered > 0 {
 		t, _, start, err := one(offered, int(offered*dur.Seconds()*1.05)+1024)
@@ -75,8 +86,7 @@ func (b *bench) limitRedis(ctx context.Context, offered float64, dur time.Durati
 		return r, err
 	}
 	_, r.Lost = t.missing()
-	got := sent - r.Lost
-	r.Rate = perSecond(got, time.Unix(0, t.nsLast.Load()).Sub(start))
+	r.Rate = perSecond(sent-r.Lost, time.Unix(0, t.nsLast.Load()).Sub(start))
 	return r, nil
 }
 
@@ -86,7 +96,7 @@ func waitMissing(ctx context.Context, t *tracker, d time.Duration) {
 		if _, ns := t.missing(); ns == 0 {
 			return
 		}
-		sleepCtx(ctx, 20*time.Millisecond)
+		service.Sleep(ctx, 20*time.Millisecond)
 	}
 }
 
@@ -201,22 +211,7 @@ func (b *bench) limitJetStream(ctx context.Context, offered float64, dur time.Du
 		waitMissing(ctx, t, 5*time.Second)
 		return t, sent, start, nil
 	}
-	var r limitResult
-	if offered > 0 {
-		t, _, start, err := one(offered, int(offered*dur.Seconds()*1.05)+1024)
-		if err != nil {
-			return r, err
-		}
-		r.Paced = t.nsLat.summary()
-		r.PacedRate = perSecond(r.Paced.N, time.Unix(0, t.nsLast.Load()).Sub(start))
-	}
-	t, sent, start, err := one(0, limitCap)
-	if err != nil {
-		return r, err
-	}
-	_, r.Lost = t.missing()
-	r.Rate = perSecond(sent-r.Lost, time.Unix(0, t.nsLast.Load()).Sub(start))
-	return r, nil
+	return pacedThenFlatOut(offered, dur, one)
 }
 
 // limitHTTP runs the send phase's HTTP load generator, with the same signed bodies, against a handler that only

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/service"
 )
 
 // cleanups runs what was started, in reverse order, once.
@@ -70,7 +72,7 @@ func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("nothing listens on %s after %s: %w", addr, timeout, err)
 		}
-		if !sleepCtx(ctx, 10*time.Millisecond) {
+		if !service.Sleep(ctx, 10*time.Millisecond) {
 			return ctx.Err()
 		}
 	}
@@ -99,20 +101,9 @@ func waitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc) e
 			}
 			return fmt.Errorf("GET %s did not answer 200 within %s%s", url, timeout, msg)
 		}
-		if !sleepCtx(ctx, 20*time.Millisecond) {
+		if !service.Sleep(ctx, 20*time.Millisecond) {
 			return ctx.Err()
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -533,7 +534,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				return fmt.Errorf("relay did not record the chat user of %s\n%s", m.intID, b.relay.tail())
 			}
-			sleepCtx(ctx, 50*time.Millisecond)
+			service.Sleep(ctx, 50*time.Millisecond)
 		}
 	}
 	client.CloseIdleConnections()
@@ -555,7 +556,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			raw = captured[c.ID]
 			capMu.Unlock()
 			if raw == nil {
-				if time.Now().After(wait) || !sleepCtx(ctx, 2*time.Millisecond) {
+				if time.Now().After(wait) || !service.Sleep(ctx, 2*time.Millisecond) {
 					return fmt.Errorf("the broadcast of warm-up message %s did not show on Redis", c.ID)
 				}
 			}
@@ -572,7 +573,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			return fmt.Errorf("only %d of %d bridges delivered their warm-up message\n%s", b.rc.warmN.Load(),
 				cfg.bridges, b.relay.tail())
 		}
-		sleepCtx(ctx, 20*time.Millisecond)
+		service.Sleep(ctx, 20*time.Millisecond)
 	}
 	pids := fmt.Sprintf("relay %d, ingress %d", b.relay.pid(), b.ingress.pid())
 	if b.natsProc != nil {
@@ -608,7 +609,7 @@ func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, 
 			return nil
 		case errors.As(err, &he) && he.status == http.StatusServiceUnavailable && attempt < 6:
 			b.logf("startChatForMeeting %s: %v; trying again in %s", m.intID, err, wait)
-			if !sleepCtx(ctx, wait) {
+			if !service.Sleep(ctx, wait) {
 				return ctx.Err()
 			}
 			wait = min(2*wait, 5*time.Second)
@@ -838,7 +839,7 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 	idle := min(cfg.duration, 10*time.Second)
 	b.logf("idle: %s", idle)
 	i0 := b.cpu()
-	if !sleepCtx(ctx, idle) {
+	if !service.Sleep(ctx, idle) {
 		return r, ctx.Err()
 	}
 	i1 := b.cpu()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -226,7 +227,7 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 	// Wait for the publishes to show on Redis.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) && int(onRedis.Load()) < res.OK && ctx.Err() == nil {
-		sleepCtx(ctx, 20*time.Millisecond)
+		service.Sleep(ctx, 20*time.Millisecond)
 	}
 	// Each post comes back from BBB as a chat message, which relay stores and each bridge's callback worker
 	// recognises as its own echo and skips: wait for relay to have digested them all, so that the CPU counted
@@ -238,7 +239,7 @@ func (b *bench) send(ctx context.Context, rate float64, dur time.Duration) (send
 			int(n)-skipped0 >= int(onRedis.Load()) {
 			break
 		}
-		sleepCtx(ctx, 20*time.Millisecond)
+		service.Sleep(ctx, 20*time.Millisecond)
 	}
 	echoDrain := time.Since(echoStart)
 	after := b.cpu()
