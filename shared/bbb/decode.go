@@ -233,23 +233,18 @@ func decodeEnvelope[B any](env *wireEnvelope, c *wireCore[B]) (Event, error) {
 	return e, nil
 }
 
-func kindOf(name string) Kind {
-	switch name {
-	case "GroupChatMessageBroadcastEvtMsg":
-		return KindChatMessage
-	case "ClearPublicChatHistoryEvtMsg":
-		return KindChatCleared
-	case "UserJoinedMeetingEvtMsg":
-		return KindUserJoined
-	case "UserLeftMeetingEvtMsg":
-		return KindUserLeft
-	case "MeetingCreatedEvtMsg":
-		return KindMeetingCreated
-	case "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg":
-		return KindMeetingEnded
-	}
-	return KindOther
+// interpreted maps the names of the messages Decode interprets to their kind; every other name is KindOther.
+var interpreted = map[string]Kind{
+	"GroupChatMessageBroadcastEvtMsg": KindChatMessage,
+	"ClearPublicChatHistoryEvtMsg":    KindChatCleared,
+	"UserJoinedMeetingEvtMsg":         KindUserJoined,
+	"UserLeftMeetingEvtMsg":           KindUserLeft,
+	"MeetingCreatedEvtMsg":            KindMeetingCreated,
+	"MeetingEndedEvtMsg":              KindMeetingEnded,
+	"MeetingDestroyedEvtMsg":          KindMeetingEnded,
 }
+
+func kindOf(name string) Kind { return interpreted[name] }
 
 // decodeKind fills e from the header and body (nil if absent or null).
 func decodeKind(e Event, h *wireHeader, b *wireBody) (Event, error) {
@@ -618,7 +613,7 @@ func SkipName(raw []byte) (name string, ok bool) {
 	if bytes.Contains(raw, []byte(`\u`)) {
 		return "", false
 	}
-	for _, n := range interpretedNames {
+	for n := range interpreted {
 		if bytes.Contains(raw, []byte(n)) {
 			return "", false
 		}
@@ -627,10 +622,4 @@ func SkipName(raw []byte) (name string, ok bool) {
 		return "", false
 	}
 	return name, true
-}
-
-// interpretedNames are the message names Decode interprets (see kindOf).
-var interpretedNames = []string{
-	"GroupChatMessageBroadcastEvtMsg", "ClearPublicChatHistoryEvtMsg", "UserJoinedMeetingEvtMsg",
-	"UserLeftMeetingEvtMsg", "MeetingCreatedEvtMsg", "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg",
 }
