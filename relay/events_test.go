@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
@@ -267,7 +268,7 @@ func TestMetricsFormat(t *testing.T) {
 	m.addWriter(func(w io.Writer) { writeScalar(w, "extra_total", "counter", "Extra.", 7) })
 	var b bytes.Buffer
 	m.write(&b)
-	got := parseMetrics(b.String())
+	got := sharedmetrics.Parse(b.String())
 	for series, want := range map[string]float64{
 		`bbbchat_build_info{binary="relay",version="v1\"x"}`: 1,
 		`bbbchat_relay_redis_events_total{name="A"}`:         1,

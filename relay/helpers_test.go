@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/bbb-chat/bbb-chat/shared/testenv"
 	"github.com/nats-io/nats.go"
@@ -123,7 +124,7 @@ func (r *relayProc) metrics(t *testing.T) map[string]float64 {
 	if err != nil || code != 200 {
 		return nil
 	}
-	return parseMetrics(body)
+	return sharedmetrics.Parse(body)
 }
 
 // waitMetric waits until cond holds for a metric series.

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -164,25 +162,4 @@ func (m *metrics) write(w io.Writer) {
 	for _, fn := range extra {
 		fn(w)
 	}
-}
-
-// parseMetrics reads the text format back into series → value (tests and the check subcommand).
-func parseMetrics(text string) map[string]float64 {
-	out := map[string]float64{}
-	for line := range strings.Lines(text) {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		out[line[:i]] = v
-	}
-	return out
 }

@@ -195,3 +195,23 @@ func (r *Registry) Handler() http.Handler {
 		r.WriteTo(w)
 	})
 }
+
+// Parse reads a page in the text format back into series (name and labels, as written) → value, skipping
+// comments and lines without a number: what tests and checks read from /metrics.
+func Parse(text string) map[string]float64 {
+	out := map[string]float64{}
+	for line := range strings.Lines(text) {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}

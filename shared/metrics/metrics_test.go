@@ -73,3 +73,10 @@ func BenchmarkWith(b *testing.B) {
 		v.With("sendChatMessage", "200").Add(1)
 	}
 }
+
+func TestParse(t *testing.T) {
+	got := Parse("# HELP a A.\n# TYPE a counter\na 3\nb{x=\"1 2\"} 0.5\n\nbroken\nc{y=\"z\"} nan-ish\n")
+	if len(got) != 2 || got["a"] != 3 || got[`b{x="1 2"}`] != 0.5 {
+		t.Fatalf("Parse = %v", got)
+	}
+}
