@@ -4,10 +4,11 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite golden files")
@@ -35,15 +36,5 @@ func TestMetricNames(t *testing.T) {
 	e := newEnv(t, "2.7")
 	_, c := e.startIngressWith(nil)
 	got := metricNames(t, c.metricsURL)
-	golden := filepath.Join("testdata", "metrics.golden")
-	if *updateGolden {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("metric names changed (run with -update if on purpose):\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "metrics.golden"), []byte(got), *updateGolden)
 }

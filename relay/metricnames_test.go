@@ -1,10 +1,11 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 // TestMetricNames pins the names and types of every metric relay exports: dashboards and alerts depend on them.
@@ -25,15 +26,5 @@ func TestMetricNames(t *testing.T) {
 		}
 	}
 	got := b.String()
-	golden := filepath.Join("testdata", "metrics.golden")
-	if *update {
-		os.WriteFile(golden, []byte(got), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Fatalf("metric names changed (run with -update if on purpose):\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "metrics.golden"), []byte(got), *update)
 }

@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -124,18 +123,7 @@ func golden(t *testing.T, path string, got []received) {
 		b.WriteString("\n")
 	}
 	b.WriteString("]\n")
-	if *update {
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(want, b.Bytes()) {
-		t.Errorf("events differ from %s (-update to rewrite)\ngot:\n%s\nwant:\n%s", path, b.String(), want)
-	}
+	testenv.Golden(t, path, b.Bytes(), *update)
 }
 
 // Two relays on the same Redis and NATS store every event exactly once.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -72,22 +72,7 @@ func TestBody(t *testing.T) {
 			if _, _, err := v.Verify(call, body); err == nil {
 				t.Fatal("a body signed long ago must not verify now")
 			}
-			golden := filepath.Join("testdata", "golden", filepath.Base(tc.name)+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, append(body, '\n'), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update)", err)
-			}
-			if !bytes.Equal(append(body, '\n'), want) {
-				t.Fatalf("body\n%s\nwant\n%s", body, want)
-			}
+			testenv.Golden(t, filepath.Join("testdata", "golden", filepath.Base(tc.name)+".json"), append(body, '\n'), *update)
 		})
 	}
 	if _, _, err := Body(state.Event{Type: state.TypeUserJoined}, bridge, unix); !errors.Is(err, ErrNoCallback) {

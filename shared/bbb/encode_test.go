@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -33,23 +35,7 @@ func goldenAPIChatPost() APIChatPost {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from golden file\n got: %s\nwant: %s", name, got, want)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 func TestGoldenEncodeChatPost(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -244,22 +246,7 @@ func TestEventsGolden(t *testing.T) {
 					t.Errorf("invalid JSON on %s: %s", o.channel, o.data)
 				}
 			}
-			path := filepath.Join("testdata", "golden", "events-"+v.String()+".txt")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if !bytes.Equal(b.Bytes(), want) {
-				t.Errorf("events differ from %s (run with -update and review the diff):\n%s", path, b.String())
-			}
+			testenv.Golden(t, filepath.Join("testdata", "golden", "events-"+v.String()+".txt"), b.Bytes(), *update)
 		})
 	}
 }
