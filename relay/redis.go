@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -26,6 +27,8 @@ type subscriber struct {
 	channels []string
 	limit    *logLimiter
 
+	pingEvery, pongWait time.Duration
+
 	mu        sync.Mutex
 	confirmed int       // channels confirmed on the current connection
 	ever      bool      // subscribed at least once
@@ -35,7 +38,7 @@ type subscriber struct {
 
 func newSubscriber(log *slog.Logger, m *metrics, now func() time.Time) *subscriber {
 	return &subscriber{log: log, m: m, now: now, channels: []string{bbb.ChannelFromAkka, bbb.ChannelFromAkkaChat},
-		limit: newLogLimiter(30*time.Second, now)}
+		limit: newLogLimiter(30*time.Second, now), pingEvery: pingEvery, pongWait: pongWait}
 }
 
 // DialHook sees every connection attempt of the subscription's client: a dial after the subscription was up
@@ -123,6 +126,14 @@ func redisOptions(rawURL string) (*redis.Options, error) {
 	return o, nil
 }
 
+// How the subscription notices a connection that hangs (Redis stopped, a network path gone without a reset):
+// after pingEvery without a message it sends a PING, and when nothing arrives within pongWait after that, it
+// drops the connection and dials again.
+const (
+	pingEvery = 3 * time.Second
+	pongWait  = 2 * time.Second
+)
+
 // subscribe starts the subscription on its own client (so that the dial hook sees only the subscription's
 // connections) and calls handle with every message's payload, in order, until the subscription is closed. Redis
 // being down at start is fine: go-redis keeps dialling.
@@ -130,24 +141,70 @@ func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle fun
 	client := redis.NewClient(o)
 	client.AddHook(s)
 	ps := client.Subscribe(ctx, s.channels...)
-	ch := ps.ChannelWithSubscriptions(redis.WithChannelSize(4096))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for msg := range ch {
-			switch v := msg.(type) {
-			case *redis.Subscription:
-				s.confirm(v)
-			case *redis.Message:
-				s.seen()
-				handle([]byte(v.Payload))
-			}
-		}
+		s.receive(ps, handle)
 	}()
 	return func() {
 		ps.Close()
 		<-done
 		client.Close()
 		s.m.redisSubscribed.Store(false)
+	}
+}
+
+// receive reads the subscription on the calling goroutine until it is closed. It reads the connection itself
+// rather than through go-redis's channels, whose reader and health check are two more goroutines to wake for
+// every message.
+func (s *subscriber) receive(ps *redis.PubSub, handle func([]byte)) {
+	var (
+		pinged bool // a PING went out on a quiet connection; something must arrive within pongWait
+		errs   int
+	)
+	for {
+		var (
+			msg any
+			err error
+		)
+		if pinged {
+			// A deadline on the context, not a read timeout: go-redis drops a connection whose read outlives
+			// the context's deadline and dials again.
+			ctx, cancel := context.WithTimeout(context.Background(), s.pongWait)
+			msg, err = ps.ReceiveTimeout(ctx, 0)
+			cancel()
+		} else {
+			msg, err = ps.ReceiveTimeout(context.Background(), s.pingEvery)
+		}
+		if err != nil {
+			if errors.Is(err, redis.ErrClosed) {
+				return
+			}
+			var ne net.Error
+			switch {
+			case errors.As(err, &ne) && ne.Timeout() && !pinged:
+				ctx, cancel := context.WithTimeout(context.Background(), s.pongWait)
+				pinged = ps.Ping(ctx) == nil
+				cancel()
+			case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+				pinged = false // go-redis dropped the connection and dials again
+				s.log.Warn("redis subscription: no answer to PING, connecting again", "waited", s.pongWait)
+			default:
+				pinged = false
+				if errs > 0 {
+					time.Sleep(100 * time.Millisecond) // go-redis is dialling again
+				}
+				errs++
+			}
+			continue
+		}
+		pinged, errs = false, 0
+		switch v := msg.(type) {
+		case *redis.Subscription:
+			s.confirm(v)
+		case *redis.Message:
+			s.seen()
+			handle([]byte(v.Payload))
+		}
 	}
 }

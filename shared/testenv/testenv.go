@@ -115,6 +115,15 @@ func (s *Server) Stop() {
 	s.cmd, s.done = nil, nil
 }
 
+// Signal sends sig to the running server: SIGSTOP makes it hang with its connections open, SIGCONT wakes it.
+func (s *Server) Signal(sig os.Signal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(sig)
+	}
+}
+
 // Restart stops and starts the server on the same port with the same data directory.
 func (s *Server) Restart() { s.Stop(); s.Start() }
 
