@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -30,13 +34,24 @@ const (
 	resultLost                           // given up after repeated errors
 )
 
+// flight is one publish awaiting the stream's acknowledgement.
 type flight struct {
-	it  *pubItem
-	fut jetstream.PubAckFuture
+	it       *pubItem
+	token    uint64    // the last token of the publish's reply subject
+	deadline time.Time // when it counts as timed out
+	settled  bool      // the acknowledgement (or an error) arrived
+	res      publishResult
+	err      error
 }
 
-// publisher puts events into the stream in the order they came from Redis, with JetStream's asynchronous publish:
-// up to window publishes await their acknowledgement at once, so relay keeps up with thousands of events a second.
+// errPublishTimeout: the stream did not acknowledge a publish in time (NATS slow, or the reply lost in a
+// reconnect). Sending it again is safe: the stream deduplicates by event id.
+var errPublishTimeout = errors.New("no acknowledgement from the stream in time")
+
+// publisher puts events into the stream in the order they came from Redis, asynchronously: up to window
+// publishes await their acknowledgement at once, so relay keeps up with thousands of events a second. It
+// publishes with a reply subject of its own and reads the acknowledgements from a channel subscription on its own
+// goroutine, so an acknowledgement wakes the publisher and nothing else.
 //
 // Redis pub/sub cannot be paused, so the reader never waits on the publisher: enqueue takes an event or, when the
 // buffer (NATS down or too slow) is full, drops it and says so loudly.
@@ -50,9 +65,11 @@ type flight struct {
 type publisher struct {
 	log         *slog.Logger
 	m           *metrics
-	js          jetstream.JetStream
-	ready       func() bool // NATS connected and the stream open
-	reopen      func()      // the stream did not answer: make sure it exists
+	nc          *nats.Conn
+	now         func() time.Time
+	timeout     time.Duration // for an acknowledgement
+	ready       func() bool   // NATS connected and the stream open
+	reopen      func()        // the stream did not answer: make sure it exists
 	wake        chan struct{}
 	queue       chan *pubItem
 	window      int
@@ -101,10 +118,44 @@ func isTransient(err error) bool {
 		errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrSlowConsumer) ||
-		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, errPublishTimeout) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
 		errors.Is(err, context.DeadlineExceeded)
+}
+
+// parseAck reads the stream's answer to a publish: stored, a duplicate of a stored event, or an error.
+func parseAck(m *nats.Msg) (publishResult, error) {
+	if len(m.Data) == 0 {
+		if m.Header.Get("Status") == "503" {
+			return 0, jetstream.ErrNoStreamResponse
+		}
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if !bytes.Contains(m.Data, []byte(`"error"`)) {
+		// {"stream":"BBBCHAT_EVENTS","seq":42} or {…,"duplicate": true}: nothing else to read.
+		if !bytes.HasPrefix(m.Data, []byte(`{"stream":`)) || !bytes.Contains(m.Data, []byte(`"seq":`)) {
+			return 0, jetstream.ErrInvalidJSAck
+		}
+		if _, v, ok := bytes.Cut(m.Data, []byte(`"duplicate":`)); ok && bytes.HasPrefix(bytes.TrimLeft(v, " "), []byte("true")) {
+			return resultDuplicate, nil
+		}
+		return resultStored, nil
+	}
+	var a struct {
+		Error     *jetstream.APIError `json:"error"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate"`
+	}
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if a.Error != nil {
+		return 0, a.Error
+	}
+	if a.Duplicate {
+		return resultDuplicate, nil
+	}
+	return resultStored, nil
 }
 
 // run publishes until the queue is closed and everything in it settled, or until ctx (the shutdown deadline)
@@ -112,13 +163,24 @@ func isTransient(err error) bool {
 func (p *publisher) run(ctx context.Context) {
 	var (
 		retry    []*pubItem // failed, to send again before anything newer, kept in seq order
-		inflight []flight   // sent, awaiting acknowledgement, in send order
+		inflight []*flight  // sent, awaiting acknowledgement, in send order (and so in token order)
 		next     *pubItem   // taken from the queue, not sent yet
 		closed   bool       // the queue is closed: no more events
 		failing  bool       // an error happened: drain inflight, wait, then resend
 		backoff  = p.backoffMin
+		token    uint64
+		sub      *nats.Subscription
+		acks     = make(chan *nats.Msg, 2*p.window+64) // never full: at most window publishes await an answer
+		inbox    = p.nc.NewInbox() + "."
+		timer    = time.NewTimer(time.Hour)
+		armed    time.Time // the deadline timer is set for
 	)
+	timer.Stop()
 	defer func() {
+		timer.Stop()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 		n := len(retry) + len(inflight)
 		if next != nil {
 			n++
@@ -175,9 +237,39 @@ func (p *publisher) run(ctx context.Context) {
 			return nil
 		}
 	}
+	// answer settles the flight an acknowledgement is for; one for a flight no longer waited for is ignored.
+	answer := func(m *nats.Msg) {
+		tok, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, inbox), 10, 64)
+		if err != nil {
+			return
+		}
+		i := sort.Search(len(inflight), func(i int) bool { return inflight[i].token >= tok })
+		if i == len(inflight) || inflight[i].token != tok || inflight[i].settled {
+			return
+		}
+		f := inflight[i]
+		f.settled = true
+		f.res, f.err = parseAck(m)
+	}
+	buf := make([]byte, 0, 64)
 	for {
 		if ctx.Err() != nil {
 			return
+		}
+		if sub == nil {
+			s, err := p.nc.ChanSubscribe(inbox+"*", acks)
+			if err != nil {
+				if ok, n := p.limit.allow("publish-subscribe"); ok {
+					p.log.Warn("cannot subscribe to the stream's acknowledgements, retrying", "err", err,
+						"retries_before", n)
+				}
+				if !p.sleep(ctx, backoff) {
+					return
+				}
+				backoff = min(2*backoff, p.backoffMax)
+				continue
+			}
+			sub = s
 		}
 		// Send while the window has room.
 		if !failing && p.ready() {
@@ -186,38 +278,73 @@ func (p *publisher) run(ctx context.Context) {
 				if it == nil {
 					break
 				}
-				msg := &nats.Msg{Subject: it.ev.Subject(), Data: it.payload}
-				fut, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(it.ev.ID))
-				if err != nil {
+				token++
+				buf = strconv.AppendUint(append(buf[:0], inbox...), token, 10)
+				msg := &nats.Msg{Subject: it.ev.Subject(), Reply: string(buf), Data: it.payload,
+					Header: nats.Header{jetstream.MsgIDHeader: []string{it.ev.ID}}}
+				if err := p.nc.PublishMsg(msg); err != nil {
 					if p.failed(ctx, it, err) {
 						addRetry(it)
 					}
 					failing = true
 					break
 				}
-				inflight = append(inflight, flight{it, fut})
+				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout)})
 			}
 		}
-		// Settle the oldest publish in flight.
-		if len(inflight) > 0 {
+		// Settle, in send order, what was answered or timed out.
+		now := p.now()
+		for len(inflight) > 0 {
 			f := inflight[0]
-			select {
-			case ack := <-f.fut.Ok():
-				inflight = inflight[1:]
-				res := resultStored
-				if ack.Duplicate {
-					res = resultDuplicate
-				}
-				p.finish(ctx, f.it, res)
-				if !failing {
-					backoff = p.backoffMin
-				}
-			case err := <-f.fut.Err():
-				inflight = inflight[1:]
-				if p.failed(ctx, f.it, err) {
+			if !f.settled && now.Before(f.deadline) {
+				break
+			}
+			inflight[0] = nil
+			inflight = inflight[1:]
+			if !f.settled {
+				f.err = errPublishTimeout
+			}
+			if f.err != nil {
+				if p.failed(ctx, f.it, f.err) {
 					addRetry(f.it)
 				}
 				failing = true
+				continue
+			}
+			p.finish(ctx, f.it, f.res)
+			if !failing {
+				backoff = p.backoffMin
+			}
+		}
+		if len(inflight) > 0 {
+			if d := inflight[0].deadline; !d.Equal(armed) {
+				timer.Reset(d.Sub(now))
+				armed = d
+			}
+			// Wait for an answer, the oldest publish's deadline, or (with room in the window) the next event.
+			var queue <-chan *pubItem
+			if !failing && !closed && next == nil && len(retry) == 0 && len(inflight) < p.window {
+				queue = p.queue
+			}
+			select {
+			case m := <-acks:
+				answer(m)
+				for more := true; more; { // take what else arrived without waiting
+					select {
+					case m := <-acks:
+						answer(m)
+					default:
+						more = false
+					}
+				}
+			case <-timer.C:
+				armed = time.Time{}
+			case it, ok := <-queue:
+				if !ok {
+					closed = true
+				} else {
+					next = it
+				}
 			case <-ctx.Done():
 				return
 			}
@@ -243,6 +370,8 @@ func (p *publisher) run(ctx context.Context) {
 				} else {
 					next = it
 				}
+			case m := <-acks:
+				answer(m) // late: its flight was given up already
 			case <-ctx.Done():
 				return
 			}

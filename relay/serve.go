@@ -20,7 +20,6 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -143,13 +142,6 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	defer link.shutdown()
 	nc := link.nc
 	keeper.nc = nc
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(2*publishWindow),
-		jetstream.WithPublishAsyncTimeout(publishTimeout))
-	if err != nil {
-		nc.Close()
-		return fmt.Errorf("jetstream: %w", err)
-	}
-
 	// hard ends everything still running when the shutdown deadline passes; bg ends the background loops.
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
@@ -161,7 +153,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
 	upd.start(hard)
 	pub := &publisher{
-		log: log, m: m, js: js,
+		log: log, m: m, nc: nc, now: now, timeout: publishTimeout,
 		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
 		reopen:      keeper.reopen,
 		wake:        pubWake,

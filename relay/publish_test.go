@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestParseAck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		data   string
+		header nats.Header
+		want   publishResult
+		err    string
+	}{
+		{"stored", `{"stream":"BBBCHAT_EVENTS","seq":42}`, nil, resultStored, ""},
+		{"stored in a domain", `{"stream":"BBBCHAT_EVENTS","domain":"hub","seq":42}`, nil, resultStored, ""},
+		{"duplicate", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true}`, nil, resultDuplicate, ""},
+		{"duplicate, no space", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate":true}`, nil, resultDuplicate, ""},
+		{"not a duplicate", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": false}`, nil, resultStored, ""},
+		{"refused", `{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"},"stream":"BBBCHAT_EVENTS","seq":0}`, nil, 0, "message size exceeds maximum allowed"},
+		{"unavailable", `{"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}`, nil, 0, "temporarily unavailable"},
+		{"no stream", ``, nats.Header{"Status": []string{"503"}}, 0, jetstream.ErrNoStreamResponse.Error()},
+		{"empty", ``, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"not an ack", `{"type":"io.nats.jetstream.api.v1.pub_ack"}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"broken error", `{"error":`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := parseAck(&nats.Msg{Data: []byte(tc.data), Header: tc.header})
+			if tc.err == "" {
+				if err != nil || res != tc.want {
+					t.Fatalf("parseAck = %v, %v; want %v", res, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("parseAck error = %v, want one saying %q", err, tc.err)
+			}
+		})
+	}
+	if !isTransient(&jetstream.APIError{Code: 503}) || isTransient(&jetstream.APIError{Code: 400}) ||
+		!isTransient(jetstream.ErrNoStreamResponse) || !isTransient(errPublishTimeout) {
+		t.Error("isTransient: 503, no stream and a timeout are transient, 400 is not")
+	}
+}
+
+// pubWorld is a publisher on a real nats-server with a stream like relay's, recording how each event settled.
+type pubWorld struct {
+	ns       *testenv.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	p        *publisher
+	m        *metrics
+	reopened chan struct{}
+	seq      uint64 // of the last event sent
+	mu       sync.Mutex
+	results  map[string]publishResult
+	order    []string // ids in the order they settled
+}
+
+func newPubWorld(t *testing.T, maxMsgSize int32) *pubWorld {
+	t.Helper()
+	w := &pubWorld{ns: testenv.NATS(t), m: newMetrics("test"), reopened: make(chan struct{}, 100),
+		results: map[string]publishResult{}}
+	nc, err := nats.Connect(testenv.NATSURL(w.ns), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	w.nc = nc
+	w.js, _ = jetstream.New(nc)
+	w.createStream(t, maxMsgSize)
+	w.p = &publisher{
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: w.m, nc: nc, now: time.Now,
+		timeout: 500 * time.Millisecond, ready: nc.IsConnected,
+		reopen: func() {
+			select {
+			case w.reopened <- struct{}{}:
+			default:
+			}
+		},
+		wake: make(chan struct{}, 1), queue: make(chan *pubItem, 1000), window: 8, maxAttempts: 3,
+		done: func(_ context.Context, it *pubItem, res publishResult) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			w.results[it.ev.ID] = res
+			w.order = append(w.order, it.ev.ID)
+		},
+		limit: newLogLimiter(time.Second, time.Now), backoffMin: 20 * time.Millisecond, backoffMax: 200 * time.Millisecond,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.p.run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return w
+}
+
+func (w *pubWorld) createStream(t *testing.T, maxMsgSize int32) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, "stream created", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := w.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "EVENTS", Subjects: []string{state.SubjectRoot + ".>"},
+			Duplicates: time.Minute, MaxMsgSize: maxMsgSize})
+		return err == nil
+	})
+}
+
+func (w *pubWorld) send(id string, size int) {
+	w.seq++
+	ev := state.Event{Type: state.TypeMessage, ID: id, MeetingID: "m1", Text: id}
+	w.p.enqueue(&pubItem{seq: w.seq, ev: ev, payload: make([]byte, size)})
+}
+
+// settled waits until n events settled and returns their ids in settling order.
+func (w *pubWorld) settled(t *testing.T, n int) []string {
+	t.Helper()
+	testenv.Eventually(t, 30*time.Second, fmt.Sprintf("%d events settled", n), func() bool {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return len(w.order) >= n
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.order...)
+}
+
+// stored returns the ids in the stream, in stream order.
+func (w *pubWorld) stored(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := w.js.OrderedConsumer(ctx, "EVENTS", jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := w.js.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for n := s.CachedInfo().State.Msgs; uint64(len(got)) < n; { // the ordered consumer starts at the first
+		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m.Headers().Get(jetstream.MsgIDHeader))
+	}
+	return got
+}
+
+func ids(prefix string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprint(prefix, i))
+	}
+	return out
+}
+
+// Events go into the stream once each, in the order they came, through a nats-server that hangs (acknowledgements
+// time out, the publishes are sent again), a stream that is gone (the publisher asks for it to be made again) and
+// events sent twice (duplicates, told apart); an event the stream refuses is given up after its attempts.
+func TestPublisherThroughFaults(t *testing.T) {
+	t.Parallel()
+	w := newPubWorld(t, 4096)
+	for _, id := range ids("a", 50) {
+		w.send(id, 100)
+	}
+	if got := w.settled(t, 50); fmt.Sprint(got) != fmt.Sprint(ids("a", 50)) {
+		t.Fatalf("settled out of order: %v", got)
+	}
+
+	// nats-server hangs with the publishes in flight: they time out, and go in once each when it wakes.
+	w.ns.Signal(syscall.SIGSTOP)
+	for _, id := range ids("b", 20) {
+		w.send(id, 100)
+	}
+	testenv.Eventually(t, 10*time.Second, "a publish timed out and is retried", func() bool {
+		return w.m.publishRetries.Load() > 0
+	})
+	w.ns.Signal(syscall.SIGCONT)
+	w.settled(t, 70)
+	if s, want := w.stored(t), append(ids("a", 50), ids("b", 20)...); fmt.Sprint(s) != fmt.Sprint(want) {
+		t.Fatalf("stream after the hang holds %v, want %v", s, want)
+	}
+
+	// The same events again: duplicates.
+	for _, id := range ids("a", 5) {
+		w.send(id, 100)
+	}
+	w.settled(t, 75)
+
+	// The stream is gone: the publisher asks for it and sends again once it is back.
+	if err := w.js.DeleteStream(t.Context(), "EVENTS"); err != nil {
+		t.Fatal(err)
+	}
+	w.send("c0", 100)
+	select {
+	case <-w.reopened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the publisher did not ask for the stream after it was gone")
+	}
+	w.createStream(t, 4096)
+	w.settled(t, 76)
+
+	// Refused (larger than the stream takes): given up after its attempts; the next event goes on.
+	w.send("big", 8192)
+	w.send("c1", 100)
+	got := w.settled(t, 78)
+
+	w.mu.Lock()
+	res := w.results
+	w.mu.Unlock()
+	for _, id := range ids("a", 50)[5:] {
+		if res[id] != resultStored {
+			t.Errorf("%s: %v", id, res[id])
+		}
+	}
+	for _, id := range ids("b", 20) { // stored late, then its retry a duplicate, or stored by its retry
+		if res[id] != resultStored && res[id] != resultDuplicate {
+			t.Errorf("%s: %v", id, res[id])
+		}
+	}
+	for _, id := range ids("a", 5) {
+		if res[id] != resultDuplicate {
+			t.Errorf("%s sent again: %v, want a duplicate", id, res[id])
+		}
+	}
+	if res["big"] != resultLost || res["c0"] != resultStored || res["c1"] != resultStored {
+		t.Errorf("big %v, c0 %v, c1 %v", res["big"], res["c0"], res["c1"])
+	}
+	if fmt.Sprint(got[50:70]) != fmt.Sprint(ids("b", 20)) {
+		t.Errorf("settled after the hang: %v", got[50:70])
+	}
+	if s := w.stored(t); fmt.Sprint(s) != fmt.Sprint([]string{"c0", "c1"}) {
+		t.Errorf("stream after it was made again holds %v, want [c0 c1]", s)
+	}
+	if n := w.m.publishLost.Load(); n != 1 {
+		t.Errorf("lost = %d, want 1", n)
+	}
+}
