@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -323,12 +322,7 @@ func (r *reader) handle(raw []byte) {
 		r.m.decodeErrors.inc("incomplete")
 		return
 	}
-	payload, err := json.Marshal(ev)
-	if err != nil {
-		r.m.decodeErrors.inc("encode")
-		r.log.Error("cannot encode event", "err", err)
-		return
-	}
+	payload := state.AppendEvent(make([]byte, 0, 384), ev)
 	r.seq++
 	it := &pubItem{seq: r.seq, ev: ev, payload: payload}
 	if e.Meeting != nil {
