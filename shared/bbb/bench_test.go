@@ -35,3 +35,31 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecode measures Decode on the chat broadcasts relay decodes for every message it forwards, in the
+// shapes servers send, and on one message of another kind.
+func BenchmarkDecode(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		raw  []byte
+		kind Kind
+	}{
+		{"2.7 captured chat", capturedLines(b)[2], KindChatMessage},
+		{"2.4 chat with escapes", readEvent(b, "2.4-chat-multiline"), KindChatMessage},
+		{"3.0 chat reply", readEvent(b, "3.0-chat"), KindChatMessage},
+		{"2.7 captured user joined", capturedLines(b)[1], KindUserJoined},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if e, err := Decode(bc.raw); err != nil || e.Kind != bc.kind {
+				b.Fatalf("Decode = %v, %v; want %v", e.Kind, err, bc.kind)
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.raw)))
+			for b.Loop() {
+				if _, err := Decode(bc.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -158,7 +158,21 @@ type Meeting struct {
 // Event{Kind: KindOther, Name: ...} with a nil error, provided they are an
 // envelope at all (a JSON object with core.header and a name); their body is
 // not checked.
+//
+// Chat broadcasts as akka-apps writes them take a short path without
+// reflection (decodeChatShort); every other message, and any chat broadcast
+// that path is not sure of, goes through encoding/json (decodeJSON), with the
+// same result either way.
 func Decode(raw []byte) (Event, error) {
+	if e, ok := decodeChatShort(raw); ok {
+		return e, nil
+	}
+	return decodeJSON(raw)
+}
+
+// decodeJSON is Decode through encoding/json alone: it defines Decode's result
+// for every input, the short path included.
+func decodeJSON(raw []byte) (Event, error) {
 	if len(raw) > MaxMessageSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(raw), MaxMessageSize)
 	}
@@ -316,18 +330,21 @@ type chatFields struct {
 }
 
 type wireChatMsg struct {
-	ID            *string `json:"id"`
-	Timestamp     *int64  `json:"timestamp"`
-	CorrelationID string  `json:"correlationId"`
-	Sender        *struct {
-		ID   *string `json:"id"`
-		Name string  `json:"name"`
-		Role *string `json:"role"`
-	} `json:"sender"`
-	ChatEmphasizedText bool    `json:"chatEmphasizedText"`
-	Message            *string `json:"message"`
-	Color              *string `json:"color"`
-	ReplyToMessageID   *string `json:"replyToMessageId"`
+	ID                 *string     `json:"id"`
+	Timestamp          *int64      `json:"timestamp"`
+	CorrelationID      string      `json:"correlationId"`
+	Sender             *wireSender `json:"sender"`
+	ChatEmphasizedText bool        `json:"chatEmphasizedText"`
+	Message            *string     `json:"message"`
+	Color              *string     `json:"color"`
+	ReplyToMessageID   *string     `json:"replyToMessageId"`
+}
+
+// wireSender is msg.sender of a chat broadcast.
+type wireSender struct {
+	ID   *string `json:"id"`
+	Name string  `json:"name"`
+	Role *string `json:"role"`
 }
 
 // userFields: UserJoinedMeetingEvtMsg, UserLeftMeetingEvtMsg.

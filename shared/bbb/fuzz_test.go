@@ -2,6 +2,7 @@ package bbb
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,10 +11,17 @@ import (
 
 // FuzzDecode feeds arbitrary bytes to Decode. It must never panic; it either
 // returns an error wrapping ErrMalformed and a zero Event, or an Event whose
-// kind-specific fields are all there.
+// kind-specific fields are all there; and it gives exactly what encoding/json
+// alone gives (decodeJSON), whether or not the chat short path takes the input.
 func FuzzDecode(f *testing.F) {
 	for _, line := range capturedLines(f) {
 		f.Add(line)
+	}
+	// Chat broadcasts the short path takes, and variants for each of its rules.
+	for _, c := range shortCases(f) {
+		if len(c.raw) <= MaxMessageSize {
+			f.Add([]byte(c.raw))
+		}
 	}
 	files, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
 	if err != nil {
@@ -39,6 +47,14 @@ func FuzzDecode(f *testing.F) {
 		// names differ.)
 		if name, ok := SkipName(raw); ok && err == nil && e.Kind != KindOther {
 			t.Fatalf("SkipName = %q, but Decode gives %s", name, dump(e))
+		}
+		// The short path gives what encoding/json gives, or nothing.
+		want, werr := decodeJSON(raw)
+		if !reflect.DeepEqual(e, want) || fmt.Sprint(err) != fmt.Sprint(werr) {
+			t.Fatalf("Decode %s, %v; encoding/json %s, %v", dump(e), err, dump(want), werr)
+		}
+		if short, ok := decodeChatShort(raw); ok && (werr != nil || !reflect.DeepEqual(short, want)) {
+			t.Fatalf("short path %s; encoding/json %s, %v", dump(short), dump(want), werr)
 		}
 		// The one-pass fast path must agree with the exact per-kind slow path.
 		if len(raw) <= MaxMessageSize {
