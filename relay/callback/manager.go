@@ -126,6 +126,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	m.hard = hard
+	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
 	defer m.poster.closeIdle()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))

@@ -4,7 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
-	"fmt"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -23,8 +23,10 @@ type poster struct {
 	maxIdle     int             // idle connections kept per receiver
 	idleTimeout time.Duration
 
-	mu   sync.Mutex
-	idle map[string][]*pconn // "scheme://host:port" → idle connections, most recently used last
+	mu      sync.Mutex
+	idle    map[string][]*pconn // "scheme://host:port" → idle connections, most recently used last
+	busy    map[*pconn]struct{} // carrying a request now
+	aborted bool                // abort was called: no more requests
 }
 
 // pconn is a connection to a receiver.
@@ -48,7 +50,7 @@ func newPoster(tr *http.Transport) *poster {
 		return nil
 	}
 	return &poster{tr: tr, maxIdle: max(tr.MaxIdleConnsPerHost, 2), idleTimeout: tr.IdleConnTimeout,
-		idle: map[string][]*pconn{}}
+		idle: map[string][]*pconn{}, busy: map[*pconn]struct{}{}}
 }
 
 // handles reports whether the poster sends to u: http and https, without a proxy.
@@ -64,16 +66,26 @@ func (p *poster) handles(req *http.Request) bool {
 	return true
 }
 
-// post sends req (its body is body) and reads the reply, discarding its body. It is sent once: an idle
-// connection the receiver closed is noticed before it is used (connAlive), as net/http's connection reader
-// notices it, and a failure after the request was written is the attempt's, as with net/http for a POST.
-func (p *poster) post(ctx context.Context, req *http.Request, body []byte) (reply, error) {
+// errAborted: relay's drain timeout passed while a callback was being posted.
+var errAborted = errors.New("callback cut short: relay is stopping")
+
+// post sends req (its body is body) and reads the reply, discarding its body, all before deadline; ctx bounds
+// nothing but a new connection's dial and TLS handshake (with deadline too). abort cuts it short. It is sent
+// once: an idle connection the receiver closed is noticed before it is used (connAlive), as net/http's
+// connection reader notices it, and a failure after the request was written is the attempt's, as with net/http
+// for a POST.
+func (p *poster) post(ctx context.Context, deadline time.Time, req *http.Request, body []byte) (reply, error) {
 	key, addr := p.key(req.URL)
-	pc, err := p.get(ctx, key, addr, req.URL)
+	pc, err := p.get(ctx, deadline, key, addr, req.URL)
 	if err != nil {
 		return reply{}, err
 	}
-	a, reusable, err := pc.roundTrip(ctx, req, body)
+	if !p.enter(pc, deadline) {
+		pc.conn.Close()
+		return reply{}, errAborted
+	}
+	a, reusable, err := pc.roundTrip(req, body)
+	p.leave(pc)
 	if err != nil {
 		pc.conn.Close()
 		return reply{}, err
@@ -84,6 +96,37 @@ func (p *poster) post(ctx context.Context, req *http.Request, body []byte) (repl
 		pc.conn.Close()
 	}
 	return a, nil
+}
+
+// enter sets pc's deadline and counts it busy, so that abort can cut it short; false once abort was called.
+func (p *poster) enter(pc *pconn, deadline time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.aborted {
+		return false
+	}
+	pc.conn.SetDeadline(deadline)
+	p.busy[pc] = struct{}{}
+	return true
+}
+
+func (p *poster) leave(pc *pconn) {
+	p.mu.Lock()
+	delete(p.busy, pc)
+	p.mu.Unlock()
+}
+
+// abort ends every request under way (their connections' deadlines pass at once) and refuses new ones.
+func (p *poster) abort() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.aborted = true
+	for pc := range p.busy {
+		pc.conn.SetDeadline(time.Unix(1, 0))
+	}
 }
 
 // key returns the pool key and the address to dial of u.
@@ -99,8 +142,8 @@ func (p *poster) key(u *url.URL) (key, addr string) {
 	return u.Scheme + "://" + addr, addr
 }
 
-// get returns an idle connection to key that is still open, or a new one.
-func (p *poster) get(ctx context.Context, key, addr string, u *url.URL) (*pconn, error) {
+// get returns an idle connection to key that is still open, or a new one dialled before deadline.
+func (p *poster) get(ctx context.Context, deadline time.Time, key, addr string, u *url.URL) (*pconn, error) {
 	now := time.Now()
 	for {
 		p.mu.Lock()
@@ -119,6 +162,8 @@ func (p *poster) get(ctx context.Context, key, addr string, u *url.URL) (*pconn,
 		pc.conn.Close()
 	}
 
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
 	dial := p.tr.DialContext
 	if dial == nil {
 		dial = (&net.Dialer{}).DialContext
@@ -174,17 +219,9 @@ func (p *poster) closeIdle() {
 	}
 }
 
-// roundTrip writes the request and reads the reply within ctx. reusable reports whether the connection may
-// carry the next request.
-func (pc *pconn) roundTrip(ctx context.Context, req *http.Request, body []byte) (a reply, reusable bool, err error) {
-	if dl, ok := ctx.Deadline(); ok {
-		pc.conn.SetDeadline(dl)
-	} else {
-		pc.conn.SetDeadline(time.Time{})
-	}
-	stop := context.AfterFunc(ctx, func() { pc.conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-
+// roundTrip writes the request and reads the reply, within the connection's deadline. reusable reports whether
+// the connection may carry the next request.
+func (pc *pconn) roundTrip(req *http.Request, body []byte) (a reply, reusable bool, err error) {
 	w := pc.bw
 	w.WriteString("POST ")
 	w.WriteString(req.URL.RequestURI())
@@ -204,11 +241,11 @@ func (pc *pconn) roundTrip(ctx context.Context, req *http.Request, body []byte) 
 	w.WriteString("\r\n\r\n")
 	w.Write(body)
 	if err := w.Flush(); err != nil {
-		return reply{}, false, withContext(ctx, err)
+		return reply{}, false, err
 	}
 	resp, err := http.ReadResponse(pc.br, req)
 	if err != nil {
-		return reply{}, false, withContext(ctx, err)
+		return reply{}, false, err
 	}
 	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead+1))
 	resp.Body.Close()
@@ -217,12 +254,4 @@ func (pc *pconn) roundTrip(ctx context.Context, req *http.Request, body []byte) 
 	// informational (1xx) reply the real one may still come.
 	reusable = err == nil && n <= maxResponseRead && !resp.Close && resp.StatusCode >= 200
 	return a, reusable, nil
-}
-
-// withContext adds the context's error to err when the context ended (the attempt's time was up).
-func withContext(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (%w)", ctx.Err(), err)
-	}
-	return err
 }

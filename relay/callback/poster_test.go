@@ -66,7 +66,7 @@ func postOnce(t *testing.T, p *poster, url string, timeout time.Duration) (reply
 	if !p.handles(req) {
 		t.Fatalf("poster does not handle %s", url)
 	}
-	return p.post(ctx, req, []byte(`{"message":"hi"}`))
+	return p.post(ctx, time.Now().Add(timeout), req, []byte(`{"message":"hi"}`))
 }
 
 func TestPosterKeepsConnections(t *testing.T) {
@@ -165,6 +165,41 @@ func TestPosterTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("gave up after %s", d)
+	}
+}
+
+// abort (relay's drain timeout) cuts a post under way short at once, and refuses the next.
+func TestPosterAbort(t *testing.T) {
+	release := make(chan struct{})
+	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) { <-release })
+	defer close(release)
+	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
+	defer p.closeIdle()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := postOnce(t, p, s.URL, time.Minute)
+		errc <- err
+	}()
+	testenv.Eventually(t, 10*time.Second, "the request is under way", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.busy) == 1
+	})
+	start := time.Now()
+	p.abort()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("an aborted post succeeded")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("abort did not end the post under way")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("abort took %s", d)
+	}
+	if _, err := postOnce(t, p, s.URL, time.Minute); !errors.Is(err, errAborted) {
+		t.Fatalf("a post after abort: %v, want errAborted", err)
 	}
 }
 

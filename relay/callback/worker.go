@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"sync"
@@ -457,32 +458,41 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	return nil
 }
 
-// attempt POSTs body once.
+// attempt POSTs body once, within the configured timeout.
 func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) result {
 	o := w.m.o
-	ctx, cancel := context.WithTimeout(w.m.hard, o.Timeout)
-	defer cancel()
+	deadline := time.Now().Add(o.Timeout)
+	req, err := http.NewRequestWithContext(w.m.hard, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
+	if err != nil {
+		return result{err: errors.New("invalid callback URL")}
+	}
 	if o.CheckTarget != nil {
+		ctx := w.m.hard
+		if _, err := netip.ParseAddr(req.URL.Hostname()); err != nil { // a name, to resolve within the attempt
+			c, cancel := context.WithDeadline(ctx, deadline)
+			defer cancel()
+			ctx = c
+		}
 		if err := o.CheckTarget(ctx, b.CallbackURI); err != nil {
 			return result{err: fmt.Errorf("callback target refused: %w", err)}
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
-	if err != nil {
-		return result{err: errors.New("invalid callback URL")}
-	}
 	ts := now.Unix()
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", o.UserAgent)
-	req.Header.Set("webhook-id", id)
-	req.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("webhook-signature", checksum.WebhookSignature(b.CallbackSecret, id, ts, body))
+	req.Header = http.Header{
+		"Content-Type":      {"application/json"},
+		"User-Agent":        {o.UserAgent},
+		"Webhook-Id":        {id},
+		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
+		"Webhook-Signature": {checksum.WebhookSignature(b.CallbackSecret, id, ts, body)},
+	}
 	w.m.metrics.InFlight.Add(1)
 	var a reply
 	if w.m.poster.handles(req) {
-		a, err = w.m.poster.post(ctx, req, body)
+		a, err = w.m.poster.post(w.m.hard, deadline, req, body)
 	} else {
-		a, err = postWith(o.Client, req)
+		ctx, cancel := context.WithDeadline(w.m.hard, deadline)
+		a, err = postWith(o.Client, req.WithContext(ctx))
+		cancel()
 	}
 	w.m.metrics.InFlight.Add(-1)
 	if err != nil {
@@ -491,7 +501,7 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 			err = ue.Err
 		}
 		var ne net.Error
-		if w.m.hard.Err() == nil && (ctx.Err() != nil || errors.As(err, &ne) && ne.Timeout()) {
+		if w.m.hard.Err() == nil && (!time.Now().Before(deadline) || errors.As(err, &ne) && ne.Timeout()) {
 			err = fmt.Errorf("no answer within %s: %w", o.Timeout, err)
 		}
 		return result{err: err}
