@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -27,17 +28,62 @@ type Manager struct {
 	poster *poster        // sends the callbacks (nil: Options.Client does)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
+
+	runq chan *worker // to an idle runner
+	idle atomic.Int32 // runners waiting on runq
 }
 
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
 	m := &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
-		pushed: make(chan *nats.Msg, pushedBuffer)}
+		pushed: make(chan *nats.Msg, pushedBuffer), runq: make(chan *worker)}
 	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
 		m.poster = newPoster(tr) // it never follows a redirect either
 	}
 	return m
+}
+
+// Idle runners: goroutines that finished a worker's turn wait runnerLinger for the next worker with work, at most
+// maxIdleRunners of them. A busy relay then hands most turns to a goroutine whose stack has grown already,
+// instead of starting one (and growing its stack) for every event.
+const (
+	maxIdleRunners = 16
+	runnerLinger   = time.Second
+)
+
+// startWork runs w.work on an idle runner, or on a new one.
+func (m *Manager) startWork(w *worker) {
+	select {
+	case m.runq <- w:
+	default:
+		go m.runner(w)
+	}
+}
+
+// runner works w's turn, then takes other workers' turns while they come within runnerLinger.
+func (m *Manager) runner(w *worker) {
+	var t *time.Timer
+	for {
+		w.work()
+		if m.idle.Add(1) > maxIdleRunners {
+			m.idle.Add(-1)
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(runnerLinger)
+		} else {
+			t.Reset(runnerLinger)
+		}
+		select {
+		case w = <-m.runq:
+			m.idle.Add(-1)
+			t.Stop()
+		case <-t.C:
+			m.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // dispatch hands what the consumers push to their workers until ctx ends, then hands back what is left.

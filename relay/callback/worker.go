@@ -78,7 +78,7 @@ func (w *worker) kick() {
 	}
 	w.running = true
 	w.runMu.Unlock()
-	go w.work()
+	w.m.startWork(w)
 }
 
 // checkAgain asks the worker to make sure its consumer still exists.
