@@ -11,7 +11,7 @@ import (
 
 // chatPrefix is how akka-apps starts every chat broadcast it publishes (Jackson writes the envelope first, its
 // name first).
-const chatPrefix = envelopePrefix + `GroupChatMessageBroadcastEvtMsg"`
+const chatPrefix = envelopePrefix + chatName + `"`
 
 // decodeChatShort is Decode's short path for the message relay decodes most, the chat broadcast as akka-apps
 // writes it. It reads the message without reflection into the same wire structs json.Unmarshal fills and hands
@@ -36,7 +36,7 @@ func decodeChatShort(raw []byte) (e Event, ok bool) {
 		return Event{}, false
 	}
 	w := new(chatWire)
-	s := scanner{data: string(raw)} // read as a string; the strings of the result are copies of their parts
+	s := scanner{data: string(raw)} // one copy; the result's strings are parts of it until compact
 	if !s.chatMessage(w) {
 		return Event{}, false
 	}
@@ -48,7 +48,40 @@ func decodeChatShort(raw []byte) (e Event, ok bool) {
 	if err != nil || e.Kind != KindChatMessage {
 		return Event{}, false
 	}
+	c := e.Chat
+	compact(&e.Name, &e.MeetingID, &c.ChatID, &c.ID, &c.CorrelationID, &c.SenderID, &c.SenderName, &c.SenderRole,
+		&c.Message, &c.Color, &c.ReplyToMessageID, &c.HeaderUserID)
 	return e, true
+}
+
+// chatName is the envelope name of a chat broadcast.
+const chatName = "GroupChatMessageBroadcastEvtMsg"
+
+// compact copies the strings into one new string and points each at its part of it, so that an event relay
+// keeps (queued for the stream, say) holds its fields but not the whole message they were read from. A string
+// that spells the chat broadcast's name (the envelope's, always) becomes that constant instead.
+func compact(fields ...*string) {
+	n := 0
+	for _, f := range fields {
+		if *f == chatName {
+			*f = chatName
+		} else {
+			n += len(*f)
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, f := range fields {
+		if *f != chatName {
+			b.WriteString(*f)
+		}
+	}
+	all := b.String()
+	for _, f := range fields {
+		if *f != chatName {
+			*f, all = all[:len(*f)], all[len(*f):]
+		}
+	}
 }
 
 // chatWire holds a chat broadcast's wire structs, msg and everything its pointers lead to, which json.Unmarshal
@@ -268,8 +301,7 @@ func (s *scanner) str(dst *string) bool {
 		return false
 	}
 	if plain {
-		// A copy of its own: an event relay keeps queued must not hold on to the whole message.
-		*dst = strings.Clone(tok[1 : len(tok)-1])
+		*dst = tok[1 : len(tok)-1] // a part of the message, until decodeChatShort copies the result's strings
 		return true
 	}
 	return json.Unmarshal([]byte(tok), dst) == nil

@@ -119,8 +119,18 @@ func (v Version) String() string {
 	if v.IsZero() {
 		return "unknown"
 	}
+	if v.Major >= 0 && v.Major <= 9 && v.Minor >= 0 && v.Minor <= 9 { // every BBB release: no allocation
+		i := 3 * (10*v.Major + v.Minor)
+		return shortVersions[i : i+3]
+	}
 	return strconv.Itoa(v.Major) + "." + strconv.Itoa(v.Minor)
 }
+
+// shortVersions spells every version from 0.0 to 9.9, three bytes each, for String.
+const shortVersions = "0.00.10.20.30.40.50.60.70.80.9" + "1.01.11.21.31.41.51.61.71.81.9" +
+	"2.02.12.22.32.42.52.62.72.82.9" + "3.03.13.23.33.43.53.63.73.83.9" + "4.04.14.24.34.44.54.64.74.84.9" +
+	"5.05.15.25.35.45.55.65.75.85.9" + "6.06.16.26.36.46.56.66.76.86.9" + "7.07.17.27.37.47.57.67.77.87.9" +
+	"8.08.18.28.38.48.58.68.78.88.9" + "9.09.19.29.39.49.59.69.79.89.9"
 
 // IsZero reports whether v is the zero (unknown) Version.
 func (v Version) IsZero() bool { return v == Version{} }

@@ -2,6 +2,7 @@ package bbb
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -172,4 +173,25 @@ func TestReadReleaseFile(t *testing.T) {
 			t.Fatalf("error %v, want one wrapping fs.ErrNotExist", err)
 		}
 	})
+}
+
+func TestVersionString(t *testing.T) {
+	for major := range 12 {
+		for minor := range 12 {
+			v := Version{major, minor}
+			want := fmt.Sprintf("%d.%d", major, minor)
+			if v.IsZero() {
+				want = "unknown"
+			}
+			if got := v.String(); got != want {
+				t.Errorf("Version{%d, %d}.String() = %q, want %q", major, minor, got, want)
+			}
+		}
+	}
+	if got := (Version{2, 17}).String(); got != "2.17" {
+		t.Errorf("2.17: %q", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = Version{2, 7}.String() }); n != 0 {
+		t.Errorf("String allocates %v times for 2.7", n)
+	}
 }
