@@ -40,7 +40,8 @@ type worker struct {
 
 	// Owned by the goroutine that works (there is at most one at a time).
 	sub      *nats.Subscription
-	attached bool // subscribed, and the consumer was there
+	attached bool                    // subscribed, and the consumer was there
+	signer   *checksum.WebhookSigner // for the bridge's current secret
 
 	runMu   sync.Mutex
 	running bool // a goroutine works
@@ -478,12 +479,15 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		}
 	}
 	ts := now.Unix()
+	if w.signer == nil || w.signer.Secret() != b.CallbackSecret {
+		w.signer = checksum.NewWebhookSigner(b.CallbackSecret)
+	}
 	req.Header = http.Header{
 		"Content-Type":      {"application/json"},
 		"User-Agent":        {o.UserAgent},
 		"Webhook-Id":        {id},
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
-		"Webhook-Signature": {checksum.WebhookSignature(b.CallbackSecret, id, ts, body)},
+		"Webhook-Signature": {w.signer.Sign(id, ts, body)},
 	}
 	w.m.metrics.InFlight.Add(1)
 	var a reply

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,43 @@ func webhookMAC(secret, id, timestamp string, body []byte) []byte {
 func WebhookSignature(secret, id string, unix int64, body []byte) string {
 	mac := webhookMAC(secret, id, strconv.FormatInt(unix, 10), body)
 	return "v1," + base64.StdEncoding.EncodeToString(mac)
+}
+
+// WebhookSigner signs deliveries for one secret as WebhookSignature does, keeping the keyed HMAC between
+// deliveries instead of deriving it for each. It is not safe for concurrent use.
+type WebhookSigner struct {
+	secret string
+	mac    hash.Hash
+	buf    []byte
+}
+
+// NewWebhookSigner returns a signer for secret.
+func NewWebhookSigner(secret string) *WebhookSigner {
+	key, err := WebhookKey(secret)
+	if err != nil {
+		key = []byte(secret)
+	}
+	return &WebhookSigner{secret: secret, mac: hmac.New(sha256.New, key)}
+}
+
+// Secret is the secret s signs with.
+func (s *WebhookSigner) Secret() string { return s.secret }
+
+// Sign returns WebhookSignature(secret, id, unix, body).
+func (s *WebhookSigner) Sign(id string, unix int64, body []byte) string {
+	s.mac.Reset()
+	b := append(s.buf[:0], id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, unix, 10)
+	b = append(b, '.')
+	s.mac.Write(b)
+	s.mac.Write(body)
+	sum := s.mac.Sum(b[:0])
+	n := len(sum)
+	b = append(sum, "v1,"...)
+	b = base64.StdEncoding.AppendEncode(b, sum)
+	s.buf = b
+	return string(b[n:])
 }
 
 // VerifyWebhook checks a Standard Webhooks v1 delivery as a receiver does:

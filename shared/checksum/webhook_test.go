@@ -3,6 +3,7 @@ package checksum
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,5 +83,26 @@ func TestVerifyWebhook(t *testing.T) {
 				t.Fatalf("err = %v, want %v", err, tc.wantError)
 			}
 		})
+	}
+}
+
+func TestWebhookSigner(t *testing.T) {
+	for _, secret := range []string{"s3cret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_not base64!", ""} {
+		s := NewWebhookSigner(secret)
+		if s.Secret() != secret {
+			t.Fatalf("Secret() = %q", s.Secret())
+		}
+		for i, body := range []string{`{"a":1}`, "", strings.Repeat("x", 5000), `{"message":"hi"}`} {
+			id := strings.Repeat("msg_", i+1)
+			ts := int64(1700000000 + i)
+			if got, want := s.Sign(id, ts, []byte(body)), WebhookSignature(secret, id, ts, []byte(body)); got != want {
+				t.Fatalf("secret %q, delivery %d: Sign = %q, WebhookSignature = %q", secret, i, got, want)
+			}
+		}
+	}
+	s := NewWebhookSigner("s3cret")
+	body := []byte(`{"message":"hi"}`)
+	if n := testing.AllocsPerRun(100, func() { s.Sign("1698771200000-abcdefgh", 1700000000, body) }); n > 1 {
+		t.Errorf("Sign allocates %v times, want 1 (its result)", n)
 	}
 }
