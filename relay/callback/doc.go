@@ -8,7 +8,8 @@
 // event of a bridge is in flight at a time, whichever relay process holds it; it pushes to the bridge's deliver
 // subject, to which every relay subscribes in one queue group, so each event reaches one relay. A Manager watches
 // the bridges bucket and keeps one worker per active bridge; the Manager's dispatcher hands each pushed event to
-// its worker, which runs a goroutine while it has work: it POSTs the event and answers JetStream:
+// its worker, which runs on a goroutine while it has work (one that finished another worker's turn within the
+// last second, or a new one): it POSTs the event and answers JetStream:
 //
 //   - 2xx: acknowledged, and the bridge's position (the last event done with) noted; the position is written with
 //     the statistics every second. The consumer keeps its state in nats-server's memory, and the worker creates
