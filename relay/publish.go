@@ -131,7 +131,7 @@ func parseAck(m *nats.Msg) (publishResult, error) {
 		}
 		return 0, jetstream.ErrInvalidJSAck
 	}
-	if !bytes.Contains(m.Data, []byte(`"error"`)) {
+	if !mentionsError(m.Data) {
 		// {"stream":"BBBCHAT_EVENTS","seq":42} or {…,"duplicate": true}: nothing else to read.
 		if !bytes.HasPrefix(m.Data, []byte(`{"stream":`)) || !bytes.Contains(m.Data, []byte(`"seq":`)) {
 			return 0, jetstream.ErrInvalidJSAck
@@ -156,6 +156,17 @@ func parseAck(m *nats.Msg) (publishResult, error) {
 		return resultDuplicate, nil
 	}
 	return resultStored, nil
+}
+
+// mentionsError reports whether data holds the string "error" in any case (a key encoding/json would read as
+// the acknowledgement's error).
+func mentionsError(data []byte) bool {
+	for i := 0; i+7 <= len(data); i++ {
+		if data[i] == '"' && data[i+6] == '"' && bytes.EqualFold(data[i+1:i+6], []byte("error")) {
+			return true
+		}
+	}
+	return false
 }
 
 // run publishes until the queue is closed and everything in it settled, or until ctx (the shutdown deadline)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,6 +37,7 @@ func TestParseAck(t *testing.T) {
 		{"empty", ``, nil, 0, jetstream.ErrInvalidJSAck.Error()},
 		{"not an ack", `{"type":"io.nats.jetstream.api.v1.pub_ack"}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
 		{"broken error", `{"error":`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"error in another case", `{"stream":"X","seq":0,"Error":{"code":400,"description":"refused"}}`, nil, 0, "refused"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := parseAck(&nats.Msg{Data: []byte(tc.data), Header: tc.header})
@@ -250,4 +252,30 @@ func TestPublisherThroughFaults(t *testing.T) {
 	if n := w.m.publishLost.Load(); n != 1 {
 		t.Errorf("lost = %d, want 1", n)
 	}
+}
+
+// FuzzParseAck: whatever comes back on the reply subject, parseAck answers stored, duplicate or an error, without
+// panicking; an answer that is a JetStream error is never taken for a stored event.
+func FuzzParseAck(f *testing.F) {
+	for _, s := range []string{`{"stream":"BBBCHAT_EVENTS","seq":42}`, `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true}`,
+		`{"error":{"code":503,"err_code":10008,"description":"unavailable"}}`, ``, `{"error":`, `null`} {
+		f.Add([]byte(s), false)
+	}
+	f.Add([]byte(nil), true)
+	f.Fuzz(func(t *testing.T, data []byte, noResponders bool) {
+		m := &nats.Msg{Data: data}
+		if noResponders {
+			m.Header = nats.Header{"Status": []string{"503"}}
+		}
+		res, err := parseAck(m)
+		if err == nil && res != resultStored && res != resultDuplicate {
+			t.Fatalf("parseAck = %v with no error", res)
+		}
+		var a struct {
+			Error *jetstream.APIError `json:"error"`
+		}
+		if json.Unmarshal(data, &a) == nil && a.Error != nil && err == nil {
+			t.Fatalf("%q is a JetStream error, parseAck took it for %v", data, res)
+		}
+	})
 }
