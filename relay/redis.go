@@ -137,7 +137,7 @@ const (
 // subscribe starts the subscription on its own client (so that the dial hook sees only the subscription's
 // connections) and calls handle with every message's payload, in order, until the subscription is closed. Redis
 // being down at start is fine: go-redis keeps dialling.
-func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle func([]byte)) (stop func()) {
+func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle func(string)) (stop func()) {
 	client := redis.NewClient(o)
 	client.AddHook(s)
 	ps := client.Subscribe(ctx, s.channels...)
@@ -157,7 +157,7 @@ func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle fun
 // receive reads the subscription on the calling goroutine until it is closed. It reads the connection itself
 // rather than through go-redis's channels, whose reader and health check are two more goroutines to wake for
 // every message.
-func (s *subscriber) receive(ps *redis.PubSub, handle func([]byte)) {
+func (s *subscriber) receive(ps *redis.PubSub, handle func(string)) {
 	var (
 		pinged bool // a PING went out on a quiet connection; something must arrive within pongWait
 		errs   int
@@ -204,7 +204,7 @@ func (s *subscriber) receive(ps *redis.PubSub, handle func([]byte)) {
 			s.confirm(v)
 		case *redis.Message:
 			s.seen()
-			handle([]byte(v.Payload))
+			handle(v.Payload)
 		}
 	}
 }

@@ -27,7 +27,7 @@ func TestSubscriberHungRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 1000)
-	stop := s.subscribe(t.Context(), o, func(b []byte) { got <- string(b) })
+	stop := s.subscribe(t.Context(), o, func(b string) { got <- b })
 	defer stop()
 	pub := redis.NewClient(&redis.Options{Addr: rs.Addr, DisableIdentity: true})
 	defer pub.Close()

@@ -292,8 +292,14 @@ type reader struct {
 }
 
 // handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
-// logged (rate-limited), never fatal, and change nothing.
-func (r *reader) handle(raw []byte) {
+// logged (rate-limited), never fatal, and change nothing. A chat broadcast is read from msg as it is; anything
+// else from a copy.
+func (r *reader) handle(msg string) {
+	if e, ok := bbb.DecodeChat(msg); ok {
+		r.forward(e, nil)
+		return
+	}
+	raw := []byte(msg)
 	if name, ok := bbb.SkipName(raw); ok { // most of BBB's traffic: nothing to forward
 		r.m.redisEvents.inc(name)
 		return
@@ -309,6 +315,12 @@ func (r *reader) handle(raw []byte) {
 		}
 		return
 	}
+	r.forward(e, raw)
+}
+
+// forward queues a decoded event for the stream. raw is the message it was decoded from (the id of an event
+// other than a chat message is a hash of it); nil for a chat message.
+func (r *reader) forward(e bbb.Event, raw []byte) {
 	r.m.redisEvents.inc(e.Name)
 	if eventType(e.Kind) == "" {
 		return

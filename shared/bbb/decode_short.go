@@ -35,8 +35,23 @@ func decodeChatShort(raw []byte) (e Event, ok bool) {
 	if len(raw) > MaxMessageSize || !bytes.HasPrefix(raw, []byte(chatPrefix)) {
 		return Event{}, false
 	}
+	return decodeChatString(string(raw))
+}
+
+// DecodeChat decodes msg, one Redis message as go-redis hands it over, when it is a chat broadcast in the shape
+// akka-apps writes, without copying it: the result is Decode's for the same bytes. ok is false for anything else,
+// which the caller decodes with Decode.
+func DecodeChat(msg string) (e Event, ok bool) {
+	if len(msg) > MaxMessageSize || !strings.HasPrefix(msg, chatPrefix) {
+		return Event{}, false
+	}
+	return decodeChatString(msg)
+}
+
+// decodeChatString is decodeChatShort on data, whose prefix and size were checked.
+func decodeChatString(data string) (e Event, ok bool) {
 	w := new(chatWire)
-	s := scanner{data: string(raw)} // one copy; the result's strings are parts of it until compact
+	s := scanner{data: data} // the result's strings are parts of data until compact
 	if !s.chatMessage(w) {
 		return Event{}, false
 	}

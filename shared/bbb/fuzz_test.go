@@ -56,6 +56,10 @@ func FuzzDecode(f *testing.F) {
 		if short, ok := decodeChatShort(raw); ok && (werr != nil || !reflect.DeepEqual(short, want)) {
 			t.Fatalf("short path %s; encoding/json %s, %v", dump(short), dump(want), werr)
 		}
+		short, ok := decodeChatShort(raw)
+		if fromString, sok := DecodeChat(string(raw)); sok != ok || !reflect.DeepEqual(fromString, short) {
+			t.Fatalf("DecodeChat %s, %v; the short path %s, %v", dump(fromString), sok, dump(short), ok)
+		}
 		// The one-pass fast path must agree with the exact per-kind slow path.
 		if len(raw) <= MaxMessageSize {
 			slow, serr := decodeSlow(raw)
