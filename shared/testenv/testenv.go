@@ -20,16 +20,28 @@ import (
 	"time"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago and that it has not returned before in this
+// test process: the kernel may hand a port it just released to the next request, and two servers of one test
+// given the same port would have the second fail to listen while the first answers for it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testenv: no free port not handed out before")
+	return 0
 }
+
+// handedOut holds the ports FreePort returned in this test process.
+var handedOut sync.Map
 
 // Eventually polls cond every few milliseconds until it returns true or timeout passes, then fails the test with msg.
 func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {

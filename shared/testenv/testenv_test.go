@@ -21,3 +21,14 @@ func TestServersStartAndRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestFreePortNeverTwice(t *testing.T) {
+	seen := map[int]bool{}
+	for range 300 {
+		p := FreePort(t)
+		if seen[p] {
+			t.Fatalf("port %d handed out twice", p)
+		}
+		seen[p] = true
+	}
+}
