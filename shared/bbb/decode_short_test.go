@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/shared/jsonscan"
 )
 
 // shortCase is a chat broadcast and whether Decode's short path takes it.
@@ -147,7 +149,7 @@ func shortCases(t testing.TB) []shortCase {
 		{"too big", after(atBody, `"pad":"`+strings.Repeat("a", MaxMessageSize)+`",`), false},
 
 		// Not valid JSON, or nested deeper than the short path reads.
-		{"deep unknown value", after(atBody, `"deep":`+strings.Repeat("[", maxSkipDepth+1)+strings.Repeat("]", maxSkipDepth+1)+`,`), false},
+		{"deep unknown value", after(atBody, `"deep":`+strings.Repeat("[", jsonscan.MaxSkipDepth+1)+strings.Repeat("]", jsonscan.MaxSkipDepth+1)+`,`), false},
 		{"truncated", chat[:len(chat)-1], false},
 		{"trailing garbage", chat + "x", false},
 		{"two objects", chat + chat, false},

@@ -12,7 +12,7 @@ var decodeSeeds = []string{
 	`{"type":"cleared","id":"c","meeting_id":"m","timestamp":0,"is_breakout":false}`,
 	` { "type" : "message" , "text" : "a" } `,
 	`{}`,
-	`{"text":"a \u003c b \u0026 c"}`, // escapes: encoding/json
+	`{"text":"a \u003c b \u0026 c"}`, // escapes
 	`{"text":null}`,
 	`{"Type":"message"}`,    // another spelling: encoding/json matches it
 	`{"extra":{"a":[1,2]}}`, // unknown member
@@ -37,7 +37,7 @@ func TestDecodeEvent(t *testing.T) {
 		SenderName: "Zoë", Text: "Grüße", IsBreakout: true}
 	raw, _ := json.Marshal(e)
 	var got Event
-	if !decodeFlat(raw, &got) || got != e {
+	if !decodeShort(raw, &got) || got != e {
 		t.Fatalf("short path: %+v from %s", got, raw)
 	}
 }
