@@ -38,33 +38,18 @@ func WebhookKey(secret string) ([]byte, error) {
 	return key, nil
 }
 
-func webhookMAC(secret, id, timestamp string, body []byte) []byte {
-	key, err := WebhookKey(secret)
-	if err != nil {
-		key = []byte(secret)
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(timestamp))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return m.Sum(nil)
-}
-
 // WebhookSignature returns the value of the webhook-signature header of
 // Standard Webhooks v1: "v1," + base64(HMAC-SHA256(key, id + "." + unix +
 // "." + body)), with the key from WebhookKey.
 func WebhookSignature(secret, id string, unix int64, body []byte) string {
-	mac := webhookMAC(secret, id, strconv.FormatInt(unix, 10), body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac)
+	return NewWebhookSigner(secret).Sign(id, unix, body)
 }
 
 // WebhookSigner signs deliveries for one secret as WebhookSignature does, keeping the keyed HMAC between
 // deliveries instead of deriving it for each. It is not safe for concurrent use.
 type WebhookSigner struct {
 	secret string
-	mac    hash.Hash
+	h      hash.Hash
 	buf    []byte
 }
 
@@ -74,27 +59,34 @@ func NewWebhookSigner(secret string) *WebhookSigner {
 	if err != nil {
 		key = []byte(secret)
 	}
-	return &WebhookSigner{secret: secret, mac: hmac.New(sha256.New, key)}
+	return &WebhookSigner{secret: secret, h: hmac.New(sha256.New, key)}
 }
 
 // Secret is the secret s signs with.
 func (s *WebhookSigner) Secret() string { return s.secret }
 
-// Sign returns WebhookSignature(secret, id, unix, body).
+// Sign returns the webhook-signature header of a delivery of body with id at unix.
 func (s *WebhookSigner) Sign(id string, unix int64, body []byte) string {
-	s.mac.Reset()
-	b := append(s.buf[:0], id...)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, unix, 10)
-	b = append(b, '.')
-	s.mac.Write(b)
-	s.mac.Write(body)
-	sum := s.mac.Sum(b[:0])
+	var ts [20]byte
+	sum := s.mac(id, strconv.AppendInt(ts[:0], unix, 10), body)
 	n := len(sum)
-	b = append(sum, "v1,"...)
+	b := append(sum, "v1,"...)
 	b = base64.StdEncoding.AppendEncode(b, sum)
 	s.buf = b
 	return string(b[n:])
+}
+
+// mac returns HMAC(key, id + "." + timestamp + "." + body), in s's buffer: valid until s is used again.
+func (s *WebhookSigner) mac(id string, timestamp, body []byte) []byte {
+	s.h.Reset()
+	b := append(s.buf[:0], id...)
+	b = append(b, '.')
+	b = append(b, timestamp...)
+	b = append(b, '.')
+	s.h.Write(b)
+	s.h.Write(body)
+	s.buf = s.h.Sum(b[:0])
+	return s.buf
 }
 
 // VerifyWebhook checks a Standard Webhooks v1 delivery as a receiver does:
@@ -111,7 +103,7 @@ func VerifyWebhook(secret, id, timestamp, signatureHeader string, body []byte, n
 	if now.Sub(sent) > tolerance || sent.Sub(now) > tolerance {
 		return fmt.Errorf("%w: %d is %s from now", ErrWebhookTimestamp, ts, now.Sub(sent).Truncate(time.Second))
 	}
-	want := webhookMAC(secret, id, timestamp, body)
+	want := NewWebhookSigner(secret).mac(id, []byte(timestamp), body)
 	found := false
 	for _, sig := range strings.Fields(signatureHeader) {
 		version, b64, ok := strings.Cut(sig, ",")
