@@ -181,12 +181,13 @@ func (s *subscriber) receive(ps *redis.PubSub, handle func(string)) {
 				return
 			}
 			var ne net.Error
+			timedOut := errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
 			switch {
-			case errors.As(err, &ne) && ne.Timeout() && !pinged:
+			case timedOut && !pinged:
 				ctx, cancel := context.WithTimeout(context.Background(), s.pongWait)
 				pinged = ps.Ping(ctx) == nil
 				cancel()
-			case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded):
+			case timedOut:
 				pinged = false // go-redis dropped the connection and dials again
 				s.log.Warn("redis subscription: no answer to PING, connecting again", "waited", s.pongWait)
 			default:

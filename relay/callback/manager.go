@@ -44,6 +44,18 @@ func NewManager(o Options) *Manager {
 	return m
 }
 
+// nakAll hands back at once, unacknowledged, what is waiting in ch.
+func nakAll(ch <-chan *nats.Msg) {
+	for {
+		select {
+		case msg := <-ch:
+			_ = msg.Nak()
+		default:
+			return
+		}
+	}
+}
+
 // Idle runners: goroutines that finished a worker's turn wait runnerLinger for the next worker with work, at most
 // maxIdleRunners of them. A busy relay then hands most turns to a goroutine whose stack has grown already,
 // instead of starting one (and growing its stack) for every event.
@@ -94,14 +106,8 @@ func (m *Manager) dispatch(ctx context.Context, done chan<- struct{}) {
 		case msg := <-m.pushed:
 			m.route(msg)
 		case <-ctx.Done():
-			for {
-				select {
-				case msg := <-m.pushed:
-					_ = msg.Nak()
-				default:
-					return
-				}
-			}
+			nakAll(m.pushed)
+			return
 		}
 	}
 }

@@ -287,14 +287,7 @@ func (w *worker) unsubscribe() {
 		w.m.subs.CompareAndDelete(w.sub.Subject, w)
 		w.sub = nil
 	}
-	for {
-		select {
-		case msg := <-w.inbox:
-			_ = msg.Nak()
-		default:
-			return
-		}
-	}
+	nakAll(w.inbox)
 }
 
 // handle decides what one event means for the bridge and acts on it. A non-nil result stops the worker.
