@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 func getenvFrom(m map[string]string) func(string) string {

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestCallbackTargetCheckedAtConnect: a bridge started while its (loopback) target was allowed keeps its bridge

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // bridged is a meeting with a bridge to a receiver, its chat user and a talker present.

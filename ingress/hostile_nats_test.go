@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestHostileNATS publishes garbage on the message subject of a bridged meeting and of a meeting nobody bridged:

@@ -12,9 +12,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 // TestReplayAndRotation: a checksum is accepted once across all ingress processes on the same NATS, and during a

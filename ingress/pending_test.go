@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestPendingBound: a bridge whose receiver is down collects more undelivered callbacks than

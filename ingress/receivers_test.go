@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestDocReceivers runs the callback receivers of docs/api.md (docs/examples) against real callbacks: each must

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestRequestIDInLogs: every log line about a request carries its id (the client's, or one of ours) and its

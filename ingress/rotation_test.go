@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestSecretRotationWithoutRestart rotates the shared secret as docs/security.md says, with `systemctl reload`

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
-	"github.com/bbb-chat/bbb-chat/shared/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"

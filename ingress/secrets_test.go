@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestSecretsNeverInOutput runs a full session at debug level (bridges with callbacks, messages both ways,

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 func getenvOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

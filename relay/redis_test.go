@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 	"github.com/redis/go-redis/v9"
 )
 

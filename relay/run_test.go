@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 // run() in this process (so the race detector sees relay's goroutines): events through a NATS outage and a Redis

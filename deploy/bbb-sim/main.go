@@ -1,7 +1,7 @@
 // Command bbb-sim plays BigBlueButton's akka-apps on a Redis for demos and manual tests of bbb-chat: it creates a
 // meeting, joins a user for the bridge to post as and a few chatty viewers, and prints one line for every event,
 // including every message it drops and why. With -replay it publishes a capture of real BBB events and exits.
-// It is a thin shell around shared/bbbsim.
+// It is a thin shell around internal/bbbsim.
 package main
 
 import (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 )
 
 // lines writes whole lines to w from any goroutine.

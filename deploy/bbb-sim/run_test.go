@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -104,7 +104,7 @@ func TestRunReplay(t *testing.T) {
 	defer ps.Close()
 	var stdout testenv.Buffer
 	err := run(t.Context(), []string{"bbb-sim", "-redis", url, "-replay",
-		"../../shared/bbbsim/testdata/bbb-2.7-captured-raw.jsonl"}, env(nil), &stdout, &stdout)
+		"../../internal/bbbsim/testdata/bbb-2.7-captured-raw.jsonl"}, env(nil), &stdout, &stdout)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@
 //
 // It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a
 // JetStream nats-server on free loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator
-// (shared/bbbsim) and callback receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
+// (internal/bbbsim) and callback receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
 // docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it owns its
 // process helpers and touches nothing outside a temporary directory (and .bin/nats-server when that is missing).
 package main

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // TestDemo runs the README's first command for a few seconds and checks that chat flowed every way.

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"

@@ -10,10 +10,10 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

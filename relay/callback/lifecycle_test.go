@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 func TestBridgeDeletedAndStartedAgain(t *testing.T) {

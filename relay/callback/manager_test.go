@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
 )
 
 func TestDeliversSignedInOrder(t *testing.T) {

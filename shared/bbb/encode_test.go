@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 )
 
 // The expected shapes below are written out from bbb-protocol.md independently of the simulator's own tables.

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 )
 
 // TestConcurrentUse drives the simulator from many goroutines at once (scripted users, requests over Redis and

@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bbb-chat/bbb-chat/shared/bbbsim"
-	"github.com/bbb-chat/bbb-chat/shared/testenv"
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
 
 // M is a JSON object as the tests build and read them. The tests deliberately spell out every message shape
