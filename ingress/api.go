@@ -17,23 +17,22 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/julienschmidt/httprouter"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
 // Limits on parameters, in characters.
 const (
-	maxIDLen        = 256
-	maxUserNameLen  = 255
-	maxMessageLen   = 5000
-	maxURILen       = 2048
-	maxSecretLen    = 512
-	consumerAckWait = 30 * time.Second
+	maxIDLen       = 256
+	maxUserNameLen = 255
+	maxMessageLen  = 5000
+	maxURILen      = 2048
+	maxSecretLen   = 512
 )
 
 // api serves the HTTP API. It holds no state of its own beyond connections.
@@ -170,17 +169,15 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		s := a.store.Load()
-		if s == nil || !s.NC.IsConnected() {
+		if s == nil || !s.Connected() {
 			// Without NATS nothing can be checked or stored: say so now rather than after RequestTimeout (requests
 			// made while nats.go reconnects would wait for it).
-			a.fail(w, r, name, errNATS)
+			a.fail(w, r, name, state.ErrUnavailable)
 			return
 		}
 		if err := s.UseNonce(ctx, sum); err != nil {
 			if errors.Is(err, state.ErrReplay) {
 				a.m.authFails.With("replay").Inc()
-			} else {
-				err = fmt.Errorf("%w: %w", errNATS, err)
 			}
 			a.fail(w, r, name, err)
 			return
@@ -250,33 +247,19 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 	if err != nil {
 		return response{}, err
 	}
-	if n, err := s.CountBridges(ctx); err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
-	} else if n >= a.cfg.MaxBridges {
-		return response{}, withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
-	}
-	b := state.Bridge{
+	b, err := a.lifecycle(s).Start(ctx, state.Bridge{
 		MeetingID: m.InternalID, ExternalID: m.ExternalID, RequestedID: meetingID, ChatUser: chatUser,
 		CallbackURI: uri, CallbackSecret: secret, CallbackEvents: events, CreatedAt: a.now(),
-	}
-	if uri != "" {
-		b.CallbackState = state.CallbackActive
-	}
-	b, err = s.CreateBridge(ctx, b)
-	if errors.Is(err, state.ErrExists) {
+	}, a.cfg.MaxBridges)
+	switch {
+	case errors.Is(err, state.ErrExists):
 		return response{}, errChatExists
-	}
-	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
-	}
-	if b.HasCallback() {
-		if _, err := s.EnsureCallbackConsumer(ctx, b, consumerAckWait, state.Position{}); err != nil {
-			s.DeleteBridge(context.WithoutCancel(ctx), b.MeetingID)
-			if errors.Is(err, jetstream.ErrMaximumConsumersLimit) {
-				return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
-			}
-			return response{}, fmt.Errorf("%w: %w", errNATS, err)
-		}
+	case errors.Is(err, bridge.ErrTooManyBridges):
+		return response{}, withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
+	case errors.Is(err, bridge.ErrTooManyConsumers):
+		return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
+	case err != nil:
+		return response{}, err
 	}
 	_, present := a.chatUser(ctx, s, b)
 	a.logFor(ctx).Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
@@ -292,22 +275,20 @@ func (a *api) end(ctx context.Context, s *state.Store, req request) (response, e
 	if err != nil {
 		return response{}, err
 	}
-	if err := s.DeleteCallbackConsumer(ctx, b.MeetingID); err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
-	}
-	if fs, err := s.Failed(ctx, b.MeetingID); err == nil {
-		for _, f := range fs {
-			s.DeleteFailed(ctx, b.MeetingID, f.Seq)
-		}
-	}
-	if err := s.DeleteBridge(ctx, b.MeetingID); err != nil {
+	if err := a.lifecycle(s).End(ctx, b.MeetingID); err != nil {
 		if errors.Is(err, state.ErrNotFound) {
 			return response{}, errChatNotFound
 		}
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		return response{}, err
 	}
 	a.logFor(ctx).Info("chat ended", "meeting_id", b.MeetingID)
 	return ok("Chat was ended", map[string]any{"meeting_id": b.MeetingID}), nil
+}
+
+// lifecycle is the bridges' lifecycle in s. Ingress does not read BBB_CHAT_CALLBACK_TIMEOUT: consumers it creates
+// get the default's AckWait, and it leaves existing ones as relay set them.
+func (a *api) lifecycle(s *state.Store) *bridge.Lifecycle {
+	return bridge.New(s, bridge.Options{Now: a.now})
 }
 
 // bridge finds the bridge of a meeting given by internal or external id.
@@ -315,7 +296,7 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 	r := a.reads(s)
 	m, _, err := r.ResolveMeeting(ctx, meetingID)
 	if err != nil {
-		return state.Bridge{}, fmt.Errorf("%w: %w", errNATS, err)
+		return state.Bridge{}, err
 	}
 	b, err := r.GetBridge(ctx, m.InternalID)
 	if errors.Is(err, state.ErrNotFound) && m.InternalID != meetingID {
@@ -325,7 +306,7 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 		return b, errChatNotFound
 	}
 	if err != nil {
-		return b, fmt.Errorf("%w: %w", errNATS, err)
+		return b, err
 	}
 	return b, nil
 }
@@ -335,7 +316,7 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (state.Meeting, bool, error) {
 	m, known, err := a.reads(s).ResolveMeeting(ctx, meetingID)
 	if err != nil {
-		return m, false, fmt.Errorf("%w: %w", errNATS, err)
+		return m, false, err
 	}
 	if known || !a.bbbAPI.Configured() {
 		return m, known, nil
@@ -351,7 +332,7 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,
 		CreatedAt: time.UnixMilli(info.CreateTime)}
 	if err := s.PutMeeting(ctx, m); err != nil {
-		return m, true, fmt.Errorf("%w: %w", errNATS, err)
+		return m, true, err
 	}
 	return m, true, nil
 }
@@ -408,7 +389,7 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 		// Remember it, so relay does not send BBB's echo of it back to the bridge's callback.
 		if err == nil {
 			if rerr := s.RecordAPIPost(ctx, b.MeetingID, bbb.SanitizeName(userName), message); rerr != nil {
-				return response{}, fmt.Errorf("%w: %w", errNATS, rerr)
+				return response{}, rerr
 			}
 		}
 	} else {
@@ -444,7 +425,7 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 	}
 	if b.HasCallback() {
 		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
-		pending, err := s.Pending(ctx, b.MeetingID)
+		pending, err := a.lifecycle(s).Pending(ctx, b.MeetingID)
 		if err != nil {
 			pending = 0
 		}
@@ -454,11 +435,11 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 		cb["overloaded"] = pending > uint64(max(a.cfg.MaxPending, 0))
 		stats, err := s.GetCallbackStats(ctx, b.MeetingID)
 		if err != nil {
-			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+			return response{}, err
 		}
 		failed, err := s.Failed(ctx, b.MeetingID)
 		if err != nil {
-			return response{}, fmt.Errorf("%w: %w", errNATS, err)
+			return response{}, err
 		}
 		cb["delivered"] = stats.Delivered
 		cb["failed"] = len(failed)
@@ -490,7 +471,7 @@ func redactURI(raw string) string {
 func (a *api) running(ctx context.Context, s *state.Store, _ request) (response, error) {
 	bs, err := s.Bridges(ctx)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		return response{}, err
 	}
 	ids := make([]string, 0, len(bs))
 	chats := make([]map[string]any, 0, len(bs))
@@ -512,23 +493,10 @@ func (a *api) retry(ctx context.Context, s *state.Store, req request) (response,
 	if !b.HasCallback() {
 		return response{}, &paramError{"Parameter meeting_id names a chat without a callback."}
 	}
-	if b.CallbackState == state.CallbackGone {
-		// The receiver said 410 Gone before; asking to retry turns its callbacks back on from now.
-		if _, err := s.UpdateBridge(ctx, b.MeetingID, func(b *state.Bridge) bool {
-			b.CallbackState, b.CreatedAt = state.CallbackActive, a.now()
-			return true
-		}); err != nil {
-			return response{}, fmt.Errorf("%w: %w", errNATS, err)
-		}
-		if b2, err := s.GetBridge(ctx, b.MeetingID); err == nil {
-			if _, err := s.EnsureCallbackConsumer(ctx, b2, consumerAckWait, state.Position{}); err != nil {
-				return response{}, fmt.Errorf("%w: %w", errNATS, err)
-			}
-		}
-	}
-	n, err := s.RetryFailed(ctx, b.MeetingID)
+	// A callback marked gone (410) is turned back on from now.
+	n, err := a.lifecycle(s).Retry(ctx, b)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errNATS, err)
+		return response{}, err
 	}
 	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
 }

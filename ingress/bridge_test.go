@@ -17,7 +17,7 @@ import (
 
 // streamCount counts the events of a meeting's type in a server's stream.
 func (e *env) streamCount(meetingID, typ string) uint64 {
-	info, err := e.store.Events.Info(context.Background(), jetstream.WithSubjectFilter(state.EventSubject(meetingID, typ)))
+	info, err := e.events().Info(context.Background(), jetstream.WithSubjectFilter(state.EventSubject(meetingID, typ)))
 	if err != nil {
 		return 0
 	}
@@ -72,7 +72,7 @@ func TestBridgeTwoServers(t *testing.T) {
 		id  string
 	}{{a, ma.IntID}, {b, mb.IntID}} {
 		testenv.Eventually(t, 15*time.Second, "both messages on "+e.env.version, func() bool {
-			n, err := e.env.store.Pending(context.Background(), e.id)
+			n, err := e.env.pending(context.Background(), e.id)
 			return e.env.streamCount(e.id, state.TypeMessage) == 2 && err == nil && n == 0
 		})
 	}
@@ -172,7 +172,7 @@ func TestBridgeThroughBBBChatAPI(t *testing.T) {
 		id  string
 	}{{a, ma.IntID}, {b, mb.IntID}} {
 		testenv.Eventually(t, 15*time.Second, "message and echo handled on "+e.id, func() bool {
-			n, err := e.env.store.Pending(context.Background(), e.id)
+			n, err := e.env.pending(context.Background(), e.id)
 			return e.env.streamCount(e.id, state.TypeMessage) == 1 && err == nil && n == 0
 		})
 	}

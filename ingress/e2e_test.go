@@ -17,10 +17,12 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -36,6 +38,7 @@ type env struct {
 	rdb                  *redis.Client
 	sim                  *bbbsim.Sim
 	store                *state.Store
+	js                   jetstream.JetStream // a handle of the tests own, to look at the stream and buckets
 	ingressBin, relayBin string
 	ingress, relay       *testenv.Proc
 	apiURL               string
@@ -74,6 +77,9 @@ func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 	}
 	t.Cleanup(nc.Close)
 	if e.store, err = state.Open(t.Context(), nc, state.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.js, err = jetstream.New(nc); err != nil {
 		t.Fatal(err)
 	}
 	e.ingressBin = testenv.Build(t, "./ingress", "ingress")
@@ -449,4 +455,19 @@ func TestVersionInferred(t *testing.T) {
 			}
 		})
 	}
+}
+
+// events is the events stream, looked up through the tests' own handle.
+func (e *env) events() jetstream.Stream {
+	e.t.Helper()
+	st, err := e.js.Stream(context.Background(), state.StreamEvents)
+	if err != nil {
+		e.t.Fatalf("events stream: %v", err)
+	}
+	return st
+}
+
+// pending is a bridge's undelivered callbacks, as the API's getChatInfo reads them.
+func (e *env) pending(ctx context.Context, meetingID string) (uint64, error) {
+	return bridge.New(e.store, bridge.Options{}).Pending(ctx, meetingID)
 }

@@ -34,7 +34,7 @@ func TestCallbackTargetCheckedAtConnect(t *testing.T) {
 		if len(recv.deliveries()) != 1 { // first: nothing pending before the delivery says nothing
 			return false
 		}
-		n, err := e.store.Pending(ctx, m.IntID)
+		n, err := e.pending(ctx, m.IntID)
 		return err == nil && n == 0
 	})
 
@@ -77,7 +77,7 @@ func TestCallbackTargetCheckedAtConnect(t *testing.T) {
 	e.startRelay()
 	expect(t, e.call(callRetry, "meeting_id", m.IntID), 200, "3 failed callbacks will be sent again")
 	testenv.Eventually(t, 30*time.Second, "kept deliveries sent", func() bool {
-		n, err := e.store.Pending(context.Background(), m.IntID)
+		n, err := e.pending(context.Background(), m.IntID)
 		return err == nil && n == 0 && len(recv.deliveries()) == 4
 	})
 	checkDelivered(t, "receiver", recv.deliveries(), append([]string{first.ID}, refused...))

@@ -22,7 +22,6 @@ var (
 	errUserAbsent      = errors.New("chat user not in the meeting")
 	errRedis           = errors.New("redis unreachable")
 	errNoAkka          = errors.New("no BBB subscriber on redis")
-	errNATS            = errors.New("nats unreachable")
 	errVersionUnknown  = errors.New("BBB version unknown")
 	errTooManyBridges  = errors.New("too many bridges")
 	errNotFoundPath    = errors.New("unknown path")
@@ -69,7 +68,7 @@ func errorTable() []struct {
 		{errTooManyBridges, http.StatusTooManyRequests, "Too many chats are running"},
 		{errRedis, http.StatusServiceUnavailable, "BBB's Redis is unreachable; the message was not sent"},
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
-		{errNATS, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
+		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},

@@ -184,20 +184,20 @@ func (e *env) snapshot() string {
 		fs, _ := e.store.Failed(ctx, br.MeetingID)
 		fmt.Fprintf(&b, "failed %s %d\n", br.MeetingID, len(fs))
 	}
-	info, err := e.store.Events.Info(ctx)
+	info, err := e.events().Info(ctx)
 	if err != nil {
 		e.t.Fatalf("snapshot: %v", err)
 	}
 	fmt.Fprintf(&b, "stream msgs %d bytes %d last %d consumers %d\n", info.State.Msgs, info.State.Bytes,
 		info.State.LastSeq, info.State.Consumers)
-	names := e.store.Events.ConsumerNames(ctx)
+	names := e.events().ConsumerNames(ctx)
 	var cs []string
 	for n := range names.Name() {
 		cs = append(cs, n)
 	}
 	sort.Strings(cs)
 	fmt.Fprintf(&b, "consumers %v\n", cs)
-	kv, err := e.store.JS.KeyValue(ctx, state.BucketBridges)
+	kv, err := e.js.KeyValue(ctx, state.BucketBridges)
 	if err != nil {
 		e.t.Fatalf("snapshot: %v", err)
 	}

@@ -51,20 +51,20 @@ func TestHostileNATS(t *testing.T) {
 	}
 	subject := "bbbchat." + m.IntID + ".message"
 	for i, g := range garbage {
-		if _, err := e.store.JS.Publish(ctx, subject, []byte(g)); err != nil {
+		if _, err := e.js.Publish(ctx, subject, []byte(g)); err != nil {
 			t.Fatalf("publish garbage %d: %v", i, err)
 		}
 		// The same on a meeting nobody bridged, and on subjects relay never uses.
-		e.store.JS.Publish(ctx, "bbbchat.nobody.message", []byte(g))
-		e.store.JS.Publish(ctx, "bbbchat."+m.IntID+".bogus.type", []byte(g))
-		e.store.JS.Publish(ctx, "bbbchat-retry."+m.IntID, []byte(g))
+		e.js.Publish(ctx, "bbbchat.nobody.message", []byte(g))
+		e.js.Publish(ctx, "bbbchat."+m.IntID+".bogus.type", []byte(g))
+		e.js.Publish(ctx, "bbbchat-retry."+m.IntID, []byte(g))
 	}
 	second, err := e.sim.Say(ctx, m.IntID, alice, "after the garbage")
 	if err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, "the real message after the garbage", func() bool {
-		n, err := e.store.Pending(ctx, m.IntID)
+		n, err := e.pending(ctx, m.IntID)
 		return err == nil && n == 0 && len(recv.deliveries()) >= 2
 	})
 	checkDelivered(t, "receiver", recv.deliveries(), []string{first.ID, second.ID})

@@ -330,7 +330,7 @@ func (v *versionSource) get(ctx context.Context, s *state.Store) (bbb.Version, e
 		if !v.seen.IsZero() {
 			return v.seen, nil
 		}
-		return bbb.Version{}, fmt.Errorf("%w: %w", errNATS, err)
+		return bbb.Version{}, err
 	}
 	ver, err := bbb.ParseVersion(strings.TrimSpace(sv.Version))
 	if err != nil {

@@ -320,7 +320,7 @@ func (e *env) reportMissing(b *bridged, want []string, faults []string, said map
 	inStream := map[string]uint64{}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := e.store.Events.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	c, err := e.events().OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{state.EventSubject(b.m.IntID, state.TypeMessage), state.RetrySubject(b.m.IntID)}})
 	if err == nil {
 		for {
@@ -351,7 +351,7 @@ func (e *env) reportMissing(b *bridged, want []string, faults []string, said map
 		}
 	}
 	failed, _ := e.store.Failed(ctx, b.m.IntID)
-	pending, _ := e.store.Pending(ctx, b.m.IntID)
+	pending, _ := e.pending(ctx, b.m.IntID)
 	e.t.Logf("%s: %d missing: %v; %d in the stream; %d failed kept, %d pending; faults %v; relay %v", b.m.ExtID,
 		len(missing), missing, len(inStream), len(failed), pending, faults, metricsAt(e.relayURL+"/metrics"))
 }

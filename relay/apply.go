@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -148,35 +147,13 @@ func (u *updater) meetingEnded(ctx context.Context, s *state.Store, meetingID st
 	if err := s.DeleteMeeting(ctx, meetingID); err != nil {
 		return err
 	}
-	b, err := s.GetBridge(ctx, meetingID)
-	if errors.Is(err, state.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	switch outcome, err := bridge.New(s, bridge.Options{Now: u.now}).MeetingEnded(ctx, meetingID); {
+	case err != nil:
 		return err
-	}
-	if !b.HasCallback() || b.CallbackState == state.CallbackGone {
-		if err := s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
-			return fmt.Errorf("end bridge: %w", err)
-		}
+	case outcome == bridge.Ended:
 		u.log.Info("bridge ended with its meeting", "meeting", meetingID)
-		return nil
+	case outcome == bridge.EndsAfterQueue:
+		u.log.Info("meeting ended: bridge ends after its pending callbacks", "meeting", meetingID)
 	}
-	changed := false
-	_, err = s.UpdateBridge(ctx, meetingID, func(b *state.Bridge) bool {
-		changed = !b.Ending
-		b.Ending = true
-		return changed
-	})
-	if errors.Is(err, state.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("mark bridge ending: %w", err)
-	}
-	if !changed {
-		return nil
-	}
-	u.log.Info("meeting ended: bridge ends after its pending callbacks", "meeting", meetingID)
 	return nil
 }

@@ -6,12 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // pendingInterval is how often relay compares each bridge's callback queue with BBB_CHAT_CALLBACK_MAX_PENDING.
@@ -21,7 +20,7 @@ const pendingInterval = 5 * time.Second
 // BBB_CHAT_CALLBACK_MAX_PENDING: it warns when one goes over and tells when it is back under, and counts them for
 // /metrics. It drops nothing: the queue is a position in the events stream, which keeps every event anyway (up to
 // its MaxAge and MaxBytes), so an overloaded bridge costs no storage of its own; it is a receiver that cannot keep
-// up, for the operator to look at. One pass reads the stream's consumers a page at a time, not bridge by bridge.
+// up, for the operator to look at. One pass reads the queues through bridge.Lifecycle.Queues.
 type pendingWatch struct {
 	store      *state.Store
 	max        uint64
@@ -57,19 +56,13 @@ func (p *pendingWatch) run(ctx context.Context) {
 func (p *pendingWatch) pass(ctx context.Context) error {
 	over := map[string]uint64{}
 	var total uint64
-	l := p.store.Events.ListConsumers(ctx)
-	for info := range l.Info() {
-		if !strings.HasPrefix(info.Name, "callbacks_") {
-			continue
+	err := bridge.New(p.store, bridge.Options{}).Queues(ctx, func(q bridge.Queue) {
+		total += q.Pending
+		if q.Pending > p.max {
+			over[q.MeetingID] = q.Pending
 		}
-		pending := info.NumPending + uint64(max(info.NumAckPending, 0))
-		total += pending
-		if pending <= p.max {
-			continue
-		}
-		over[consumerMeeting(info)] = pending
-	}
-	if err := l.Err(); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	for id, n := range over {
@@ -87,20 +80,6 @@ func (p *pendingWatch) pass(ctx context.Context) error {
 	p.overloaded.Store(int64(len(over)))
 	p.total.Store(int64(total))
 	return nil
-}
-
-// consumerMeeting is the meeting of a callback consumer, from its first filter subject (its name may be a hash).
-func consumerMeeting(info *jetstream.ConsumerInfo) string {
-	subjects := info.Config.FilterSubjects
-	if len(subjects) == 0 && info.Config.FilterSubject != "" {
-		subjects = []string{info.Config.FilterSubject}
-	}
-	for _, s := range subjects {
-		if id, _, err := state.ParseSubject(s); err == nil {
-			return id
-		}
-	}
-	return info.Name
 }
 
 func (p *pendingWatch) writeMetrics(w io.Writer) {

@@ -357,8 +357,12 @@ func TestGarbage(t *testing.T) {
 	w := newWorld(t)
 	r := startRelay(t, w.env(t))
 	r.waitReady(t)
-	nc, s := connect(t, testenv.NATSURL(w.nats))
+	nc, _ := connect(t, testenv.NATSURL(w.nats))
 	ctx := t.Context()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	huge := append([]byte(`{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"},"x":"`), bytes.Repeat([]byte("a"), 1<<20)...)
 	huge = append(huge, `"}`...)
@@ -404,7 +408,7 @@ func TestGarbage(t *testing.T) {
 		t.Fatal("relay is not up")
 	}
 	for _, bucket := range []string{state.BucketPresence, state.BucketMeetings, state.BucketBridges} {
-		kv, err := s.JS.KeyValue(ctx, bucket)
+		kv, err := js.KeyValue(ctx, bucket)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -977,7 +978,7 @@ func (b *bench) runBurst(ctx context.Context) (burstResult, error) {
 // diagnose logs the state of the first bridges' callback consumers, and relay's last words, after a loss.
 func (b *bench) diagnose(ctx context.Context) {
 	for _, m := range b.meetings[:min(3, b.cfg.bridges)] {
-		c, err := b.js.PushConsumer(ctx, state.StreamEvents, state.ConsumerName(m.intID))
+		c, err := b.js.PushConsumer(ctx, state.StreamEvents, bridge.ConsumerName(m.intID))
 		if err != nil {
 			b.logf("consumer of %s: %v", m.intID, err)
 			continue

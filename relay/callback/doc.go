@@ -4,7 +4,7 @@
 // # Model
 //
 // Every chat event is already in the JetStream stream (package state) before this package sees it. Each bridge
-// with a callback has one durable push consumer (state.EnsureCallbackConsumer) with MaxAckPending 1, so exactly one
+// with a callback has one durable push consumer (bridge.Lifecycle.EnsureConsumer) with MaxAckPending 1, so exactly one
 // event of a bridge is in flight at a time, whichever relay process holds it; it pushes to the bridge's deliver
 // subject, to which every relay subscribes in one queue group, so each event reaches one relay. A Manager watches
 // the bridges bucket and keeps one worker per active bridge; the Manager's dispatcher hands each pushed event to

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // testLog writes slog output to the test log until the test is over.
@@ -310,4 +312,28 @@ func inFlight(r *receiver) bool {
 		}
 	}
 	return false
+}
+
+// pending is a bridge's undelivered callbacks, as the API's getChatInfo reads them.
+func (e *env) pending(ctx context.Context, meetingID string) (uint64, error) {
+	return bridge.New(e.store, bridge.Options{}).Pending(ctx, meetingID)
+}
+
+// events is the events stream, through a NATS connection of the tests' own.
+func (e *env) events() jetstream.Stream {
+	e.t.Helper()
+	nc, err := nats.Connect(testenv.NATSURL(e.srv))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st, err := js.Stream(e.t.Context(), state.StreamEvents)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
 }

@@ -31,14 +31,14 @@ func TestBridgeDeletedAndStartedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 10*time.Second, "worker stopped and consumer deleted", func() bool {
-		_, err := e.store.Pending(t.Context(), "m1")
+		_, err := e.pending(t.Context(), "m1")
 		return errors.Is(err, state.ErrNotFound) && o.Metrics.Workers.Load() == 0
 	})
 	e.messages("m1", 3, 5) // while no bridge: never sent
 
 	// startChat again: only what comes after it is sent. Its start time must be after the stream time of the
 	// events above.
-	last, err := e.store.Events.GetLastMsgForSubject(t.Context(), state.EventSubject("m1", state.TypeMessage))
+	last, err := e.events().GetLastMsgForSubject(t.Context(), state.EventSubject("m1", state.TypeMessage))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -18,6 +19,7 @@ import (
 // Manager runs one delivery worker per bridge with a callback. Make it with NewManager and start it with Run.
 type Manager struct {
 	o       Options
+	bridges *bridge.Lifecycle // the bridges' lifecycle and consumers
 	ackWait time.Duration
 	log     *slog.Logger
 	metrics *Metrics
@@ -36,7 +38,8 @@ type Manager struct {
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
-	m := &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
+	lc := bridge.New(o.Store, bridge.Options{CallbackTimeout: o.Timeout, Now: o.Now})
+	m := &Manager{o: o, bridges: lc, ackWait: lc.AckWait(), log: o.Log, metrics: o.Metrics,
 		pushed: make(chan *nats.Msg, pushedBuffer), runq: make(chan *worker)}
 	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
 		m.poster = newPoster(tr) // it never follows a redirect either
@@ -131,31 +134,18 @@ func (m *Manager) route(msg *nats.Msg) {
 // watchReconnects has every worker check its consumer after each reconnection to NATS (a restarted nats-server
 // has lost them), until ctx ends.
 func (m *Manager) watchReconnects(ctx context.Context) {
-	nc := m.o.Store.NC
-	if nc == nil {
-		return
-	}
-	status := nc.StatusChanged(nats.CONNECTED)
-	go func() {
-		defer nc.RemoveStatusListener(status)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-status:
-				m.subs.Range(func(_, w any) bool {
-					w.(*worker).checkAgain()
-					return true
-				})
-			}
-		}
-	}()
+	m.o.Store.OnReconnect(ctx, func() {
+		m.subs.Range(func(_, w any) bool {
+			w.(*worker).checkAgain()
+			return true
+		})
+	})
 }
 
 // Metrics returns the counters the Manager updates (Options.Metrics when given).
 func (m *Manager) Metrics() *Metrics { return m.metrics }
 
-// AckWait is the AckWait of the callback consumers this Manager creates: Timeout + 5s.
+// AckWait is the AckWait of the callback consumers this Manager keeps: bridge.AckWait(Timeout).
 func (m *Manager) AckWait() time.Duration { return m.ackWait }
 
 // Reasons a worker stops.

@@ -231,7 +231,7 @@ func TestGone(t *testing.T) {
 		return err == nil && b.CallbackState == state.CallbackGone
 	})
 	testenv.Eventually(t, 10*time.Second, "consumer deleted", func() bool {
-		_, err := e.store.Pending(t.Context(), "m1")
+		_, err := e.pending(t.Context(), "m1")
 		return errors.Is(err, state.ErrNotFound)
 	})
 	e.messages("m1", 3, 5)
@@ -335,7 +335,7 @@ func TestOneDeadBridgeDoesNotHoldOthers(t *testing.T) {
 		s := e.stats("dead")
 		return s.Retries >= 2 && s.Delivered == 0
 	})
-	if n, err := e.store.Pending(t.Context(), "dead"); err != nil || n != 10 {
+	if n, err := e.pending(t.Context(), "dead"); err != nil || n != 10 {
 		t.Fatalf("dead bridge pending = %d, %v; want all 10 kept", n, err)
 	}
 }
@@ -400,7 +400,7 @@ func TestMeetingEndedEndsBridge(t *testing.T) {
 				return errors.Is(err, state.ErrNotFound)
 			})
 			testenv.Eventually(t, 10*time.Second, "consumer removed", func() bool {
-				_, err := e.store.Pending(t.Context(), "m1")
+				_, err := e.pending(t.Context(), "m1")
 				return errors.Is(err, state.ErrNotFound)
 			})
 			if got := rcv.delivered(); !slices.Equal(got, want) {

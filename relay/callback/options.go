@@ -22,7 +22,7 @@ type Options struct {
 	// A client given here must not follow redirects either (CheckRedirect returning http.ErrUseLastResponse).
 	Client *http.Client
 	// Timeout bounds one attempt, from connecting to reading the answer (default 10s). The consumer's AckWait is
-	// Timeout + 5s.
+	// bridge.AckWait(Timeout), Timeout + 5s.
 	Timeout time.Duration
 	// Schedule is the wait before each retry (default DefaultSchedule: 5s, 5m, 30m, 2h, 5h, 10h, 10h, about a
 	// day). After the last step the delivery is given up.
@@ -73,7 +73,6 @@ const (
 	defaultTimeout       = 10 * time.Second
 	defaultJitter        = 0.2
 	defaultMaxRetryAfter = 24 * time.Hour
-	ackWaitMargin        = 5 * time.Second
 	statsInterval        = time.Second
 	// checkInterval is how often (±20%) a worker makes sure its consumer still exists when NATS did not
 	// reconnect in between (someone deleted it).

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -201,7 +202,7 @@ func (w *worker) finish(why error) {
 		w.dropStats()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 5*time.Second)
 		defer cancel()
-		if err := w.m.o.Store.DeleteCallbackConsumer(ctx, w.id); err != nil {
+		if err := w.m.bridges.DeleteConsumer(ctx, w.id); err != nil {
 			w.log.Warn("callback: cannot delete the consumer of an ended bridge", "err", err)
 		}
 	default:
@@ -239,7 +240,7 @@ func (w *worker) attach() error {
 				}
 				break
 			}
-			if _, err := o.Store.EnsureCallbackConsumer(w.ctx, cur, w.m.ackWait, w.position()); err != nil {
+			if _, err := w.m.bridges.EnsureConsumer(w.ctx, cur, w.position()); err != nil {
 				if w.ctx.Err() == nil {
 					w.log.Warn("callback: cannot attach to consumer", "err", err, "retry_in", pause)
 				}
@@ -269,9 +270,9 @@ func (w *worker) subscribe() error {
 	if w.sub != nil {
 		return nil
 	}
-	subject := state.CallbackDeliverSubject(w.id)
+	subject := bridge.DeliverSubject(w.id)
 	w.m.subs.Store(subject, w)
-	sub, err := w.m.o.Store.NC.ChanQueueSubscribe(subject, state.CallbackDeliverGroup, w.m.pushed)
+	sub, err := w.m.bridges.Subscribe(w.id, w.m.pushed)
 	if err != nil {
 		w.m.subs.CompareAndDelete(subject, w)
 		return fmt.Errorf("subscribe: %w", err)
@@ -527,13 +528,7 @@ func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
-	_, err := w.m.o.Store.UpdateBridge(ctx, w.id, func(b *state.Bridge) bool {
-		if b.CallbackState == state.CallbackGone {
-			return false
-		}
-		b.CallbackState = state.CallbackGone
-		return true
-	})
+	err := w.m.bridges.MarkGone(ctx, w.id)
 	if errors.Is(err, state.ErrNotFound) {
 		w.term(msg)
 		return errBridgeDeleted
@@ -544,7 +539,7 @@ func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 		return nil
 	}
 	w.term(msg)
-	if err := w.m.o.Store.DeleteCallbackConsumer(ctx, w.id); err != nil {
+	if err := w.m.bridges.DeleteConsumer(ctx, w.id); err != nil {
 		w.log.Warn("callback: cannot delete the consumer of a gone bridge", "err", err)
 	}
 	return errGone
@@ -555,7 +550,7 @@ func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 func (w *worker) endMeeting(msg *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
-	if err := w.m.o.Store.DeleteBridge(ctx, w.id); err != nil && !errors.Is(err, state.ErrNotFound) {
+	if err := w.m.bridges.Finish(ctx, w.id); err != nil {
 		w.log.Warn("callback: cannot delete the bridge of an ended meeting, trying again", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return nil

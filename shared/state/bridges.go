@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,13 +99,13 @@ func (s *Store) DeleteBridge(ctx context.Context, meetingID string) error {
 	if _, err := s.bridges.Get(ctx, key); errors.Is(err, jetstream.ErrKeyNotFound) {
 		return ErrNotFound
 	} else if err != nil {
-		return fmt.Errorf("state: get bridge: %w", err)
+		return wrap("get bridge", err)
 	}
 	if err := s.bridges.Purge(ctx, key); err != nil {
-		return fmt.Errorf("state: delete bridge: %w", err)
+		return wrap("delete bridge", err)
 	}
 	if err := s.callbacks.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("state: delete callback stats: %w", err)
+		return wrap("delete callback stats", err)
 	}
 	return nil
 }
@@ -140,7 +139,7 @@ func (s *Store) Bridges(ctx context.Context) ([]Bridge, error) {
 func (s *Store) CountBridges(ctx context.Context) (int, error) {
 	ks, err := keys(ctx, s.bridges, ">")
 	if err != nil {
-		return 0, fmt.Errorf("state: count bridges: %w", err)
+		return 0, wrap("count bridges", err)
 	}
 	return len(ks), nil
 }
@@ -156,7 +155,7 @@ type BridgeChange struct {
 func (s *Store) WatchBridges(ctx context.Context) (<-chan *BridgeChange, error) {
 	w, err := s.bridges.WatchAll(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("state: watch bridges: %w", err)
+		return nil, wrap("watch bridges", err)
 	}
 	out := make(chan *BridgeChange, 64)
 	go func() {

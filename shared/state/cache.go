@@ -44,8 +44,8 @@ func (c *Cache) run(ctx context.Context) {
 		wg.Go(func() { c.watch(wctx, c.s.bridges, ">", c.applyBridge) })
 		wg.Go(func() { c.watch(wctx, c.s.meetings, ">", c.applyMeeting) })
 		wg.Go(func() { c.watch(wctx, c.s.presence, "*.n.*", c.applyName) })
-		reconnects := c.s.NC.Stats().Reconnects
-		for ctx.Err() == nil && c.s.NC.Stats().Reconnects == reconnects {
+		reconnects := c.s.nc.Stats().Reconnects
+		for ctx.Err() == nil && c.s.nc.Stats().Reconnects == reconnects {
 			service.Sleep(ctx, 100*time.Millisecond)
 		}
 		cancel()

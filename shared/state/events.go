@@ -46,9 +46,9 @@ var ErrDuplicate = errors.New("duplicate event")
 
 // PublishEvent stores an event in the stream, deduplicated by its id, and waits for the stream's acknowledgement.
 func (s *Store) PublishEvent(ctx context.Context, e Event, payload []byte) (uint64, error) {
-	ack, err := s.JS.Publish(ctx, e.Subject(), payload, jetstream.WithMsgID(e.ID))
+	ack, err := s.js.Publish(ctx, e.Subject(), payload, jetstream.WithMsgID(e.ID))
 	if err != nil {
-		return 0, fmt.Errorf("state: publish %s: %w", e.Subject(), err)
+		return 0, wrap(fmt.Sprintf("publish %s", e.Subject()), err)
 	}
 	if ack.Duplicate {
 		return ack.Sequence, ErrDuplicate
@@ -70,7 +70,7 @@ func (s *Store) UseNonce(ctx context.Context, checksum string) error {
 		return ErrReplay
 	}
 	if err != nil {
-		return fmt.Errorf("state: nonce: %w", err)
+		return wrap("nonce", err)
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func apiPostKey(meetingID, userName, message string) string {
 // it as a system message that carries no trace of bbb-chat; relay recognises the echo with IsAPIPost.
 func (s *Store) RecordAPIPost(ctx context.Context, meetingID, userName, message string) error {
 	if _, err := s.apiPosts.Put(ctx, apiPostKey(meetingID, userName, message), nil); err != nil {
-		return fmt.Errorf("state: record api post: %w", err)
+		return wrap("record api post", err)
 	}
 	return nil
 }
@@ -101,10 +101,10 @@ func (s *Store) IsAPIPost(ctx context.Context, meetingID, userName, message stri
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("state: api post: %w", err)
+		return false, wrap("api post", err)
 	}
 	if err := s.apiPosts.Delete(ctx, key, jetstream.LastRevision(e.Revision())); err != nil && !isConflict(err) {
-		return true, fmt.Errorf("state: api post: %w", err)
+		return true, wrap("api post", err)
 	}
 	return true, nil
 }

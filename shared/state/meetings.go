@@ -3,7 +3,6 @@ package state
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -88,12 +87,12 @@ func (s *Store) DeleteMeeting(ctx context.Context, internalID string) error {
 		rev, err := getJSON(ctx, s.meetings, meetingExtKey(m.ExternalID), &cur)
 		if err == nil && cur.InternalID == internalID {
 			if err := s.meetings.Delete(ctx, meetingExtKey(m.ExternalID), jetstream.LastRevision(rev)); err != nil && !isConflict(err) {
-				return fmt.Errorf("state: delete meeting: %w", err)
+				return wrap("delete meeting", err)
 			}
 		}
 	}
 	if err := s.meetings.Purge(ctx, meetingIntKey(internalID)); err != nil {
-		return fmt.Errorf("state: delete meeting: %w", err)
+		return wrap("delete meeting", err)
 	}
 	return nil
 }

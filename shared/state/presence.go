@@ -65,7 +65,7 @@ func (s *Store) UserLeft(ctx context.Context, meetingID, userID string) error {
 		return err
 	}
 	if err := s.presence.Purge(ctx, presenceUserKey(meetingID, userID)); err != nil {
-		return fmt.Errorf("state: presence: %w", err)
+		return wrap("presence", err)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (s *Store) changeName(ctx context.Context, meetingID, name string, change f
 			return nil
 		}
 		if !isConflict(err) || i > 50 {
-			return fmt.Errorf("state: presence of %q: %w", name, err)
+			return wrap(fmt.Sprintf("presence of %q", name), err)
 		}
 	}
 }
@@ -149,7 +149,7 @@ func (s *Store) ClearPresence(ctx context.Context, meetingID string) error {
 	}
 	for _, k := range ks {
 		if err := s.presence.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			return fmt.Errorf("state: clear presence: %w", err)
+			return wrap("clear presence", err)
 		}
 	}
 	return nil

@@ -46,7 +46,8 @@ var (
 	ErrReplay   = errors.New("already used")
 )
 
-// Options sizes what Open creates.
+// Options sizes the stream and buckets. Services pass the configured values to Open, which creates or updates the
+// definitions with them; checks pass the same values to Inspect, which only compares.
 type Options struct {
 	Replicas       int           // 1 for a single server
 	EventsMaxAge   time.Duration // how long events are kept (0: 7 days)
@@ -55,23 +56,7 @@ type Options struct {
 	FailedMaxAge   time.Duration // how long failed deliveries are kept (0: 30 days)
 }
 
-// Store is the handle on bbb-chat's JetStream state. It is safe for concurrent use.
-type Store struct {
-	NC        *nats.Conn
-	JS        jetstream.JetStream
-	Events    jetstream.Stream
-	bridges   jetstream.KeyValue
-	presence  jetstream.KeyValue
-	meetings  jetstream.KeyValue
-	callbacks jetstream.KeyValue
-	failed    jetstream.KeyValue
-	nonces    jetstream.KeyValue
-	apiPosts  jetstream.KeyValue
-}
-
-// Open creates or updates the buckets and the stream and returns the store. Every process calls it at start, so
-// the definitions here are the only ones.
-func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
+func (o Options) withDefaults() Options {
 	if o.Replicas < 1 {
 		o.Replicas = 1
 	}
@@ -84,46 +69,52 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	if o.FailedMaxAge <= 0 {
 		o.FailedMaxAge = 30 * 24 * time.Hour
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("state: jetstream: %w", err)
-	}
-	s := &Store{NC: nc, JS: js}
-	kv := func(name, desc string, ttl time.Duration, history uint8) (jetstream.KeyValue, error) {
-		b, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: name, Description: desc, TTL: ttl, History: history,
+	return o
+}
+
+// Store is the handle on bbb-chat's JetStream state. It is safe for concurrent use. Its NATS connection and
+// JetStream handles stay inside: callers get the narrow methods they need (see consumers.go).
+type Store struct {
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	events    jetstream.Stream
+	bridges   jetstream.KeyValue
+	presence  jetstream.KeyValue
+	meetings  jetstream.KeyValue
+	callbacks jetstream.KeyValue
+	failed    jetstream.KeyValue
+	nonces    jetstream.KeyValue
+	apiPosts  jetstream.KeyValue
+}
+
+// bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
+type bucketDef struct {
+	cfg  jetstream.KeyValueConfig
+	slot func(*Store) *jetstream.KeyValue
+}
+
+// definitions are the buckets and the stream as Open makes them with o (after withDefaults): the one place
+// they are defined.
+func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
+	kv := func(name, desc string, ttl time.Duration, slot func(*Store) *jetstream.KeyValue) bucketDef {
+		return bucketDef{cfg: jetstream.KeyValueConfig{
+			Bucket: name, Description: desc, TTL: ttl, History: 1,
 			Storage: jetstream.FileStorage, Replicas: o.Replicas,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("state: bucket %s: %w", name, err)
-		}
-		return b, nil
+		}, slot: slot}
 	}
-	if s.bridges, err = kv(BucketBridges, "bbb-chat bridges: meeting to chat user and callback", 0, 1); err != nil {
-		return nil, err
-	}
-	if s.presence, err = kv(BucketPresence, "bbb-chat: users present in meetings", 0, 1); err != nil {
-		return nil, err
-	}
-	if s.meetings, err = kv(BucketMeetings, "bbb-chat: internal and external meeting ids", 0, 1); err != nil {
-		return nil, err
-	}
-	if s.callbacks, err = kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, 1); err != nil {
-		return nil, err
-	}
-	if s.failed, err = kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, 1); err != nil {
-		return nil, err
-	}
-	if s.apiPosts, err = kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, 1); err != nil {
-		return nil, err
+	buckets := []bucketDef{
+		kv(BucketBridges, "bbb-chat bridges: meeting to chat user and callback", 0, func(s *Store) *jetstream.KeyValue { return &s.bridges }),
+		kv(BucketPresence, "bbb-chat: users present in meetings", 0, func(s *Store) *jetstream.KeyValue { return &s.presence }),
+		kv(BucketMeetings, "bbb-chat: internal and external meeting ids", 0, func(s *Store) *jetstream.KeyValue { return &s.meetings }),
+		kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, func(s *Store) *jetstream.KeyValue { return &s.callbacks }),
+		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
+		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
 	}
 	if o.NonceTTL > 0 {
 		// Only ingress, which knows the checksum time window, defines this bucket.
-		if s.nonces, err = kv(BucketNonces, "bbb-chat: checksums already used", o.NonceTTL, 1); err != nil {
-			return nil, err
-		}
+		buckets = append(buckets, kv(BucketNonces, "bbb-chat: checksums already used", o.NonceTTL, func(s *Store) *jetstream.KeyValue { return &s.nonces }))
 	}
-	s.Events, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream := jetstream.StreamConfig{
 		Name:        StreamEvents,
 		Description: "bbb-chat: chat events of every meeting on the BBB server",
 		Subjects:    []string{SubjectRoot + ".>", SubjectRetry + ".>"},
@@ -137,9 +128,29 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		AllowDirect: true,
 		// One consumer per bridge with a callback plus the subscribers'; nats-server's default is 1,000.
 		MaxConsumers: 20000,
-	})
+	}
+	return buckets, stream
+}
+
+// Open creates or updates the buckets and the stream with o and returns the store. The services (ingress and
+// relay) call it at start with the configured values, so the definitions here are the only ones. Checks never
+// call it: they use Inspect, which changes nothing.
+func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
+	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("state: stream %s: %w", StreamEvents, err)
+		return nil, wrap("jetstream", err)
+	}
+	s := &Store{nc: nc, js: js}
+	buckets, stream := definitions(o.withDefaults())
+	for _, d := range buckets {
+		b, err := js.CreateOrUpdateKeyValue(ctx, d.cfg)
+		if err != nil {
+			return nil, wrap("bucket "+d.cfg.Bucket, err)
+		}
+		*d.slot(s) = b
+	}
+	if s.events, err = js.CreateOrUpdateStream(ctx, stream); err != nil {
+		return nil, wrap("stream "+StreamEvents, err)
 	}
 	return s, nil
 }
@@ -212,10 +223,10 @@ func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uin
 		return 0, ErrNotFound
 	}
 	if err != nil {
-		return 0, fmt.Errorf("state: get %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("get %s/%s", kv.Bucket(), key), err)
 	}
 	if err := json.Unmarshal(e.Value(), v); err != nil {
-		return 0, fmt.Errorf("state: decode %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("decode %s/%s", kv.Bucket(), key), err)
 	}
 	return e.Revision(), nil
 }
@@ -223,11 +234,11 @@ func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uin
 func putJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("encode %s/%s", kv.Bucket(), key), err)
 	}
 	rev, err := kv.Put(ctx, key, b)
 	if err != nil {
-		return 0, fmt.Errorf("state: put %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("put %s/%s", kv.Bucket(), key), err)
 	}
 	return rev, nil
 }
@@ -235,14 +246,14 @@ func putJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uin
 func createJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("encode %s/%s", kv.Bucket(), key), err)
 	}
 	rev, err := kv.Create(ctx, key, b)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, ErrExists
 	}
 	if err != nil {
-		return 0, fmt.Errorf("state: create %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("create %s/%s", kv.Bucket(), key), err)
 	}
 	return rev, nil
 }
@@ -250,11 +261,11 @@ func createJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (
 func updateJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any, rev uint64) (uint64, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return 0, fmt.Errorf("state: encode %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("encode %s/%s", kv.Bucket(), key), err)
 	}
 	nrev, err := kv.Update(ctx, key, b, rev)
 	if err != nil {
-		return 0, fmt.Errorf("state: update %s/%s: %w", kv.Bucket(), key, err)
+		return 0, wrap(fmt.Sprintf("update %s/%s", kv.Bucket(), key), err)
 	}
 	return nrev, nil
 }
@@ -270,7 +281,7 @@ func keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, 
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
 			return nil, nil
 		}
-		return nil, fmt.Errorf("state: list %s/%s: %w", kv.Bucket(), filter, err)
+		return nil, wrap(fmt.Sprintf("list %s/%s", kv.Bucket(), filter), err)
 	}
 	var out []string
 	for k := range l.Keys() {
@@ -281,8 +292,11 @@ func keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, 
 
 // Ping checks that JetStream answers.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.JS.AccountInfo(ctx); err != nil {
-		return fmt.Errorf("state: jetstream: %w", err)
+	if _, err := s.js.AccountInfo(ctx); err != nil {
+		return wrap("jetstream", err)
 	}
 	return nil
 }
+
+// HashKey is the short hash that stands for a string too long or too odd for a key or a name.
+func HashKey(s string) string { return hashKey(s) }

@@ -1,0 +1,17 @@
+// Package bridge owns a bridge's lifecycle, for both binaries: start (startChatForMeeting), end (endChatForMeeting),
+// retry of failed deliveries (retryCallbacks, which also turns a gone callback back on), gone (the receiver
+// answered 410), the meeting's end, and the bridge's callback consumer: its name, its deliver subject and queue
+// group, its settings (one AckWait rule, below), its creation and re-creation, and the listing of the consumers'
+// queues (pending counts). Ingress and relay call it; neither names, configures or lists a callback consumer
+// itself.
+//
+// AckWait rule: a callback consumer's AckWait is the callback timeout plus AckWaitMargin (AckWait), the time one
+// attempt may take before JetStream hands the event to another relay. Relay reads BBB_CHAT_CALLBACK_TIMEOUT and
+// keeps the consumers it serves at that value. Ingress does not read that setting: a consumer it creates (at
+// startChatForMeeting, or retryCallbacks after a 410) gets the default timeout's AckWait, and a consumer that
+// exists already is left as it is, so ingress never rewrites what relay set.
+//
+// It must not deliver callbacks (relay/callback does), decide HTTP answers (ingress does), or keep state of its
+// own: everything lives in shared/state, whose narrow methods it uses. It logs nothing; callers log what it
+// returns.
+package bridge

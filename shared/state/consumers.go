@@ -1,0 +1,109 @@
+package state
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The narrow handles on the events stream's consumers and on the NATS connection that the bridge lifecycle
+// (shared/bridge) and relay's callback delivery need. They carry no policy: which consumers exist, how they are
+// named and configured is shared/bridge's.
+
+// ConsumerInfo returns the info of the events stream's consumer name, whichever kind it is (push, or pull as
+// earlier versions made); ErrNotFound when there is none.
+func (s *Store) ConsumerInfo(ctx context.Context, name string) (*jetstream.ConsumerInfo, error) {
+	var info *jetstream.ConsumerInfo
+	c, err := s.js.PushConsumer(ctx, StreamEvents, name)
+	if err == nil {
+		info = c.CachedInfo()
+	} else if errors.Is(err, jetstream.ErrNotPushConsumer) {
+		var pc jetstream.Consumer
+		if pc, err = s.js.Consumer(ctx, StreamEvents, name); err == nil {
+			info = pc.CachedInfo()
+		}
+	}
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, wrap("consumer "+name, err)
+	}
+	return info, nil
+}
+
+// CreatePushConsumer creates a push consumer on the events stream; ErrExists when one of that name exists, and
+// errors.Is(err, jetstream.ErrMaximumConsumersLimit) when the stream allows no more.
+func (s *Store) CreatePushConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (*jetstream.ConsumerInfo, error) {
+	c, err := s.js.CreatePushConsumer(ctx, StreamEvents, cfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		return nil, ErrExists
+	}
+	if err != nil {
+		return nil, wrap("create consumer "+cfg.Durable, err)
+	}
+	return c.CachedInfo(), nil
+}
+
+// UpdatePushConsumer changes a push consumer of the events stream.
+func (s *Store) UpdatePushConsumer(ctx context.Context, cfg jetstream.ConsumerConfig) (*jetstream.ConsumerInfo, error) {
+	c, err := s.js.UpdatePushConsumer(ctx, StreamEvents, cfg)
+	if err != nil {
+		return nil, wrap("update consumer "+cfg.Durable, err)
+	}
+	return c.CachedInfo(), nil
+}
+
+// DeleteConsumer removes a consumer of the events stream (and with it its pending deliveries); nil when there is
+// none.
+func (s *Store) DeleteConsumer(ctx context.Context, name string) error {
+	err := s.js.DeleteConsumer(ctx, StreamEvents, name)
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return wrap("delete consumer "+name, err)
+	}
+	return nil
+}
+
+// ListConsumers calls f with every consumer of the events stream, read a page at a time.
+func (s *Store) ListConsumers(ctx context.Context, f func(*jetstream.ConsumerInfo)) error {
+	l := s.events.ListConsumers(ctx)
+	for info := range l.Info() {
+		f(info)
+	}
+	if err := l.Err(); err != nil {
+		return wrap("list consumers", err)
+	}
+	return nil
+}
+
+// QueueSubscribe subscribes to subject in queue group, into ch. nats.go subscribes again by itself after a
+// reconnect.
+func (s *Store) QueueSubscribe(subject, group string, ch chan *nats.Msg) (*nats.Subscription, error) {
+	sub, err := s.nc.ChanQueueSubscribe(subject, group, ch)
+	if err != nil {
+		return nil, wrap("subscribe "+subject, err)
+	}
+	return sub, nil
+}
+
+// Connected reports whether the NATS connection is up now.
+func (s *Store) Connected() bool { return s.nc.IsConnected() }
+
+// OnReconnect calls f after every reconnection to NATS (a restarted nats-server may have lost what lives in its
+// memory), until ctx ends.
+func (s *Store) OnReconnect(ctx context.Context, f func()) {
+	status := s.nc.StatusChanged(nats.CONNECTED)
+	go func() {
+		defer s.nc.RemoveStatusListener(status)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-status:
+				f()
+			}
+		}
+	}()
+}
