@@ -60,10 +60,10 @@ func check(ctx context.Context, getenv func(string) string, w io.Writer) error {
 		js, _ := jetstream.New(nc)
 		if _, err := js.AccountInfo(ctx); err != nil {
 			c.Fail("NATS at %s answers, but JetStream does not: %v (start nats-server with -js)", nc.ConnectedUrlRedacted(), err)
-		} else if _, err := js.Stream(ctx, state.StreamEvents); err != nil {
-			c.Warn("NATS JetStream answers, but the stream %s does not exist yet: has relay started?", state.StreamEvents)
 		} else {
 			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
+			// A check reads: it looks the stream and buckets up and never creates or changes them.
+			state.CheckDefinitions(ctx, c, nc, stateOptions(cfg))
 		}
 	}
 
@@ -73,7 +73,7 @@ func check(ctx context.Context, getenv func(string) string, w io.Writer) error {
 	case !v.IsZero():
 		c.OK("BBB version %s", v)
 	case nc != nil:
-		if s, err := state.Open(ctx, nc, state.Options{}); err == nil {
+		if s, err := state.Bind(ctx, nc); err == nil {
 			if sv, err := s.GetServerVersion(ctx); err == nil {
 				c.OK("BBB version %s (inferred by relay from BBB's events)", sv.Version)
 				break
@@ -90,6 +90,15 @@ func check(ctx context.Context, getenv func(string) string, w io.Writer) error {
 	}
 	service.CheckListen(ctx, c, "BBB_CHAT_LISTEN", cfg.Listen, "ingress")
 	return c.Err()
+}
+
+// stateOptions are the stream and bucket settings ingress opens the state with, from its configuration.
+func stateOptions(cfg config.Ingress) state.Options {
+	return state.Options{
+		Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes,
+		// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
+		NonceTTL: max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second),
+	}
 }
 
 // callCmd signs one API call with the configured secret and prints the answer (or, with --print-curl, the curl

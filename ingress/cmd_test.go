@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func getenvFrom(m map[string]string) func(string) string {
@@ -180,5 +185,68 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	waitNote("STOPPING=1")
 	if err, exited := p.Wait(10 * time.Second); !exited || err != nil {
 		t.Fatalf("exit after SIGTERM: exited=%v err=%v", exited, err)
+	}
+}
+
+// TestCheckChangesNothing: `ingress check` reads the stream and buckets and says what it found; it never creates
+// them, nor puts an operator's BBB_CHAT_STREAM_MAX_AGE back to the configured value.
+func TestCheckChangesNothing(t *testing.T) {
+	srv := testenv.NATS(t)
+	rds := testenv.Redis(t)
+	dir := t.TempDir()
+	env := map[string]string{
+		"BBB_CHAT_REDIS_URL":                testenv.RedisURL(rds),
+		"BBB_CHAT_NATS_URL":                 testenv.NATSURL(srv),
+		"BBB_CHAT_SHARED_SECRET":            "a secret long enough for the check",
+		"BBB_CHAT_LISTEN":                   "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
+		"BBB_CHAT_BBB_RELEASE_FILE":         filepath.Join(dir, "none"),
+		"BBB_CHAT_BBB_PROPERTIES":           filepath.Join(dir, "none"),
+		"BBB_CHAT_BBB_PROPERTIES_OVERRIDE":  filepath.Join(dir, "none"),
+		"BBB_CHAT_SHARED_SECRET_TIME_DELTA": "5",
+	}
+	nc, err := nats.Connect(testenv.NATSURL(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() string {
+		var out bytes.Buffer
+		_ = run(t.Context(), []string{"ingress", "check"}, getenvFrom(env), &out, &out) // no BBB listens on Redis
+		return out.String()
+	}
+
+	out := check()
+	if !strings.Contains(out, "warn  the stream "+state.StreamEvents+" does not exist yet") ||
+		!strings.Contains(out, "warn  BBB version not known yet") {
+		t.Fatalf("check on an empty server:\n%s", out)
+	}
+	if _, err := js.Stream(t.Context(), state.StreamEvents); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("check created the stream: %v", err)
+	}
+	if _, err := js.KeyValue(t.Context(), state.BucketMeetings); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("check created a bucket: %v", err)
+	}
+
+	// The state as ingress would make it, but with a day's events instead of BBB_CHAT_STREAM_MAX_AGE's 168h.
+	o := stateOptions(config.Ingress{Common: config.Common{Replicas: 1, StreamMaxAge: 24 * time.Hour, StreamMaxBytes: 1 << 30}, TimeDelta: 5})
+	if _, err := state.Open(t.Context(), nc, o); err != nil {
+		t.Fatal(err)
+	}
+	out = check()
+	if !strings.Contains(out, "warn  the stream "+state.StreamEvents+" differs from the configuration: max_age 24h0m0s (configured 168h0m0s)") ||
+		!strings.Contains(out, "ok    JetStream state as configured: "+state.BucketBridges) ||
+		strings.Contains(out, "does not exist yet") {
+		t.Fatalf("check does not say what it found:\n%s", out)
+	}
+	st, err := js.Stream(t.Context(), state.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.CachedInfo().Config.MaxAge; got != 24*time.Hour {
+		t.Fatalf("check changed the stream's max age to %s", got)
 	}
 }

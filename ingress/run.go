@@ -148,11 +148,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
 	}
 	defer nc.Close()
-	// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
-	nonceTTL := max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if s := openState(ctx, nc, cfg.Common, nonceTTL, &store, log); s != nil {
+		if s := openState(ctx, nc, stateOptions(cfg), &store, log); s != nil {
 			cache.Store(s.StartCache(ctx))
 		}
 	})
@@ -280,13 +278,11 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 }
 
 // openState opens the JetStream state, retrying until it succeeds or ctx ends.
-func openState(ctx context.Context, nc *nats.Conn, c config.Common, nonceTTL time.Duration, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
+func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		s, err := state.Open(octx, nc, state.Options{
-			Replicas: c.Replicas, EventsMaxAge: c.StreamMaxAge, EventsMaxBytes: c.StreamMaxBytes, NonceTTL: nonceTTL,
-		})
+		s, err := state.Open(octx, nc, o)
 		cancel()
 		if err == nil {
 			store.Store(s)

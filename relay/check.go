@@ -49,9 +49,8 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 			c.Fail("NATS at %s answers, but JetStream does not: %v (start nats-server with -js)", nc.ConnectedUrlRedacted(), err)
 		} else {
 			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
-			if _, err := js.Stream(ctx, state.StreamEvents); err != nil {
-				c.Warn("the stream %s does not exist yet (relay creates it when it starts)", state.StreamEvents)
-			}
+			// A check reads: it looks the stream and buckets up and never creates or changes them.
+			state.CheckDefinitions(ctx, c, nc, stateOptions(cfg))
 		}
 	}
 
@@ -74,6 +73,11 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	}
 	service.CheckListen(ctx, c, "BBB_CHAT_RELAY_LISTEN", cfg.Listen, "relay")
 	return c.Err()
+}
+
+// stateOptions are the stream and bucket settings relay opens the state with, from its configuration.
+func stateOptions(cfg config.Relay) state.Options {
+	return state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes}
 }
 
 // checkStore says whether the embedded server can store where it is told to.

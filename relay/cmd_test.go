@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func getenvOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -101,5 +105,60 @@ func TestSystemdNotifyReloadHealthcheck(t *testing.T) {
 	env["BBB_CHAT_RELAY_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
 	if err := run(t.Context(), []string{"relay", "healthcheck"}, getenvOf(env), &out, &out); err == nil {
 		t.Fatal("healthcheck of nothing passed")
+	}
+}
+
+// TestCheckChangesNothing: `relay check` reads the stream and buckets and says what it found; it never creates
+// them, nor puts an operator's settings back to the configured values (the service does that when it starts).
+func TestCheckChangesNothing(t *testing.T) {
+	w := newWorld(t)
+	env := w.env(t)
+	nc, err := nats.Connect(testenv.NATSURL(w.nats))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func() string {
+		var out bytes.Buffer
+		if err := run(t.Context(), []string{"relay", "check"}, getenvOf(env), &out, &out); err != nil {
+			t.Fatalf("check: %v\n%s", err, out.String())
+		}
+		return out.String()
+	}
+
+	// Nothing there yet: the check says so and creates nothing.
+	out := check()
+	if !strings.Contains(out, "warn  the stream "+state.StreamEvents+" does not exist yet") ||
+		!strings.Contains(out, "warn  the bucket "+state.BucketBridges+" does not exist yet") {
+		t.Fatalf("check on an empty server:\n%s", out)
+	}
+	if _, err := js.Stream(t.Context(), state.StreamEvents); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("check created the stream: %v", err)
+	}
+	if _, err := js.KeyValue(t.Context(), state.BucketBridges); !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Fatalf("check created a bucket: %v", err)
+	}
+
+	// A stream made with other settings than relay's configuration (BBB_CHAT_STREAM_MAX_AGE's default, 168h).
+	if _, err := state.Open(t.Context(), nc, state.Options{EventsMaxAge: 24 * time.Hour, EventsMaxBytes: 1 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	out = check()
+	if !strings.Contains(out, "warn  the stream "+state.StreamEvents+" differs from the configuration: max_age 24h0m0s (configured 168h0m0s), max_bytes 1048576 (configured 1073741824)") {
+		t.Fatalf("check does not report the stream's settings:\n%s", out)
+	}
+	if !strings.Contains(out, "ok    JetStream state as configured: "+state.BucketBridges) {
+		t.Fatalf("check does not report the buckets:\n%s", out)
+	}
+	st, err := js.Stream(t.Context(), state.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.MaxAge != 24*time.Hour || cfg.MaxBytes != 1<<20 {
+		t.Fatalf("check changed the stream: max age %s, max bytes %d", cfg.MaxAge, cfg.MaxBytes)
 	}
 }

@@ -124,8 +124,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		"bbb_version_source", src)
 
 	// NATS, the embedded server if need be, and the state on top.
-	keeper := newStateKeeper(state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge,
-		EventsMaxBytes: cfg.StreamMaxBytes}, log, m)
+	keeper := newStateKeeper(stateOptions(cfg), log, m)
 	pubWake := make(chan struct{}, 1)
 	onConnect := func() {
 		keeper.reopen()
