@@ -3,6 +3,12 @@
 // their names, subjects, key encoding and JSON shapes, in one place. Both binaries open it; neither keeps state of
 // its own, so any process can die or be doubled at any moment.
 //
+// The services create or update the stream and buckets with the configured values (Open); the check commands only
+// look them up (Inspect, Bind) and never create or change anything. NATS being unreachable is one error kind,
+// ErrUnavailable, decided here. It must not hand out its NATS connection or JetStream handles: callers get narrow
+// methods (consumers.go). What a bridge's lifecycle means (start, end, retry, gone, consumer settings) is
+// shared/bridge's, not this package's.
+//
 // Layout (see docs/nats.md):
 //
 //	stream BBBCHAT_EVENTS   bbbchat.<meeting>.<event>   every chat event of every meeting, deduplicated by id
@@ -14,7 +20,8 @@
 //	                        meta.bbb_version            ServerVersion, inferred by relay from events
 //	kv bbbchat_callbacks    <meeting>                   CallbackStats, with the bridge's Position
 //	consumer callbacks_<meeting> on BBBCHAT_EVENTS      one per bridge with a callback, state in memory, pushing to
-//	                        _bbbchat.callbacks.callbacks_<meeting> (queue group bbbchat-relay)
+//	                        _bbbchat.callbacks.callbacks_<meeting> (queue group bbbchat-relay): named,
+//	                        configured and listed by shared/bridge, which owns a bridge's lifecycle
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
 //

@@ -45,16 +45,6 @@ func unavailable(err error) bool {
 	return false
 }
 
-// Unavailable marks err as ErrUnavailable when it means that NATS cannot be reached; other errors are returned
-// as they are. Callers holding a nats.go error of their own (a subscription, a connection) use it, so the kind is
-// decided here only.
-func Unavailable(err error) error {
-	if err == nil || errors.Is(err, ErrUnavailable) || !unavailable(err) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
-}
-
 // wrap adds the operation's context to err and marks it ErrUnavailable when it is of that kind.
 func wrap(op string, err error) error {
 	if unavailable(err) && !errors.Is(err, ErrUnavailable) {
