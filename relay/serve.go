@@ -291,8 +291,8 @@ type reader struct {
 }
 
 // handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
-// logged (rate-limited), never fatal, and change nothing. A chat broadcast is read from msg as it is; anything
-// else from a copy.
+// logged (rate-limited), never fatal, and change nothing. A chat broadcast, the event relay forwards most, is
+// told from the rest by its first bytes (bbb.DecodeChat) before anything else is tried.
 func (r *reader) handle(msg string) {
 	if e, ok := bbb.DecodeChat(msg); ok {
 		r.forward(e, nil)

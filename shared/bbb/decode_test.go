@@ -556,3 +556,103 @@ func BenchmarkSkipName(b *testing.B) {
 		}
 	})
 }
+
+// chatVariant is an edit of the captured chat broadcast and what Decode makes of it: the message text and sender
+// id it reads, or the part of the error it returns.
+type chatVariant struct {
+	name, raw              string
+	message, sender, error string
+}
+
+// chatVariants returns the captured chat broadcast edited the ways akka-apps never writes it, with what Decode
+// reads from each: encoding/json's rules (keys matched in any case, the last of duplicate keys wins, null leaves a
+// field as it is, numbers must fit the field).
+func chatVariants(t testing.TB) []chatVariant {
+	t.Helper()
+	chat := string(capturedLines(t)[2])
+	edit := func(old, new string) string {
+		if !strings.Contains(chat, old) {
+			t.Fatalf("%q is not in the captured chat broadcast", old)
+		}
+		return strings.Replace(chat, old, new, 1)
+	}
+	const (
+		text   = "Public chat test"
+		sender = "w_xfsb9gxtlfom"
+		atBody = `"body":{`
+		atMsg  = `"msg":{`
+	)
+	ok := func(name, raw string) chatVariant {
+		return chatVariant{name: name, raw: raw, message: text, sender: sender}
+	}
+	bad := func(name, raw, err string) chatVariant { return chatVariant{name: name, raw: raw, error: err} }
+	return []chatVariant{
+		ok("captured", chat),
+		ok("white space everywhere", chatPrefix+strings.NewReplacer(`":`, "\" :\t", `,"`, " ,\n\"", "}", " } ").Replace(chat[len(chatPrefix):])),
+		ok("trailing white space", chat+" \n\t\r"),
+		ok("unknown keys with nested values", edit(atBody, atBody+`"metadata":{"a":[1,-2.5e+3,{"b":null}],"d\u00e9":"\ud83d\ude00"},`)),
+		ok("body fields of other kinds, any type", edit(atBody, atBody+`"intId":7,"guest":"no","props":[],"meetingId":{},"color":1,`)),
+		ok("core in another case", edit(`"core":{`, `"Core":{`)),
+		ok("chatId in another case", edit(`"chatId":`, `"CHATID":`)),
+		ok("key with an escape", edit(`"chatId":`, `"\u0063hatId":`)),
+		ok("null role", edit(`"role":"MODERATOR"`, `"role":null`)),
+		ok("null emphasized", edit(`"chatEmphasizedText":true`, `"chatEmphasizedText":null`)),
+		{name: "duplicate message: the last wins", raw: edit(`"message":"Public chat test"`, `"message":"first","message":"second"`), message: "second", sender: sender},
+		{name: "duplicate sender: the objects merge", raw: edit(`"sender":{`, `"sender":{"id":"other"},"sender":{`), message: text, sender: sender},
+		{name: "sender id in another case", raw: edit(`"sender":{"id":"w_xfsb9gxtlfom"`, `"sender":{"ID":"x"`), message: text, sender: "x"},
+		{name: "message with escapes and invalid UTF-8", raw: edit(`"message":"Public chat test"`, "\"message\":\"a \\\"q\\\" \\u00e9 \\ud800 \xff\""), message: "a \"q\" é \ufffd \ufffd", sender: sender},
+		bad("null message", edit(`"message":"Public chat test"`, `"message":null`), "core.body.msg.message: missing"),
+		bad("empty chatId", edit(`"chatId":"MAIN-PUBLIC-GROUP-CHAT"`, `"chatId":""`), "core.body.chatId: empty"),
+		bad("no sender id", edit(`"sender":{"id":"w_xfsb9gxtlfom",`, `"sender":{`), "core.body.msg.sender.id: missing"),
+		bad("chatId a number", edit(`"chatId":"MAIN-PUBLIC-GROUP-CHAT"`, `"chatId":1`), "core.body.chatId: want string, got JSON number"),
+		bad("emphasized a string", edit(`"chatEmphasizedText":true`, `"chatEmphasizedText":"true"`), "want bool, got JSON string"),
+		bad("timestamp with a fraction", edit(`"timestamp":1698771232706`, `"timestamp":1.5`), "want int64, got JSON number 1.5"),
+		bad("timestamp overflow", edit(`"timestamp":1698771232706`, `"timestamp":9223372036854775808`), "want int64"),
+		bad("msg an array", edit(atMsg, `"msg":[],"m":{`), "core.body.msg: want JSON object, got JSON array"),
+		bad("header null", edit(`"header":{`, `"header":null,"h":{`), "core.header: missing"),
+		bad("trailing garbage", chat+"x", ErrMalformed.Error()),
+		bad("missing colon", edit(`"chatId":`, `"chatId" `), ErrMalformed.Error()),
+	}
+}
+
+// TestDecodeChatVariants pins what Decode reads from chat broadcasts written oddly, and that DecodeChat gives the
+// same.
+func TestDecodeChatVariants(t *testing.T) {
+	for _, c := range chatVariants(t) {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Decode([]byte(c.raw))
+			chat, ok := DecodeChat(c.raw)
+			if c.error != "" {
+				if err == nil || !strings.Contains(err.Error(), c.error) || !errors.Is(err, ErrMalformed) {
+					t.Fatalf("Decode = %s, %v; want an error with %q", dump(e), err, c.error)
+				}
+				if ok {
+					t.Fatalf("DecodeChat took it: %s", dump(chat))
+				}
+				return
+			}
+			if err != nil || e.Kind != KindChatMessage || e.Chat.Message != c.message || e.Chat.SenderID != c.sender {
+				t.Fatalf("Decode = %s, %v; want message %q from %q", dump(e), err, c.message, c.sender)
+			}
+			if !ok || !reflect.DeepEqual(chat, e) {
+				t.Fatalf("DecodeChat = %s, %v; Decode %s", dump(chat), ok, dump(e))
+			}
+		})
+	}
+}
+
+func TestDecodeChatOthers(t *testing.T) {
+	chat := string(capturedLines(t)[2])
+	for _, c := range []struct{ name, raw string }{
+		{"another kind", string(capturedLines(t)[1])},
+		{"leading white space", " " + chat},
+		{"envelope not first", `{"core":{"header":{"name":"GroupChatMessageBroadcastEvtMsg","meetingId":"m"}},"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"}}`},
+		{"chat name as a prefix", strings.ReplaceAll(chat, "GroupChatMessageBroadcastEvtMsg", "GroupChatMessageBroadcastEvtMsgX")},
+		{"malformed chat", strings.Replace(chat, `"chatId":"MAIN-PUBLIC-GROUP-CHAT",`, "", 1)},
+		{"too large", chat[:len(chat)-1] + `,"pad":"` + strings.Repeat("x", MaxMessageSize) + `"}`},
+	} {
+		if e, ok := DecodeChat(c.raw); ok || !reflect.DeepEqual(e, Event{}) {
+			t.Errorf("%s: DecodeChat = %s, %v; want nothing", c.name, dump(e), ok)
+		}
+	}
+}
