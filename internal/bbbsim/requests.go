@@ -23,7 +23,6 @@ const (
 var (
 	hdrClient      = strs("name", "meetingId", "userId") // BbbClientMsgHeader
 	hdrWithMeeting = strs("name", "meetingId")           // BbbCoreHeaderWithMeetingId
-	hdrBase        = strs("name")                        // BbbCoreBaseHeader
 )
 
 // topShape is BbbCommonEnvJsNodeMsg: akka first reads {envelope, core} strictly, with core kept as a JSON tree.
