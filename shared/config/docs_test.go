@@ -160,3 +160,30 @@ func sortedKeys(m map[string]setting) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// notSettings are BBB_CHAT_* names that are not settings of the binaries: the tests' and the build's.
+var notSettings = []string{"BBB_CHAT_NATS_SERVER", "BBB_CHAT_SOAK", "BBB_CHAT_VERSION", "BBB_CHAT_CI_NEXT_VERSION"}
+
+var settingName = regexp.MustCompile(`BBB_CHAT_[A-Z0-9_]*[A-Z0-9]`)
+
+// TestDocsNameOnlyKnownSettings checks that the operator's documents name no setting the binaries do not read (a
+// renamed or removed key left behind).
+func TestDocsNameOnlyKnownSettings(t *testing.T) {
+	want := settings(t)
+	files := []string{"README.md", "docker-compose.yml", "deploy/env/bbb-chat.env",
+		"deploy/systemd/bbb-chat-ingress.service", "deploy/systemd/bbb-chat-relay.service"}
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("docs/*.md: %v %v", docs, err)
+	}
+	for _, d := range docs {
+		files = append(files, filepath.ToSlash(strings.TrimPrefix(d, filepath.Join("..", "..")+string(filepath.Separator))))
+	}
+	for _, f := range files {
+		for _, key := range settingName.FindAllString(repoFile(t, f), -1) {
+			if _, known := want[key]; !known && !slices.Contains(notSettings, key) {
+				t.Errorf("%s names %s, which no binary reads", f, key)
+			}
+		}
+	}
+}
