@@ -35,7 +35,7 @@ const noParent = "bbb-none"
 // every relay that reads the same Redis message, so it depends only on the message:
 //   - a chat message: BBB's message id;
 //   - the end of a meeting: "ended-<meeting>", so that MeetingEndedEvtMsg and MeetingDestroyedEvtMsg (BBB sends
-//     both, 2.5 s apart, bbb-protocol.md §5) make one event;
+//     both, 2.5 s apart, docs/protocol.md §5) make one event;
 //   - anything else: its type and a hash of the raw Redis payload (both relays see identical bytes; two distinct
 //     BBB events differ at least in their envelope timestamp).
 func eventID(typ string, e bbb.Event, raw []byte) string {

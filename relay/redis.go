@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// subscriber reads BBB's events from Redis: SUBSCRIBE (not PSUBSCRIBE, bbb-protocol.md §1) to exactly the two
+// subscriber reads BBB's events from Redis: SUBSCRIBE (not PSUBSCRIBE, docs/protocol.md §1) to exactly the two
 // channels akka-apps publishes chat, user and meeting events on.
 //
 // go-redis resubscribes by itself after a lost connection, but Redis pub/sub keeps nothing for a subscriber that

@@ -23,12 +23,6 @@ import (
 	"time"
 )
 
-// Properties files of bbb-web: the package default, then the operator's overrides.
-const (
-	DefaultPropertiesFile  = "/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"
-	OverridePropertiesFile = "/etc/bigbluebutton/bbb-web.properties"
-)
-
 // ErrNotFound is returned when BBB has no running meeting with that id.
 var ErrNotFound = errors.New("BBB has no such meeting")
 
@@ -44,7 +38,7 @@ type Client struct {
 }
 
 // FromProperties reads serverURL and securitySalt from bbb-web's properties files (later files override earlier
-// ones; missing files are skipped).
+// ones; missing files are skipped). Where bbb-web keeps them is config.HostDefault's to say.
 func FromProperties(paths ...string) (Client, error) {
 	vals := map[string]string{}
 	for _, p := range paths {

@@ -2,7 +2,7 @@
 // and demos of bbb-chat. It plays one BBB version at a time (2.2, 2.3, 2.4, 2.5, 2.6, 2.7 or 3.0).
 //
 // What it owns:
-//   - Its own, independent definition of every message shape of every version (bbb-protocol.md §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
+//   - Its own, independent definition of every message shape of every version (docs/protocol.md §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
 //     with it would make the check worthless.
 //   - The strict parse of requests on to-akka-apps-redis-channel, the way akka's Jackson mapper does it
 //     (FAIL_ON_UNKNOWN_PROPERTIES, FAIL_ON_MISSING_CREATOR_PROPERTIES): the message is exactly {envelope, core};

@@ -4,7 +4,7 @@ import (
 	"time"
 )
 
-// Redis channels (bbb-protocol.md §1).
+// Redis channels (docs/protocol.md §1).
 const (
 	ChannelToAkka           = "to-akka-apps-redis-channel"            // requests into akka-apps
 	ChannelFromAkka         = "from-akka-apps-redis-channel"          // almost every event
@@ -47,7 +47,7 @@ func headerClient(name, meetingID, userID string) ordered {
 }
 
 // alsoFrontend reports whether akka-apps v publishes the "both channels" events (MeetingCreated, MeetingEnding,
-// MeetingDestroyed, UserLeftMeeting) on the frontend channel too (bbb-protocol.md §1.2: 2.3 and later).
+// MeetingDestroyed, UserLeftMeeting) on the frontend channel too (docs/protocol.md §1.2: 2.3 and later).
 func alsoFrontend(v ver) bool { return v >= v23 }
 
 // onMainAndFrontend returns data on the main channel and, where v does so, on the frontend channel.
@@ -62,8 +62,8 @@ func onMainAndFrontend(v ver, data []byte) []outMsg {
 // javaDate formats t like java.util.Date.toString, as akka fills durationProps.createdDate.
 func javaDate(t time.Time) string { return t.Format("Mon Jan 02 15:04:05 MST 2006") }
 
-// meetingCreated builds MeetingCreatedEvtMsg. The props are DefaultProps of each version (bbb-common-message
-// domain/Meeting2x.scala: 2.4, 2.5.0, 2.6.14, 3.0.x; 2.7 exactly as captured). 2.2 and 2.3 use the 2.4 layout
+// meetingCreated builds MeetingCreatedEvtMsg (docs/protocol.md §5). The props are BBB's meeting properties of each
+// version (as BBB 2.4, 2.5.0, 2.6.14 and 3.0.x define them; 2.7 exactly as captured). 2.2 and 2.3 use the 2.4 layout
 // without the learning dashboard fields, and 2.2 without systemProps: an approximation, since only meetingProp and
 // durationProps matter to a consumer.
 func meetingCreated(v ver, m *meeting, ts int64) []outMsg {
@@ -174,7 +174,7 @@ func meetingCreated(v ver, m *meeting, ts int64) []outMsg {
 	return onMainAndFrontend(v, data)
 }
 
-// userJoined builds UserJoinedMeetingEvtMsg (bbb-protocol.md §4.1).
+// userJoined builds UserJoinedMeetingEvtMsg (docs/protocol.md §4.1).
 func userJoined(v ver, meetingID string, u *user, ts int64) []outMsg {
 	const name = "UserJoinedMeetingEvtMsg"
 	body := o(
@@ -196,7 +196,7 @@ func userJoined(v ver, meetingID string, u *user, ts int64) []outMsg {
 	return []outMsg{{ChannelFromAkka, data}}
 }
 
-// userLeft builds UserLeftMeetingEvtMsg (bbb-protocol.md §4.2).
+// userLeft builds UserLeftMeetingEvtMsg (docs/protocol.md §4.2).
 func userLeft(v ver, meetingID, userID string, ts int64) []outMsg {
 	const name = "UserLeftMeetingEvtMsg"
 	body := o("intId", userID)
@@ -222,7 +222,7 @@ type chatSender struct {
 	id, name, role string
 }
 
-// chatBroadcast builds GroupChatMessageBroadcastEvtMsg (bbb-protocol.md §3.4). correlationID, color, message and
+// chatBroadcast builds GroupChatMessageBroadcastEvtMsg (docs/protocol.md §3.4). correlationID, color, message and
 // replyTo are echoed from the request as parsed: a string, or nil for an explicit null (which Jackson then leaves
 // out of the event).
 func chatBroadcast(v ver, meetingID, headerUserID, chatID string, c *ChatMessage, s chatSender,
@@ -244,7 +244,7 @@ func chatBroadcast(v ver, meetingID, headerUserID, chatID string, c *ChatMessage
 	return []outMsg{{ChannelFromAkka, data}}
 }
 
-// chatCleared builds ClearPublicChatHistoryEvtMsg (bbb-protocol.md §3.6), which goes to the chat channel only.
+// chatCleared builds ClearPublicChatHistoryEvtMsg (docs/protocol.md §3.6), which goes to the chat channel only.
 func chatCleared(meetingID, userID, chatID string, ts int64) []outMsg {
 	const name = "ClearPublicChatHistoryEvtMsg"
 	data := envelopeJSON(name, routeMeeting(meetingID, userID), ts, headerClient(name, meetingID, userID),
@@ -252,7 +252,7 @@ func chatCleared(meetingID, userID, chatID string, ts int64) []outMsg {
 	return []outMsg{{ChannelFromAkkaChat, data}}
 }
 
-// meetingEnd builds MeetingEndingEvtMsg, MeetingEndedEvtMsg and MeetingDestroyedEvtMsg (bbb-protocol.md §5).
+// meetingEnd builds MeetingEndingEvtMsg, MeetingEndedEvtMsg and MeetingDestroyedEvtMsg (docs/protocol.md §5).
 func meetingEnd(v ver, meetingID string, ts int64) []outMsg {
 	const ending, ended, destroyed = "MeetingEndingEvtMsg", "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg"
 	var out []outMsg

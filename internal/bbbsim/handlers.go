@@ -10,7 +10,7 @@ func (s *Sim) apply(req *request) outcome {
 	meetingID := str(req.header, "meetingId")
 	m, ok := s.meetings[meetingID]
 	if !ok || m.ended {
-		// akka publishes it on an internal bus channel nobody listens to (bbb-protocol.md §2.2).
+		// akka publishes it on an internal bus channel nobody listens to (docs/protocol.md §2.2).
 		return dropped("meeting %q is not running", meetingID)
 	}
 	switch req.name {
@@ -30,7 +30,7 @@ func (s *Sim) apply(req *request) outcome {
 	return dropped(notHandled)
 }
 
-// chatUser is akka's findGroupChatUser: a joined user, or the SYSTEM pseudo-user (2.2–3.0.x) (bbb-protocol.md
+// chatUser is akka's findGroupChatUser: a joined user, or the SYSTEM pseudo-user (2.2–3.0.x) (docs/protocol.md
 // §3.3 item 1).
 func (s *Sim) chatUser(m *meeting, id string) (chatSender, *user, bool) {
 	if u := m.findUser(id); u != nil {
@@ -49,7 +49,7 @@ func (s *Sim) chatUser(m *meeting, id string) (chatSender, *user, bool) {
 	return chatSender{}, nil, false
 }
 
-// onSendGroupChat is SendGroupChatMessageMsgHdlr (bbb-protocol.md §3.3).
+// onSendGroupChat is SendGroupChatMessageMsgHdlr (docs/protocol.md §3.3).
 func (s *Sim) onSendGroupChat(m *meeting, req *request) outcome {
 	senderID := str(req.header, "userId")
 	chatID := str(req.body, "chatId")
@@ -95,7 +95,7 @@ func (s *Sim) onSendGroupChat(m *meeting, req *request) outcome {
 	}
 }
 
-// onSendChatFromAPI is 3.0's SendGroupChatMessageFromApiSysPubMsgHdlr (bbb-protocol.md §3.5): public chat, no
+// onSendChatFromAPI is 3.0's SendGroupChatMessageFromApiSysPubMsgHdlr (docs/protocol.md §3.5): public chat, no
 // lock or role checks, sender SYSTEM carrying the given name, emphasised.
 func (s *Sim) onSendChatFromAPI(m *meeting, req *request) outcome {
 	userName := str(req.body, "userName")
@@ -123,7 +123,7 @@ func chatEvent(m *meeting, c *ChatMessage) Event {
 		Text: fmt.Sprintf("accepted %s from %s %q: %q", c.ID, c.SenderID, c.SenderName, c.Message)}
 }
 
-// onClearPublicChat is ClearPublicChatHistoryPubMsgHdlr (bbb-protocol.md §3.6): moderators only.
+// onClearPublicChat is ClearPublicChatHistoryPubMsgHdlr (docs/protocol.md §3.6): moderators only.
 func (s *Sim) onClearPublicChat(m *meeting, req *request) outcome {
 	userID := str(req.header, "userId")
 	u := m.findUser(userID)
@@ -142,7 +142,7 @@ func (s *Sim) onClearPublicChat(m *meeting, req *request) outcome {
 	}
 }
 
-// onRegisterUser is RegisterUserReqMsgHdlr (bbb-protocol.md §4.4): remembers the user by auth token.
+// onRegisterUser is RegisterUserReqMsgHdlr (docs/protocol.md §4.4): remembers the user by auth token.
 func (s *Sim) onRegisterUser(m *meeting, req *request) outcome {
 	b := req.body
 	r := &regUser{
@@ -163,7 +163,7 @@ func (s *Sim) onRegisterUser(m *meeting, req *request) outcome {
 	}
 }
 
-// onUserJoinMeeting is UserJoinMeetingReqMsgHdlr (bbb-protocol.md §4.4): the registered user with that auth token
+// onUserJoinMeeting is UserJoinMeetingReqMsgHdlr (docs/protocol.md §4.4): the registered user with that auth token
 // and id joins, locked because lockOnJoin is on.
 func (s *Sim) onUserJoinMeeting(m *meeting, req *request) outcome {
 	userID := str(req.body, "userId")

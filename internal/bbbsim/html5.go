@@ -6,7 +6,7 @@ import (
 )
 
 // The 2.x HTML5 (Meteor) server rewrites every chat message before it publishes SendGroupChatMessageMsg
-// (bigbluebutton-html5 imports/api/common/server/helpers.js#parseMessage, bbb-protocol.md §3.3 item 7).
+// (docs/protocol.md §3.3 item 7).
 
 var (
 	breakLine = regexp.MustCompile(`(?i)<br\s*[\\/]?>`)

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Names of the requests the simulator handles (bbb-protocol.md §3, §4).
+// Names of the requests the simulator handles (docs/protocol.md §3, §4).
 const (
 	msgSendGroupChat   = "SendGroupChatMessageMsg"
 	msgSendChatFromAPI = "SendGroupChatMessageFromApiSysPubMsg"
@@ -19,11 +19,10 @@ const (
 	msgUserLeave       = "UserLeaveReqMsg"
 )
 
-// Header classes of common-message (bbb-protocol.md §2.1). A header must have exactly the fields of its class.
+// Header classes of common-message (docs/protocol.md §2.1). A header must have exactly the fields of its class.
 var (
 	hdrClient      = strs("name", "meetingId", "userId") // BbbClientMsgHeader
 	hdrWithMeeting = strs("name", "meetingId")           // BbbCoreHeaderWithMeetingId
-	hdrBase        = strs("name")                        // BbbCoreBaseHeader
 )
 
 // topShape is BbbCommonEnvJsNodeMsg: akka first reads {envelope, core} strictly, with core kept as a JSON tree.
@@ -38,7 +37,7 @@ type msgSpec struct {
 	body   *shape
 }
 
-// groupChatMsgFromUser is body.msg of SendGroupChatMessageMsg (bbb-protocol.md §3.2).
+// groupChatMsgFromUser is body.msg of SendGroupChatMessageMsg (docs/protocol.md §3.2).
 func groupChatMsgFromUser(v ver) *shape {
 	switch {
 	case v <= v24:
@@ -53,7 +52,7 @@ func groupChatMsgFromUser(v ver) *shape {
 	}
 }
 
-// registerUserBody is RegisterUserReqMsgBody (bbb-protocol.md §4.4; 2.7 is assumed to equal 2.6).
+// registerUserBody is RegisterUserReqMsgBody (docs/protocol.md §4.4; 2.7 is assumed to equal 2.6).
 func registerUserBody(v ver) *shape {
 	switch {
 	case v <= v23:
@@ -123,7 +122,7 @@ func (e *parseError) Error() string { return e.reason }
 
 const notHandled = "not handled by simulator"
 
-// parseRequest parses raw as akka-apps of version v would (bbb-protocol.md §2): the whole message strictly as
+// parseRequest parses raw as akka-apps of version v would (docs/protocol.md §2): the whole message strictly as
 // {envelope, core}, then core strictly as the case class that envelope.name selects.
 func parseRequest(raw []byte, v ver) (*request, error) {
 	top, err := decodeJSON(raw)

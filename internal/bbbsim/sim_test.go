@@ -12,7 +12,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 )
 
-// The expected shapes below are written out from bbb-protocol.md independently of the simulator's own tables.
+// The expected shapes below are written out from docs/protocol.md independently of the simulator's own tables.
 
 func broadcastMsgKeys(v string) []string {
 	switch {

@@ -16,27 +16,27 @@ var update = flag.Bool("update", false, "rewrite golden files")
 
 const mid = "8043c8452ae9830aac14c517adff3839dbd9228f-1698771157700"
 
-// chat27 is the 2.6/2.7 request of bbb-protocol.md §3.2, whose broadcast is the captured one.
+// chat27 is the 2.6/2.7 request of docs/protocol.md §3.2, whose broadcast is the captured one.
 const chat27 = `{"envelope":{"name":"SendGroupChatMessageMsg","routing":{"meetingId":"` + mid + `","userId":"w_xfsb9gxtlfom"},"timestamp":1698771232680},` +
 	`"core":{"header":{"name":"SendGroupChatMessageMsg","meetingId":"` + mid + `","userId":"w_xfsb9gxtlfom"},` +
 	`"body":{"msg":{"correlationId":"w_xfsb9gxtlfom-1698771232678","sender":{"id":"w_xfsb9gxtlfom","name":"","role":""},"chatEmphasizedText":true,"message":"Public chat test"},"chatId":"MAIN-PUBLIC-GROUP-CHAT"}}}`
 
-// chat24 is the 2.2–2.4 request of bbb-protocol.md §3.2.
+// chat24 is the 2.2–2.4 request of docs/protocol.md §3.2.
 const chat24 = `{"envelope":{"name":"SendGroupChatMessageMsg","routing":{"meetingId":"m","userId":"w_abc"},"timestamp":1616000000000},` +
 	`"core":{"header":{"name":"SendGroupChatMessageMsg","meetingId":"m","userId":"w_abc"},` +
 	`"body":{"msg":{"color":"0","correlationId":"w_abc-1616000000000","sender":{"id":"w_abc","name":"Bot"},"message":"hello"},"chatId":"MAIN-PUBLIC-GROUP-CHAT"}}}`
 
-// chat30 is the 3.0 request of bbb-protocol.md §3.2.
+// chat30 is the 3.0 request of docs/protocol.md §3.2.
 const chat30 = `{"envelope":{"name":"SendGroupChatMessageMsg","routing":{"meetingId":"m","userId":"w_abc"},"timestamp":1730000000000},` +
 	`"core":{"header":{"name":"SendGroupChatMessageMsg","meetingId":"m","userId":"w_abc"},` +
 	`"body":{"chatId":"MAIN-PUBLIC-GROUP-CHAT","msg":{"correlationId":"w_abc-1730000000000","sender":{"id":"w_abc","name":"","role":""},"message":"hello **world**","replyToMessageId":"","metadata":{}}}}}`
 
-// api30 is the 3.0 API post of bbb-protocol.md §3.5.
+// api30 is the 3.0 API post of docs/protocol.md §3.5.
 const api30 = `{"envelope":{"name":"SendGroupChatMessageFromApiSysPubMsg","routing":{"sender":"bbb-web"},"timestamp":1730000000000},` +
 	`"core":{"header":{"name":"SendGroupChatMessageFromApiSysPubMsg","meetingId":"m","userId":"not-used"},` +
 	`"body":{"userName":"Chat Bridge","message":"Hello from outside"}}}`
 
-// register26 and join26 are the 2.6 bot sequence of bbb-protocol.md §4.4.
+// register26 and join26 are a 2.6 registration and join (docs/protocol.md §4.4).
 const register26 = `{"envelope":{"name":"RegisterUserReqMsg","routing":{"sender":"bbb-web"},"timestamp":1698771160000},` +
 	`"core":{"header":{"name":"RegisterUserReqMsg","meetingId":"m"},` +
 	`"body":{"meetingId":"m","intUserId":"w_chatbridge01","name":"Chat Bridge","role":"VIEWER","extUserId":"chat-bridge","authToken":"s","avatarURL":"","guest":false,"authed":true,"guestStatus":"ALLOW","excludeFromDashboard":true}}}`

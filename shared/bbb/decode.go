@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// Redis channels and well-known ids (bbb-protocol.md §1, §3.1).
+// Redis channels and well-known ids (docs/protocol.md §1, §3.1).
 const (
 	// ChannelToAkka is where requests to akka-apps are published.
 	ChannelToAkka = "to-akka-apps-redis-channel"
@@ -110,7 +110,7 @@ type Event struct {
 	Hint Version
 }
 
-// ChatMessage is the msg of a GroupChatMessageBroadcastEvtMsg (bbb-protocol.md §3.4).
+// ChatMessage is the msg of a GroupChatMessageBroadcastEvtMsg (docs/protocol.md §3.4).
 type ChatMessage struct {
 	ChatID        string
 	ID            string // "<ms>-<8 alphanumerics>"
@@ -126,7 +126,7 @@ type ChatMessage struct {
 	Color            string // 2.2–2.4 only
 	ReplyToMessageID string // 3.0
 	// HeaderUserID is core.header.userId. For API and system posts it is the
-	// display name, not a user id (bbb-protocol.md §3.4).
+	// display name, not a user id (docs/protocol.md §3.4).
 	HeaderUserID string
 }
 
@@ -141,7 +141,7 @@ type User struct {
 
 // Meeting is what MeetingCreatedEvtMsg says about a meeting; it is the only
 // Redis message that carries both the internal and the external id
-// (bbb-protocol.md §5).
+// (docs/protocol.md §5).
 type Meeting struct {
 	InternalID, ExternalID, Name string
 	IsBreakout                   bool

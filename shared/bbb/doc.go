@@ -1,5 +1,5 @@
 // Package bbb owns BigBlueButton's internal Redis wire formats for BBB 2.2 to 3.0
-// (see docs/bbb-protocol.md): the channel names, the server version and the
+// (see docs/protocol.md): the channel names, the server version and the
 // message shape it implies, decoding the events bbb-chat consumes (chat,
 // chat cleared, user joined/left, meeting created/ended), encoding the chat
 // posts bbb-chat publishes, and the text transforms BBB applies to chat bodies.
@@ -14,9 +14,9 @@
 //     version, in the order BBB's own producers use. akka-apps parses with
 //     FAIL_ON_UNKNOWN_PROPERTIES and FAIL_ON_MISSING_CREATOR_PROPERTIES, so one
 //     extra or missing field drops the whole message without any reply
-//     (bbb-protocol.md §2.2).
+//     (docs/protocol.md §2.2).
 //   - Render and PlainText own the chat text conventions: 2.x renders chat as
-//     raw HTML (bbb-protocol.md §3.3 item 7), 3.0 renders Markdown.
+//     raw HTML (docs/protocol.md §3.3 item 7), 3.0 renders Markdown.
 //
 // The package holds no state and does no I/O except ReadReleaseFile. It knows
 // nothing about Redis clients, NATS, bridges, HTTP or configuration; it must not

@@ -13,7 +13,7 @@ import (
 // send: an empty required field, invalid UTF-8, or a value beyond BBB's limits.
 var ErrInvalid = errors.New("invalid BBB message content")
 
-// Limits bbb-web enforces on the 3.0 sendChatMessage API (bbb-protocol.md §3.5),
+// Limits bbb-web enforces on the 3.0 sendChatMessage API (docs/protocol.md §3.5),
 // counted like Java's String.length (UTF-16 code units). EncodeAPIChatPost
 // enforces them too, because akka-apps never sees a longer message from bbb-web.
 const (
@@ -28,7 +28,7 @@ type ChatPost struct {
 	MeetingID string
 	// UserID is the posting user's internal id; it becomes header.userId,
 	// routing.userId and sender.id. akka-apps accepts only a user who has
-	// joined the meeting, or "SYSTEM" (bbb-protocol.md §3.3 item 1).
+	// joined the meeting, or "SYSTEM" (docs/protocol.md §3.3 item 1).
 	UserID string
 	// CorrelationID is echoed in the broadcast; BBB clients use "<userId>-<ms>".
 	CorrelationID string
@@ -49,7 +49,7 @@ type APIChatPost struct {
 }
 
 // EncodeChatPost encodes p as the SendGroupChatMessageMsg that version v's own
-// client would publish (bbb-protocol.md §3.2), field for field and in the same
+// client would publish (docs/protocol.md §3.2), field for field and in the same
 // order:
 //
 //	2.2–2.4: msg{color:"0", correlationId, sender{id, name:""}, message}
@@ -103,7 +103,7 @@ func EncodeChatPost(v Version, p ChatPost) ([]byte, error) {
 }
 
 // EncodeAPIChatPost encodes p as the SendGroupChatMessageFromApiSysPubMsg bbb-web
-// publishes for the 3.0 sendChatMessage API (bbb-protocol.md §3.5): routing
+// publishes for the 3.0 sendChatMessage API (docs/protocol.md §3.5): routing
 // {"sender":"bbb-web"}, header {name, meetingId, userId:"not-used"}, body
 // {userName, message}. The message does not exist before 3.0: ErrUnsupported.
 // An empty field, a non-positive timestamp, invalid UTF-8 or a value beyond

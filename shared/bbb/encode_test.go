@@ -71,13 +71,14 @@ func TestGoldenEncodeAPIChatPost(t *testing.T) {
 	}
 }
 
-// Wire shapes, written by hand from bbb-protocol.md §3.2 (SendGroupChatMessageMsg)
+// Wire shapes, written by hand from docs/protocol.md §3.2 (SendGroupChatMessageMsg)
 // and §3.5 (SendGroupChatMessageFromApiSysPubMsg): every key at every level, in
 // the order BBB's own producers emit them, with the JSON type of each leaf
-// (s string, n number, b bool, {} empty object). Order: envelope from Meteor's
-// makeEnvelope / graphql-actions / bbb-web; 2.2–2.4 msg from the 2.3/2.4 HTML5
-// client; 2.5–2.7 msg from the 2.6 client; 3.0 msg from bbb-graphql-actions
-// (the §3.2 example lists the same keys in another order, which Jackson ignores).
+// (s string, n number, b bool, {} empty object). Order: the envelope as the 2.x
+// HTML5 server, 3.0's GraphQL actions and bbb-web build it; 2.2–2.4 msg as the
+// 2.3/2.4 client sends it; 2.5–2.7 msg as the 2.6 client; 3.0 msg as the GraphQL
+// actions (the §3.2 3.0 example lists the same keys in another order, which
+// Jackson ignores).
 const (
 	envelopeClient = `envelope:{name:s,routing:{meetingId:s,userId:s},timestamp:n}`
 	headerClient   = `header:{name:s,meetingId:s,userId:s}`
@@ -141,10 +142,10 @@ func readGolden(t *testing.T, name string) []byte {
 }
 
 // TestEncodeMatchesProtocolExamples encodes the inputs of the examples in
-// bbb-protocol.md and compares with them. The 2.6 and API examples are what
-// BBB's producers publish, byte for byte. The 2.2 example (from another bridge)
-// sends a sender name and the 3.0 one lists keys in another order; both are
-// compared as JSON values, with the name blanked.
+// docs/protocol.md §3.2 and §3.5 and compares with them. The 2.6 and API
+// examples are what BBB's producers publish, byte for byte. The 2.2 example (as
+// another bridge sent it) has a sender name and the 3.0 one lists keys in
+// another order; both are compared as JSON values, with the name blanked.
 func TestEncodeMatchesProtocolExamples(t *testing.T) {
 	compact := func(s string) string {
 		var b bytes.Buffer

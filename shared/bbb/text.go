@@ -85,7 +85,7 @@ func placeholderLen(s string) int {
 // collapse to one space, and the ends are trimmed, so a name can neither forge
 // a line break nor a second sender.
 //
-// 2.x renders chat as raw HTML (bbb-protocol.md §3.3 item 7), so the whole
+// 2.x renders chat as raw HTML (docs/protocol.md §3.3 item 7), so the whole
 // result, template included, is HTML-escaped (& < > " ' become &amp; &lt; &gt;
 // &quot; &#39;) and no tag survives. Newlines in the message stay "\n"; the
 // 2.x client turns them into <br/>. The zero Version is treated like 2.x: the
@@ -205,7 +205,7 @@ var htmlEscaper = strings.NewReplacer(
 func escapeHTML(s string) string { return htmlEscaper.Replace(s) }
 
 // PlainText undoes what the 2.x HTML5 server did to chat text before
-// publishing it (bbb-protocol.md §3.3 item 7), for forwarding outside BBB:
+// publishing it (docs/protocol.md §3.3 item 7), for forwarding outside BBB:
 // link wrappers <a href='event:URL'><u>URL</u></a> become URL again, <br/> (and
 // <br>, <br />) become "\n", line endings are normalised to "\n" (the server
 // turns a typed <br/> into "\n\r"; CRLF and lone CR come from other

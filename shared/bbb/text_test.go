@@ -144,8 +144,8 @@ func TestPlainText(t *testing.T) {
 	}
 }
 
-// meteorEscape mimics what the 2.x HTML5 server (parseMessage in
-// sendGroupChatMsg.js) does to chat text before publishing it:
+// meteorEscape mimics what the 2.x HTML5 server does to chat text before
+// publishing it (docs/protocol.md §3.3 item 7):
 // trim, <br/> → "\n\r", escape < > " ', wrap URLs in an event: anchor.
 func meteorEscape(s string) string {
 	s = strings.TrimSpace(s)

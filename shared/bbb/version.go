@@ -21,7 +21,7 @@ const DefaultReleaseFile = "/etc/bigbluebutton/bigbluebutton-release"
 type Version struct{ Major, Minor int }
 
 // Shape is the family of chat message shapes a version speaks
-// (bbb-protocol.md §3.2, §3.4).
+// (docs/protocol.md §3.2, §3.4).
 type Shape int
 
 const (
@@ -159,7 +159,7 @@ func (v Version) Shape() Shape {
 }
 
 // HasAPIChat reports whether v has SendGroupChatMessageFromApiSysPubMsg (3.0+,
-// bbb-protocol.md §3.5).
+// docs/protocol.md §3.5).
 func (v Version) HasAPIChat() bool { return v.Shape() == ShapeV3 }
 
 // ReadReleaseFile reads the BBB version from a release file such as

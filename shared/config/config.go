@@ -1,6 +1,8 @@
 // Package config reads the configuration of ingress and relay from the environment (and an optional env file with
-// the same keys), with caarlos0/env. It owns the names, defaults and validation of every BBB_CHAT_* setting; it
-// does not open connections or read anything but the env file and the BBB release file.
+// the same keys), with caarlos0/env. It owns the names, defaults and validation of every BBB_CHAT_* setting, and
+// the paths where a packaged install keeps its files (HostDefault). It does not open connections, and it reads no
+// file but the env file and the secret file that its getenv names: a host's files are found only through Getenv,
+// so a test that passes a map reads no file it does not name.
 package config
 
 import (
@@ -14,26 +16,66 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/caarlos0/env/v11"
 )
 
-// Where the package installs the settings and the API secret.
+// Where the package installs the settings and the API secret, and where bbb-web keeps its properties.
 const (
-	DefaultEnvFile    = "/etc/bigbluebutton/bbb-chat.env"
-	DefaultSecretFile = "/etc/bigbluebutton/bbb-chat.secret"
+	DefaultEnvFile               = "/etc/bigbluebutton/bbb-chat.env"
+	DefaultSecretFile            = "/etc/bigbluebutton/bbb-chat.secret"
+	DefaultBBBProperties         = "/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"
+	DefaultBBBPropertiesOverride = "/etc/bigbluebutton/bbb-web.properties"
 )
+
+// defaultSuffix marks a getenv key that asks for the host's default of a setting (DefaultKey). A real environment
+// variable cannot be named so.
+const defaultSuffix = "@default"
+
+// DefaultKey is the key under which getenv answers the host's default of key: the file a packaged install keeps
+// it in, used when neither the environment nor the env file sets key. Getenv answers it with HostDefault; a test's
+// map answers it only where the test names a file of its own.
+func DefaultKey(key string) string { return key + defaultSuffix }
+
+// HostDefault is where a BBB server with bbb-chat's package keeps the file that key names, or "" when key is not
+// a host file's path. Only Getenv applies these, so only the binaries read a host's files unasked.
+func HostDefault(key string) string {
+	switch key {
+	case "BBB_CHAT_ENV_FILE":
+		return DefaultEnvFile // read when it exists
+	case "BBB_CHAT_SHARED_SECRET_FILE":
+		return DefaultSecretFile // read when it exists and no systemd credential holds the secret
+	case "BBB_CHAT_BBB_RELEASE_FILE":
+		return bbb.DefaultReleaseFile
+	case "BBB_CHAT_BBB_PROPERTIES":
+		return DefaultBBBProperties
+	case "BBB_CHAT_BBB_PROPERTIES_OVERRIDE":
+		return DefaultBBBPropertiesOverride
+	}
+	return ""
+}
+
+// Getenv is the binaries' getenv: the process environment, and the host's defaults (HostDefault) under
+// DefaultKey. Tests pass a map lookup instead.
+func Getenv(key string) string {
+	if base, ok := strings.CutSuffix(key, defaultSuffix); ok {
+		return HostDefault(base)
+	}
+	return os.Getenv(key)
+}
 
 // DefaultSecret is the original bbb-chat's example secret; ingress warns when it is used.
 const DefaultSecret = "change_me"
 
 // Common is what both binaries read.
 type Common struct {
-	RedisURL       string        `env:"BBB_CHAT_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	NATSURL        string        `env:"BBB_CHAT_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	NATSCreds      string        `env:"BBB_CHAT_NATS_CREDS"`
-	BBBVersion     string        `env:"BBB_CHAT_BBB_VERSION" envDefault:"auto"`
-	ReleaseFile    string        `env:"BBB_CHAT_BBB_RELEASE_FILE" envDefault:"/etc/bigbluebutton/bigbluebutton-release"`
+	RedisURL   string `env:"BBB_CHAT_REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	NATSURL    string `env:"BBB_CHAT_NATS_URL" envDefault:"nats://127.0.0.1:4222"`
+	NATSCreds  string `env:"BBB_CHAT_NATS_CREDS"`
+	BBBVersion string `env:"BBB_CHAT_BBB_VERSION" envDefault:"auto"`
+	// ReleaseFile is where "auto" looks for BBB's version (HostDefault; empty: nowhere).
+	ReleaseFile    string        `env:"BBB_CHAT_BBB_RELEASE_FILE"`
 	LogLevel       string        `env:"BBB_CHAT_LOG_LEVEL" envDefault:"info"`
 	LogFormat      string        `env:"BBB_CHAT_LOG_FORMAT" envDefault:"text"`
 	EnvFile        string        `env:"BBB_CHAT_ENV_FILE"`
@@ -68,12 +110,12 @@ type Ingress struct {
 	RequestTimeout   time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
 	MaxBridges       int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
 	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
-	// properties files (BBBProperties, then BBBPropertiesOverride).
+	// properties files (BBBProperties, then BBBPropertiesOverride; HostDefault, empty: none).
 	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
 	BBBSecret             string `env:"BBB_CHAT_BBB_SECRET"`
 	BBBChecksum           string `env:"BBB_CHAT_BBB_CHECKSUM" envDefault:"sha1"`
-	BBBProperties         string `env:"BBB_CHAT_BBB_PROPERTIES" envDefault:"/usr/share/bbb-web/WEB-INF/classes/bigbluebutton.properties"`
-	BBBPropertiesOverride string `env:"BBB_CHAT_BBB_PROPERTIES_OVERRIDE" envDefault:"/etc/bigbluebutton/bbb-web.properties"`
+	BBBProperties         string `env:"BBB_CHAT_BBB_PROPERTIES"`
+	BBBPropertiesOverride string `env:"BBB_CHAT_BBB_PROPERTIES_OVERRIDE"`
 }
 
 // Relay is the configuration of the relay binary.
@@ -92,7 +134,7 @@ type Relay struct {
 	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 }
 
-// LoadIngress reads the ingress configuration. getenv is os.Getenv in production and a map lookup in tests.
+// LoadIngress reads the ingress configuration. getenv is Getenv in production and a map lookup in tests.
 func LoadIngress(getenv func(string) string) (Ingress, error) {
 	var c Ingress
 	if err := load(&c, getenv); err != nil {
@@ -106,9 +148,9 @@ func LoadIngress(getenv func(string) string) (Ingress, error) {
 				path = ""
 			}
 		}
-		if path == "" {
-			if _, err := os.Stat(DefaultSecretFile); err == nil {
-				path = DefaultSecretFile
+		if def := getenv(DefaultKey("BBB_CHAT_SHARED_SECRET_FILE")); path == "" && def != "" {
+			if _, err := os.Stat(def); err == nil {
+				path = def
 			}
 		}
 		if path != "" {
@@ -145,7 +187,7 @@ func LoadRelay(getenv func(string) string) (Relay, error) {
 }
 
 // load fills cfg from getenv, falling back to the env file named by BBB_CHAT_ENV_FILE for keys the environment
-// does not set.
+// does not set, then to the host's defaults (DefaultKey) for the paths of BBB's files.
 func load(cfg any, getenv func(string) string) error {
 	params, err := env.GetFieldParams(cfg)
 	if err != nil {
@@ -153,10 +195,10 @@ func load(cfg any, getenv func(string) string) error {
 	}
 	fileVals := map[string]string{}
 	path := getenv("BBB_CHAT_ENV_FILE")
-	if path == "" {
+	if def := getenv(DefaultKey("BBB_CHAT_ENV_FILE")); path == "" && def != "" {
 		// On a host where the package is installed, the commands (check, call) find its settings by themselves.
-		if _, err := os.Stat(DefaultEnvFile); err == nil {
-			path = DefaultEnvFile
+		if _, err := os.Stat(def); err == nil {
+			path = def
 		}
 	}
 	if path != "" {
@@ -171,6 +213,15 @@ func load(cfg any, getenv func(string) string) error {
 			environ[p.Key] = v
 		} else if v, ok := fileVals[p.Key]; ok {
 			environ[p.Key] = v
+		}
+	}
+	for _, p := range params {
+		// The env file and the secret file are looked up by themselves: they are read only when they exist.
+		if _, set := environ[p.Key]; set || p.Key == "BBB_CHAT_ENV_FILE" || p.Key == "BBB_CHAT_SHARED_SECRET_FILE" {
+			continue
+		}
+		if def := getenv(DefaultKey(p.Key)); def != "" {
+			environ[p.Key] = def
 		}
 	}
 	if err := env.ParseWithOptions(cfg, env.Options{Environment: environ}); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +98,149 @@ func TestSecretFileWithPreviousSecret(t *testing.T) {
 	}
 	if got := c.Secrets(); len(got) != 2 || got[0] != "new-secret" || got[1] != "old-secret" {
 		t.Fatalf("Secrets() = %q", got)
+	}
+}
+
+// fakeHost is a getenv for a host whose packaged files live under root: the map's keys, and every host default
+// (DefaultKey) moved under root. Nothing it names is outside root.
+func fakeHost(root string, m map[string]string) func(string) string {
+	return func(k string) string {
+		if base, ok := strings.CutSuffix(k, defaultSuffix); ok {
+			if def := HostDefault(base); def != "" {
+				return filepath.Join(root, def)
+			}
+			return ""
+		}
+		return m[k]
+	}
+}
+
+// stringFields lists every string setting of cfg (a pointer to a config struct) by its key.
+func stringFields(t *testing.T, cfg any) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			f, sf := v.Field(i), v.Type().Field(i)
+			switch {
+			case sf.Anonymous && f.Kind() == reflect.Struct:
+				walk(f)
+			case f.Kind() == reflect.String && sf.Tag.Get("env") != "":
+				out[sf.Tag.Get("env")] = f.String()
+			}
+		}
+	}
+	walk(reflect.ValueOf(cfg).Elem())
+	if len(out) == 0 {
+		t.Fatalf("no string settings in %T", cfg)
+	}
+	return out
+}
+
+// TestHermeticLoad shows that a load with a map getenv takes no host path: every path it could read comes from
+// getenv, and the host's defaults only from Getenv.
+func TestHermeticLoad(t *testing.T) {
+	hostKeys := []string{"BBB_CHAT_ENV_FILE", "BBB_CHAT_SHARED_SECRET_FILE", "BBB_CHAT_BBB_RELEASE_FILE",
+		"BBB_CHAT_BBB_PROPERTIES", "BBB_CHAT_BBB_PROPERTIES_OVERRIDE"}
+
+	t.Run("map getenv: no host path", func(t *testing.T) {
+		var asked []string
+		getenv := func(k string) string {
+			asked = append(asked, k)
+			return map[string]string{"BBB_CHAT_SHARED_SECRET": "x"}[k]
+		}
+		c, err := LoadIngress(getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := LoadRelay(getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fields := range []map[string]string{stringFields(t, &c), stringFields(t, &r)} {
+			for key, val := range fields {
+				for _, hk := range hostKeys {
+					if val == HostDefault(hk) {
+						t.Errorf("%s = %q: a host default without Getenv", key, val)
+					}
+				}
+			}
+		}
+		if c.ReleaseFile != "" || c.BBBProperties != "" || c.BBBPropertiesOverride != "" {
+			t.Errorf("host paths set: %q %q %q", c.ReleaseFile, c.BBBProperties, c.BBBPropertiesOverride)
+		}
+		if !slices.Contains(asked, DefaultKey("BBB_CHAT_BBB_RELEASE_FILE")) {
+			t.Errorf("load did not ask getenv for the host's release file: %v", asked)
+		}
+	})
+
+	t.Run("host under a temp dir", func(t *testing.T) {
+		root := t.TempDir()
+		for path, content := range map[string]string{
+			DefaultEnvFile:    "BBB_CHAT_LOG_LEVEL=debug\n",
+			DefaultSecretFile: "host-secret\n",
+		} {
+			os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755)
+			os.WriteFile(filepath.Join(root, path), []byte(content), 0o600)
+		}
+		c, err := LoadIngress(fakeHost(root, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.LogLevel != "debug" || c.SharedSecret != "host-secret" {
+			t.Errorf("host files not read: level %q, secret %q", c.LogLevel, c.SharedSecret)
+		}
+		for key, val := range stringFields(t, &c) {
+			if strings.HasPrefix(val, "/") && !strings.HasPrefix(val, root) {
+				t.Errorf("%s = %q, outside the temp dir", key, val)
+			}
+		}
+		if want := filepath.Join(root, HostDefault("BBB_CHAT_BBB_RELEASE_FILE")); c.ReleaseFile != want {
+			t.Errorf("release file %q, want %q", c.ReleaseFile, want)
+		}
+	})
+
+	t.Run("precedence: environment, env file, host", func(t *testing.T) {
+		root := t.TempDir()
+		envFile := filepath.Join(root, "set.env")
+		os.WriteFile(envFile, []byte("BBB_CHAT_BBB_RELEASE_FILE=/from/file\nBBB_CHAT_BBB_PROPERTIES=/from/file\n"), 0o600)
+		r, err := LoadRelay(fakeHost(root, map[string]string{
+			"BBB_CHAT_ENV_FILE": envFile, "BBB_CHAT_BBB_RELEASE_FILE": "/from/env",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadIngress(fakeHost(root, map[string]string{"BBB_CHAT_ENV_FILE": envFile, "BBB_CHAT_SHARED_SECRET": "x"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct{ name, got, want string }{
+			{"environment over env file", r.ReleaseFile, "/from/env"},
+			{"env file over host", c.BBBProperties, "/from/file"},
+			{"host when unset", c.BBBPropertiesOverride, filepath.Join(root, DefaultBBBPropertiesOverride)},
+		} {
+			if tc.got != tc.want {
+				t.Errorf("%s: %q, want %q", tc.name, tc.got, tc.want)
+			}
+		}
+	})
+}
+
+func TestGetenv(t *testing.T) {
+	t.Setenv("BBB_CHAT_LISTEN", "127.0.0.1:1")
+	tests := []struct{ key, want string }{
+		{"BBB_CHAT_LISTEN", "127.0.0.1:1"},
+		{DefaultKey("BBB_CHAT_ENV_FILE"), DefaultEnvFile},
+		{DefaultKey("BBB_CHAT_SHARED_SECRET_FILE"), DefaultSecretFile},
+		{DefaultKey("BBB_CHAT_BBB_RELEASE_FILE"), "/etc/bigbluebutton/bigbluebutton-release"},
+		{DefaultKey("BBB_CHAT_BBB_PROPERTIES"), DefaultBBBProperties},
+		{DefaultKey("BBB_CHAT_BBB_PROPERTIES_OVERRIDE"), DefaultBBBPropertiesOverride},
+		{DefaultKey("BBB_CHAT_LISTEN"), ""},
+	}
+	for _, tc := range tests {
+		if got := Getenv(tc.key); got != tc.want {
+			t.Errorf("Getenv(%q) = %q, want %q", tc.key, got, tc.want)
+		}
 	}
 }
