@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,7 +24,6 @@ type Manager struct {
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
 
-	poster *poster        // sends the callbacks (nil: Options.Client does)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
 
@@ -36,12 +34,8 @@ type Manager struct {
 // NewManager returns a Manager; nothing runs until Run.
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
-	m := &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
+	return &Manager{o: o, ackWait: o.Timeout + ackWaitMargin, log: o.Log, metrics: o.Metrics,
 		pushed: make(chan *nats.Msg, pushedBuffer), runq: make(chan *worker)}
-	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
-		m.poster = newPoster(tr) // it never follows a redirect either
-	}
-	return m
 }
 
 // nakAll hands back at once, unacknowledged, what is waiting in ch.
@@ -178,9 +172,8 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	m.hard = hard
-	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
-	defer m.poster.closeIdle()
+	defer m.o.Client.CloseIdleConnections()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})
 	go m.dispatch(dispatchCtx, dispatched)
