@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -95,8 +96,7 @@ type publisher struct {
 	maxAttempts int
 	done        func(context.Context, *pubItem, publishResult)
 	limit       *logLimiter
-	backoffMin  time.Duration
-	backoffMax  time.Duration
+	retry       backoff.Exponential // the wait after an error, growing while errors go on
 }
 
 // enqueue hands an event to the publisher without waiting; false when the buffer was full and it was dropped.
@@ -161,7 +161,7 @@ func (p *publisher) run(ctx context.Context) {
 		next     *pubItem   // taken from the queue, not sent yet
 		closed   bool       // the queue is closed: no more events
 		failing  bool       // an error happened: drain inflight, wait, then resend
-		backoff  = p.backoffMin
+		backoff  = p.retry.Start()
 	)
 	defer func() {
 		for _, f := range held { // in the stream already
@@ -273,7 +273,7 @@ func (p *publisher) run(ctx context.Context) {
 				continue
 			}
 			if !failing {
-				backoff = p.backoffMin
+				backoff.Reset()
 			}
 			if len(held) == 0 && len(retry) == 0 {
 				p.finish(ctx, f.it, f.res)
@@ -315,10 +315,9 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		// Nothing in flight: wait for NATS after an error, or for the next event.
 		if failing || (!p.ready() && (len(retry) > 0 || next != nil || closed)) {
-			if !p.sleep(ctx, backoff) {
+			if !p.sleep(ctx, backoff.Next()) {
 				return
 			}
-			backoff = min(2*backoff, p.backoffMax)
 			failing = false
 			continue
 		}

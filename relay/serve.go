@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
@@ -160,8 +161,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		maxAttempts: publishTries,
 		done:        upd.submit,
 		limit:       newLogLimiter(10*time.Second, now),
-		backoffMin:  100 * time.Millisecond,
-		backoffMax:  2 * time.Second,
+		retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 	}
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.run(hard) }()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -228,18 +229,18 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 
 	tick := time.NewTicker(statsInterval)
 	defer tick.Stop()
-	retry := 100 * time.Millisecond
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
 	for ctx.Err() == nil {
 		ch, err := m.o.Store.WatchBridges(ctx)
 		if err != nil {
-			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", retry)
-			if !service.Sleep(ctx, retry) {
+			wait := retry.Next()
+			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", wait)
+			if !service.Sleep(ctx, wait) {
 				break
 			}
-			retry = min(2*retry, 5*time.Second)
 			continue
 		}
-		retry = 100 * time.Millisecond
+		retry.Reset()
 		seen := map[string]bool{} // bridges in the initial values, until the nil marker
 		initial := true
 	watch:

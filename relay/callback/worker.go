@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -213,7 +214,8 @@ func (w *worker) finish(why error) {
 // a growing pause until it can, or the worker is stopped or its bridge is done. Then it arms the next check.
 func (w *worker) attach() error {
 	o := w.m.o
-	pause := 100 * time.Millisecond
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
+	pause := retry.Next()
 	for {
 		if w.ctx.Err() != nil {
 			return context.Cause(w.ctx)
@@ -245,7 +247,7 @@ func (w *worker) attach() error {
 				break
 			}
 			w.attached = true
-			every, _ := Backoff(1, []time.Duration{checkInterval}, 0.2, o.Rand)
+			every := backoff.Jitter(checkInterval, 0.2, o.Rand)
 			w.runMu.Lock()
 			if w.check == nil {
 				w.check = time.AfterFunc(every, w.checkAgain)
@@ -258,7 +260,7 @@ func (w *worker) attach() error {
 		if !service.Sleep(w.ctx, pause) {
 			return context.Cause(w.ctx)
 		}
-		pause = min(2*pause, 5*time.Second)
+		pause = retry.Next()
 	}
 }
 
