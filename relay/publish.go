@@ -80,13 +80,13 @@ func (f *flight) poll() bool {
 // answer is retried until it succeeds (or the shutdown deadline passes). Retrying is safe because the stream
 // deduplicates by event id. Any other error (the stream refused the message) is retried maxAttempts times, then
 // the event is counted as lost. After an error the publisher stops sending, lets every publish in flight finish,
-// and sends the failed ones again in their original order, so an outage does not reorder events. (Only a publish
-// that fails while later ones succeed, which takes a permanent error, lands out of order.)
+// and sends the failed ones again in their original order; later events stored meanwhile are handed on only
+// after them, so an outage does not reorder events. (Only a publish given up after a permanent error lands out of
+// order.)
 type publisher struct {
 	log         *slog.Logger
 	m           *metrics
 	nc          *nats.Conn
-	now         func() time.Time
 	timeout     time.Duration // for an acknowledgement
 	ready       func() bool   // NATS connected and the stream open
 	reopen      func()        // the stream did not answer: make sure it exists

@@ -68,7 +68,7 @@ func newPubWorld(t *testing.T, maxMsgSize int32) *pubWorld {
 	w.js, _ = jetstream.New(nc)
 	w.createStream(t, maxMsgSize)
 	w.p = &publisher{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: w.m, nc: nc, now: time.Now,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: w.m, nc: nc,
 		timeout: 500 * time.Millisecond, ready: nc.IsConnected,
 		reopen: func() {
 			select {

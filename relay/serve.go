@@ -152,7 +152,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
 	upd.start(hard)
 	pub := &publisher{
-		log: log, m: m, nc: nc, now: now, timeout: publishTimeout,
+		log: log, m: m, nc: nc, timeout: publishTimeout,
 		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
 		reopen:      keeper.reopen,
 		wake:        pubWake,
