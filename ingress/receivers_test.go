@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -24,6 +25,14 @@ func TestDocReceivers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			port := strconv.Itoa(testenv.FreePort(t))
 			p := testenv.StartProc(t, cmd[0], map[string]string{"SECRET": "doc secret", "PORT": port}, cmd[1:]...)
+			// The tests' retry schedule is short: start the chat once the receiver listens.
+			testenv.Eventually(t, 20*time.Second, name+" receiver listening", func() bool {
+				c, err := net.Dial("tcp", "127.0.0.1:"+port)
+				if err == nil {
+					c.Close()
+				}
+				return err == nil
+			})
 			m, _ := e.sim.CreateMeeting(ctx, "doc-"+name, "Docs")
 			e.waitKnown(m.IntID)
 			expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge",
