@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
@@ -191,7 +192,6 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		ln.Close()
 		return err
 	}
-	go service.NewProcs(log).Adapt(ctx, getenv)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
@@ -279,7 +279,7 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 
 // openState opens the JetStream state, retrying until it succeeds or ctx ends.
 func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
-	wait := 100 * time.Millisecond
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		s, err := state.Open(octx, nc, o)
@@ -292,10 +292,9 @@ func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomi
 		if attempt == 1 || attempt%20 == 0 {
 			log.Warn("cannot open state in NATS JetStream yet; retrying", "error", err.Error())
 		}
-		if !service.Sleep(ctx, wait) {
+		if !service.Sleep(ctx, retry.Delay(attempt)) {
 			return nil
 		}
-		wait = min(wait*2, 5*time.Second)
 	}
 }
 

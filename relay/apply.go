@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -87,10 +88,11 @@ func (u *updater) wait() { u.wg.Wait() }
 // apply runs one event's update, waiting for NATS when it is down and retrying errors a few times.
 func (u *updater) apply(ctx context.Context, it *pubItem) {
 	var err error
-	backoff := u.backoffMin
-	for i := 0; i < u.attempts; i++ {
+	retry := backoff.Exponential{Min: u.backoffMin, Max: 2 * time.Second}
+	for i := 1; i <= u.attempts; i++ {
+		wait := retry.Delay(i)
 		for !u.ready() || u.store() == nil {
-			if !service.Sleep(ctx, backoff) {
+			if !service.Sleep(ctx, wait) {
 				return
 			}
 		}
@@ -101,10 +103,9 @@ func (u *updater) apply(ctx context.Context, it *pubItem) {
 			u.m.stateUpdates.inc("ok")
 			return
 		}
-		if !service.Sleep(ctx, backoff) {
+		if !service.Sleep(ctx, wait) {
 			break
 		}
-		backoff = min(2*backoff, 2*time.Second)
 	}
 	u.m.stateUpdates.inc("error")
 	u.log.Error("state update failed", "type", it.ev.Type, "meeting", it.ev.MeetingID, "id", it.ev.ID, "err", err)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -316,7 +317,7 @@ func (k *stateKeeper) reopen() {
 func (k *stateKeeper) run(ctx context.Context) {
 	limit := newLogLimiter(30*time.Second, time.Now)
 	for {
-		backoff := 250 * time.Millisecond
+		retry := backoff.Exponential{Min: 250 * time.Millisecond, Max: 5 * time.Second}.Start()
 		for {
 			if ctx.Err() != nil {
 				return
@@ -340,10 +341,9 @@ func (k *stateKeeper) run(ctx context.Context) {
 					k.log.Warn("cannot open the JetStream state yet, retrying", "err", err, "failures_before", n)
 				}
 			}
-			if !service.Sleep(ctx, backoff) {
+			if !service.Sleep(ctx, retry.Next()) {
 				return
 			}
-			backoff = min(2*backoff, 5*time.Second)
 		}
 		select {
 		case <-ctx.Done():

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,24 +31,47 @@ const (
 	resultLost                           // given up after repeated errors
 )
 
-// flight is one publish awaiting the stream's acknowledgement.
+// flight is one publish awaiting the stream's acknowledgement (nats.go's future for it).
 type flight struct {
-	it       *pubItem
-	token    uint64    // the last token of the publish's reply subject
-	deadline time.Time // when it counts as timed out
-	settled  bool      // the acknowledgement (or an error) arrived
-	res      publishResult
-	err      error
+	it      *pubItem
+	ok      <-chan *jetstream.PubAck
+	failed  <-chan error
+	settled bool // the acknowledgement (or an error) arrived
+	res     publishResult
+	err     error
 }
 
-// errPublishTimeout: the stream did not acknowledge a publish in time (NATS slow, or the reply lost in a
-// reconnect). Sending it again is safe: the stream deduplicates by event id.
-var errPublishTimeout = errors.New("no acknowledgement from the stream in time")
+// settle records the acknowledgement or the error; ack nil means err.
+func (f *flight) settle(ack *jetstream.PubAck, err error) {
+	f.settled = true
+	switch {
+	case err != nil:
+		f.err = err
+	case ack.Duplicate:
+		f.res = resultDuplicate
+	default:
+		f.res = resultStored
+	}
+}
+
+// poll settles f if its answer is in, without waiting; it reports whether f is settled.
+func (f *flight) poll() bool {
+	if f.settled {
+		return true
+	}
+	select {
+	case ack := <-f.ok:
+		f.settle(ack, nil)
+	case err := <-f.failed:
+		f.settle(nil, err)
+	default:
+	}
+	return f.settled
+}
 
 // publisher puts events into the stream in the order they came from Redis, asynchronously: up to window
-// publishes await their acknowledgement at once, so relay keeps up with thousands of events a second. It
-// publishes with a reply subject of its own and reads the acknowledgements from a channel subscription on its own
-// goroutine, so an acknowledgement wakes the publisher and nothing else.
+// publishes await their acknowledgement at once (nats.go's asynchronous publish, each with the event id as its
+// message id), so relay keeps up with thousands of events a second.
 //
 // Redis pub/sub cannot be paused, so the reader never waits on the publisher: enqueue takes an event or, when the
 // buffer (NATS down or too slow) is full, drops it and says so loudly.
@@ -60,13 +80,13 @@ var errPublishTimeout = errors.New("no acknowledgement from the stream in time")
 // answer is retried until it succeeds (or the shutdown deadline passes). Retrying is safe because the stream
 // deduplicates by event id. Any other error (the stream refused the message) is retried maxAttempts times, then
 // the event is counted as lost. After an error the publisher stops sending, lets every publish in flight finish,
-// and sends the failed ones again in their original order, so an outage does not reorder events. (Only a publish
-// that fails while later ones succeed, which takes a permanent error, lands out of order.)
+// and sends the failed ones again in their original order; later events stored meanwhile are handed on only
+// after them, so an outage does not reorder events. (Only a publish given up after a permanent error lands out of
+// order.)
 type publisher struct {
 	log         *slog.Logger
 	m           *metrics
 	nc          *nats.Conn
-	now         func() time.Time
 	timeout     time.Duration // for an acknowledgement
 	ready       func() bool   // NATS connected and the stream open
 	reopen      func()        // the stream did not answer: make sure it exists
@@ -76,8 +96,7 @@ type publisher struct {
 	maxAttempts int
 	done        func(context.Context, *pubItem, publishResult)
 	limit       *logLimiter
-	backoffMin  time.Duration
-	backoffMax  time.Duration
+	retry       backoff.Exponential // the wait after an error, growing while errors go on
 }
 
 // enqueue hands an event to the publisher without waiting; false when the buffer was full and it was dropped.
@@ -118,79 +137,35 @@ func isTransient(err error) bool {
 		errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrSlowConsumer) ||
-		errors.Is(err, errPublishTimeout) ||
+		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, context.DeadlineExceeded)
-}
-
-// parseAck reads the stream's answer to a publish: stored, a duplicate of a stored event, or an error.
-func parseAck(m *nats.Msg) (publishResult, error) {
-	if len(m.Data) == 0 {
-		if m.Header.Get("Status") == "503" {
-			return 0, jetstream.ErrNoStreamResponse
-		}
-		return 0, jetstream.ErrInvalidJSAck
-	}
-	if !mentionsError(m.Data) {
-		// {"stream":"BBBCHAT_EVENTS","seq":42} or {…,"duplicate": true}: nothing else to read.
-		if !bytes.HasPrefix(m.Data, []byte(`{"stream":`)) || !bytes.Contains(m.Data, []byte(`"seq":`)) {
-			return 0, jetstream.ErrInvalidJSAck
-		}
-		if _, v, ok := bytes.Cut(m.Data, []byte(`"duplicate":`)); ok && bytes.HasPrefix(bytes.TrimLeft(v, " "), []byte("true")) {
-			return resultDuplicate, nil
-		}
-		return resultStored, nil
-	}
-	var a struct {
-		Error     *jetstream.APIError `json:"error"`
-		Seq       uint64              `json:"seq"`
-		Duplicate bool                `json:"duplicate"`
-	}
-	if err := json.Unmarshal(m.Data, &a); err != nil {
-		return 0, jetstream.ErrInvalidJSAck
-	}
-	if a.Error != nil {
-		return 0, a.Error
-	}
-	if a.Duplicate {
-		return resultDuplicate, nil
-	}
-	return resultStored, nil
-}
-
-// mentionsError reports whether data holds the string "error" in any case (a key encoding/json would read as
-// the acknowledgement's error).
-func mentionsError(data []byte) bool {
-	for i := 0; i+7 <= len(data); i++ {
-		if data[i] == '"' && data[i+6] == '"' && bytes.EqualFold(data[i+1:i+6], []byte("error")) {
-			return true
-		}
-	}
-	return false
 }
 
 // run publishes until the queue is closed and everything in it settled, or until ctx (the shutdown deadline)
 // ends; what is left then is counted as unflushed.
 func (p *publisher) run(ctx context.Context) {
+	// The acknowledgements time out after p.timeout (nats.go's timer); nats.go fails those in flight when the
+	// connection is lost. At most window await theirs, so nats.go's own limit never stalls a publish.
+	js, err := jetstream.New(p.nc, jetstream.WithPublishAsyncMaxPending(p.window),
+		jetstream.WithPublishAsyncTimeout(p.timeout))
+	if err != nil { // only options out of range
+		p.log.Error("cannot publish to the stream", "err", err)
+		return
+	}
 	var (
 		retry    []*pubItem // failed, to send again before anything newer, kept in seq order
-		inflight []*flight  // sent, awaiting acknowledgement, in send order (and so in token order)
+		inflight []*flight  // sent, awaiting acknowledgement, in send (and so seq) order
+		held     []*flight  // stored while an older event waits to be sent again, kept in seq order
 		next     *pubItem   // taken from the queue, not sent yet
 		closed   bool       // the queue is closed: no more events
 		failing  bool       // an error happened: drain inflight, wait, then resend
-		backoff  = p.backoffMin
-		token    uint64
-		sub      *nats.Subscription
-		acks     = make(chan *nats.Msg, 2*p.window+64) // never full: at most window publishes await an answer
-		inbox    = p.nc.NewInbox() + "."
-		timer    = time.NewTimer(time.Hour)
-		armed    time.Time // the deadline timer is set for
+		backoff  = p.retry.Start()
 	)
-	timer.Stop()
 	defer func() {
-		timer.Stop()
-		if sub != nil {
-			_ = sub.Unsubscribe()
+		for _, f := range held { // in the stream already
+			p.finish(ctx, f.it, f.res)
 		}
 		n := len(retry) + len(inflight)
 		if next != nil {
@@ -216,6 +191,20 @@ func (p *publisher) run(ctx context.Context) {
 			p.log.Error("shutdown deadline passed with events not in the stream", "events", n)
 		}
 	}()
+	// release finishes, in seq order, the held events that no older event waits before any more. What is in
+	// flight is in seq order (after an error nothing is sent until all in flight settled, and then the failed
+	// ones go first), so its first is its oldest.
+	release := func() {
+		for len(held) > 0 {
+			seq := held[0].it.seq
+			if len(retry) > 0 && retry[0].seq < seq || len(inflight) > 0 && inflight[0].it.seq < seq {
+				return
+			}
+			p.finish(ctx, held[0].it, held[0].res)
+			held[0] = nil
+			held = held[1:]
+		}
+	}
 	addRetry := func(it *pubItem) {
 		i := sort.Search(len(retry), func(i int) bool { return retry[i].seq > it.seq })
 		retry = append(retry, nil)
@@ -248,39 +237,9 @@ func (p *publisher) run(ctx context.Context) {
 			return nil
 		}
 	}
-	// answer settles the flight an acknowledgement is for; one for a flight no longer waited for is ignored.
-	answer := func(m *nats.Msg) {
-		tok, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, inbox), 10, 64)
-		if err != nil {
-			return
-		}
-		i := sort.Search(len(inflight), func(i int) bool { return inflight[i].token >= tok })
-		if i == len(inflight) || inflight[i].token != tok || inflight[i].settled {
-			return
-		}
-		f := inflight[i]
-		f.settled = true
-		f.res, f.err = parseAck(m)
-	}
-	buf := make([]byte, 0, 64)
 	for {
 		if ctx.Err() != nil {
 			return
-		}
-		if sub == nil {
-			s, err := p.nc.ChanSubscribe(inbox+"*", acks)
-			if err != nil {
-				if ok, n := p.limit.allow("publish-subscribe"); ok {
-					p.log.Warn("cannot subscribe to the stream's acknowledgements, retrying", "err", err,
-						"retries_before", n)
-				}
-				if !p.sleep(ctx, backoff) {
-					return
-				}
-				backoff = min(2*backoff, p.backoffMax)
-				continue
-			}
-			sub = s
 		}
 		// Send while the window has room.
 		if !failing && p.ready() {
@@ -289,32 +248,23 @@ func (p *publisher) run(ctx context.Context) {
 				if it == nil {
 					break
 				}
-				token++
-				buf = strconv.AppendUint(append(buf[:0], inbox...), token, 10)
-				msg := &nats.Msg{Subject: it.ev.Subject(), Reply: string(buf), Data: it.payload,
-					Header: nats.Header{jetstream.MsgIDHeader: []string{it.ev.ID}}}
-				if err := p.nc.PublishMsg(msg); err != nil {
+				msg := &nats.Msg{Subject: it.ev.Subject(), Data: it.payload}
+				paf, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(it.ev.ID))
+				if err != nil {
 					if p.failed(ctx, it, err) {
 						addRetry(it)
 					}
 					failing = true
 					break
 				}
-				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout)})
+				inflight = append(inflight, &flight{it: it, ok: paf.Ok(), failed: paf.Err()})
 			}
 		}
-		// Settle, in send order, what was answered or timed out.
-		now := p.now()
-		for len(inflight) > 0 {
+		// Settle, in send order, what was answered.
+		for len(inflight) > 0 && inflight[0].poll() {
 			f := inflight[0]
-			if !f.settled && now.Before(f.deadline) {
-				break
-			}
 			inflight[0] = nil
 			inflight = inflight[1:]
-			if !f.settled {
-				f.err = errPublishTimeout
-			}
 			if f.err != nil {
 				if p.failed(ctx, f.it, f.err) {
 					addRetry(f.it)
@@ -322,34 +272,33 @@ func (p *publisher) run(ctx context.Context) {
 				failing = true
 				continue
 			}
-			p.finish(ctx, f.it, f.res)
 			if !failing {
-				backoff = p.backoffMin
+				backoff.Reset()
 			}
+			if len(held) == 0 && len(retry) == 0 {
+				p.finish(ctx, f.it, f.res)
+				continue
+			}
+			// An older event failed and is to be sent again: this one waits for it, so that the state sees
+			// the events in their order.
+			i := sort.Search(len(held), func(i int) bool { return held[i].it.seq > f.it.seq })
+			held = append(held, nil)
+			copy(held[i+1:], held[i:])
+			held[i] = f
 		}
+		release()
 		if len(inflight) > 0 {
-			if d := inflight[0].deadline; !d.Equal(armed) {
-				timer.Reset(d.Sub(now))
-				armed = d
-			}
-			// Wait for an answer, the oldest publish's deadline, or (with room in the window) the next event.
+			// Wait for the oldest publish's answer or (with room in the window) the next event.
 			var queue <-chan *pubItem
 			if !failing && !closed && next == nil && len(retry) == 0 && len(inflight) < p.window {
 				queue = p.queue
 			}
+			head := inflight[0]
 			select {
-			case m := <-acks:
-				answer(m)
-				for more := true; more; { // take what else arrived without waiting
-					select {
-					case m := <-acks:
-						answer(m)
-					default:
-						more = false
-					}
-				}
-			case <-timer.C:
-				armed = time.Time{}
+			case ack := <-head.ok:
+				head.settle(ack, nil)
+			case err := <-head.failed:
+				head.settle(nil, err)
 			case it, ok := <-queue:
 				if !ok {
 					closed = true
@@ -366,10 +315,9 @@ func (p *publisher) run(ctx context.Context) {
 		}
 		// Nothing in flight: wait for NATS after an error, or for the next event.
 		if failing || (!p.ready() && (len(retry) > 0 || next != nil || closed)) {
-			if !p.sleep(ctx, backoff) {
+			if !p.sleep(ctx, backoff.Next()) {
 				return
 			}
-			backoff = min(2*backoff, p.backoffMax)
 			failing = false
 			continue
 		}
@@ -381,8 +329,6 @@ func (p *publisher) run(ctx context.Context) {
 				} else {
 					next = it
 				}
-			case m := <-acks:
-				answer(m) // late: its flight was given up already
 			case <-ctx.Done():
 				return
 			}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
@@ -118,7 +119,6 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
 		return err
 	}
-	go service.NewProcs(log).Adapt(ctx, getenv)
 	v, src := versions.get()
 	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
 		"bbb_version_source", src)
@@ -151,7 +151,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
 	upd.start(hard)
 	pub := &publisher{
-		log: log, m: m, nc: nc, now: now, timeout: publishTimeout,
+		log: log, m: m, nc: nc, timeout: publishTimeout,
 		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
 		reopen:      keeper.reopen,
 		wake:        pubWake,
@@ -160,8 +160,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		maxAttempts: publishTries,
 		done:        upd.submit,
 		limit:       newLogLimiter(10*time.Second, now),
-		backoffMin:  100 * time.Millisecond,
-		backoffMax:  2 * time.Second,
+		retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 	}
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.run(hard) }()

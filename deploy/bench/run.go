@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -592,8 +593,9 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 // startChat opens a meeting's chat with a callback to uri. A 503 (NATS busy) is tried again, as the API asks; a
 // 409 after such a retry means the earlier attempt did go through.
 func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, uri string) error {
-	wait := 200 * time.Millisecond
+	retry := backoff.Exponential{Min: 200 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
+		wait := retry.Delay(attempt)
 		body := sign("startChatForMeeting", []pyjson.Member{
 			{Key: "meeting_id", Value: pyjson.String(m.intID)},
 			{Key: "chat_user", Value: pyjson.String(chatUser)},
@@ -613,7 +615,6 @@ func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, 
 			if !service.Sleep(ctx, wait) {
 				return ctx.Err()
 			}
-			wait = min(2*wait, 5*time.Second)
 		default:
 			hint := ""
 			if strings.Contains(b.ingress.tail(), "maximum consumers limit reached") {

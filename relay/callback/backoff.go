@@ -5,38 +5,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 )
 
-// defaultSchedule is the wait before each retry: 8 attempts over about a day (the Svix schedule).
-var defaultSchedule = []time.Duration{
-	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
-}
-
-// DefaultSchedule returns a copy of the default retry schedule.
-func DefaultSchedule() []time.Duration { return append([]time.Duration(nil), defaultSchedule...) }
-
-// Backoff returns how long to wait after the attempt-th failed attempt (1 for the first) before the next one:
-// schedule[attempt-1] scaled by 1 + jitter·(2·rand()-1), so ±jitter around the step. ok is false when the schedule
-// is exhausted and the delivery is to be given up. A nil rand means no jitter.
-func Backoff(attempt int, schedule []time.Duration, jitter float64, rand func() float64) (time.Duration, bool) {
-	if attempt < 1 {
-		attempt = 1
+// DefaultSchedule returns the default wait before each retry: 8 attempts over about a day (the Svix schedule).
+func DefaultSchedule() []time.Duration {
+	return []time.Duration{
+		5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 	}
-	if attempt-1 >= len(schedule) {
-		return 0, false
-	}
-	d := schedule[attempt-1]
-	if jitter > 0 && rand != nil {
-		f := 1 + jitter*(2*rand()-1)
-		if f < 0 {
-			f = 0
-		}
-		d = time.Duration(float64(d) * f)
-	}
-	if d < 0 {
-		d = 0
-	}
-	return d, true
 }
 
 // maxRetryAfterSeconds bounds the number parsed from Retry-After so the conversion cannot overflow.
@@ -80,7 +57,7 @@ func isDigits(s string) bool {
 // receiver's Retry-After when longer, capped at maxRetryAfter. ok is false when the schedule is exhausted.
 func retryDelay(attempt int, schedule []time.Duration, jitter float64, rand func() float64,
 	retryAfter time.Duration, hasRetryAfter bool, maxRetryAfter time.Duration) (time.Duration, bool) {
-	d, ok := Backoff(attempt, schedule, jitter, rand)
+	d, ok := backoff.Schedule(attempt, schedule, jitter, rand)
 	if !ok {
 		return 0, false
 	}

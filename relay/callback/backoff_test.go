@@ -6,39 +6,6 @@ import (
 	"time"
 )
 
-func fixedRand(v float64) func() float64 { return func() float64 { return v } }
-
-func TestBackoff(t *testing.T) {
-	sched := []time.Duration{time.Second, 10 * time.Second, time.Minute}
-	for _, tc := range []struct {
-		name    string
-		attempt int
-		jitter  float64
-		rand    func() float64
-		want    time.Duration
-		ok      bool
-	}{
-		{"first retry, middle of the jitter", 1, 0.2, fixedRand(0.5), time.Second, true},
-		{"first retry, lowest", 1, 0.2, fixedRand(0), 800 * time.Millisecond, true},
-		{"second retry, near highest", 2, 0.2, fixedRand(0.999999), 11999996 * time.Microsecond, true},
-		{"last step", 3, 0, fixedRand(0.9), time.Minute, true},
-		{"no rand means no jitter", 3, 0.2, nil, time.Minute, true},
-		{"exhausted", 4, 0.2, fixedRand(0.5), 0, false},
-		{"attempt 0 counts as the first", 0, 0, nil, time.Second, true},
-		{"jitter beyond 1 never goes negative", 1, 3, fixedRand(0), 0, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := Backoff(tc.attempt, sched, tc.jitter, tc.rand)
-			if ok != tc.ok || got.Round(time.Microsecond) != tc.want {
-				t.Fatalf("Backoff(%d) = %v, %v; want %v, %v", tc.attempt, got, ok, tc.want, tc.ok)
-			}
-		})
-	}
-	if _, ok := Backoff(1, nil, 0, nil); ok {
-		t.Fatal("an empty schedule gives up at once")
-	}
-}
-
 func TestDefaultScheduleSpansADay(t *testing.T) {
 	var sum time.Duration
 	for _, d := range DefaultSchedule() {

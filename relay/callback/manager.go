@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -27,7 +27,6 @@ type Manager struct {
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
 
-	poster *poster        // sends the callbacks (nil: Options.Client does)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
 
@@ -39,12 +38,8 @@ type Manager struct {
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
 	lc := bridge.New(o.Store, bridge.Options{CallbackTimeout: o.Timeout, Now: o.Now})
-	m := &Manager{o: o, bridges: lc, ackWait: lc.AckWait(), log: o.Log, metrics: o.Metrics,
+	return &Manager{o: o, bridges: lc, ackWait: lc.AckWait(), log: o.Log, metrics: o.Metrics,
 		pushed: make(chan *nats.Msg, pushedBuffer), runq: make(chan *worker)}
-	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
-		m.poster = newPoster(tr) // it never follows a redirect either
-	}
-	return m
 }
 
 // nakAll hands back at once, unacknowledged, what is waiting in ch.
@@ -168,9 +163,8 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	m.hard = hard
-	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
-	defer m.poster.closeIdle()
+	defer m.o.Client.CloseIdleConnections()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})
 	go m.dispatch(dispatchCtx, dispatched)
@@ -225,18 +219,18 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 
 	tick := time.NewTicker(statsInterval)
 	defer tick.Stop()
-	retry := 100 * time.Millisecond
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
 	for ctx.Err() == nil {
 		ch, err := m.o.Store.WatchBridges(ctx)
 		if err != nil {
-			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", retry)
-			if !service.Sleep(ctx, retry) {
+			wait := retry.Next()
+			m.log.Warn("callback: cannot watch bridges, trying again", "err", err, "in", wait)
+			if !service.Sleep(ctx, wait) {
 				break
 			}
-			retry = min(2*retry, 5*time.Second)
 			continue
 		}
-		retry = 100 * time.Millisecond
+		retry.Reset()
 		seen := map[string]bool{} // bridges in the initial values, until the nil marker
 		initial := true
 	watch:

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -53,20 +52,18 @@ func newCountingServer(t *testing.T, tls bool, handler http.HandlerFunc, configu
 	return s
 }
 
-func postOnce(t *testing.T, p *poster, url string, timeout time.Duration) (reply, error) {
+// postOnce posts one callback with c, as a worker's attempt does, within timeout of ctx.
+func postOnce(t *testing.T, ctx context.Context, c *http.Client, url string, timeout time.Duration) (reply, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(`{"message":"hi"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("webhook-id", "1-m")
-	if !p.handles(req) {
-		t.Fatalf("poster does not handle %s", url)
-	}
-	return p.post(ctx, time.Now().Add(timeout), req, []byte(`{"message":"hi"}`))
+	return post(c, req)
 }
 
 func TestPosterKeepsConnections(t *testing.T) {
@@ -78,10 +75,10 @@ func TestPosterKeepsConnections(t *testing.T) {
 		w.Header().Set("Retry-After", "7")
 		w.WriteHeader(http.StatusTeapot)
 	})
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
 	for range 20 {
-		a, err := postOnce(t, p, s.URL+"/hook?token=x", time.Second)
+		a, err := postOnce(t, t.Context(), c, s.URL+"/hook?token=x", time.Second)
 		if err != nil || a.status != http.StatusTeapot || a.retryAfter != "7" {
 			t.Fatalf("reply %+v, %v", a, err)
 		}
@@ -96,13 +93,13 @@ func TestPosterKeepsConnections(t *testing.T) {
 func TestPosterIdleConnectionClosed(t *testing.T) {
 	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) },
 		func(c *http.Server) { c.IdleTimeout = 50 * time.Millisecond })
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
-	if a, err := postOnce(t, p, s.URL, time.Second); err != nil || a.status != http.StatusNoContent {
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
+	if a, err := postOnce(t, t.Context(), c, s.URL, time.Second); err != nil || a.status != http.StatusNoContent {
 		t.Fatalf("first: %+v, %v", a, err)
 	}
 	testenv.Eventually(t, 5*time.Second, "the receiver closes the idle connection", func() bool { return s.closed.Load() == 1 })
-	if a, err := postOnce(t, p, s.URL, time.Second); err != nil || a.status != http.StatusNoContent {
+	if a, err := postOnce(t, t.Context(), c, s.URL, time.Second); err != nil || a.status != http.StatusNoContent {
 		t.Fatalf("after the close: %+v, %v", a, err)
 	}
 	if n := s.requests.Load(); n != 2 {
@@ -115,10 +112,10 @@ func TestPosterLargeReply(t *testing.T) {
 	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte(strings.Repeat("x", 64<<10)))
 	})
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
 	for range 3 {
-		if a, err := postOnce(t, p, s.URL, time.Second); err != nil || a.status != http.StatusOK {
+		if a, err := postOnce(t, t.Context(), c, s.URL, time.Second); err != nil || a.status != http.StatusOK {
 			t.Fatalf("reply %+v, %v", a, err)
 		}
 	}
@@ -130,14 +127,13 @@ func TestPosterLargeReply(t *testing.T) {
 func TestPosterTLS(t *testing.T) {
 	s := newCountingServer(t, true, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) },
 		func(c *http.Server) { c.ErrorLog = log.New(io.Discard, "", 0) })
-	tr := NewClient(time.Second).Transport.(*http.Transport)
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
 	pool := x509.NewCertPool()
 	pool.AddCert(s.Certificate())
-	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	p := newPoster(tr)
-	defer p.closeIdle()
+	c.Transport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool}
 	for range 3 {
-		if a, err := postOnce(t, p, s.URL, 2*time.Second); err != nil || a.status != http.StatusOK {
+		if a, err := postOnce(t, t.Context(), c, s.URL, 2*time.Second); err != nil || a.status != http.StatusOK {
 			t.Fatalf("reply %+v, %v", a, err)
 		}
 	}
@@ -145,8 +141,8 @@ func TestPosterTLS(t *testing.T) {
 		t.Fatalf("%d TLS connections for 3 callbacks", n)
 	}
 	// Without the receiver's certificate the handshake fails.
-	p2 := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	if _, err := postOnce(t, p2, s.URL, 2*time.Second); err == nil {
+	c2 := NewClient(time.Second)
+	if _, err := postOnce(t, t.Context(), c2, s.URL, 2*time.Second); err == nil {
 		t.Fatal("an unknown certificate was accepted")
 	}
 }
@@ -155,10 +151,10 @@ func TestPosterTimeout(t *testing.T) {
 	release := make(chan struct{})
 	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) { <-release })
 	defer close(release)
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
 	start := time.Now()
-	_, err := postOnce(t, p, s.URL, 200*time.Millisecond)
+	_, err := postOnce(t, t.Context(), c, s.URL, 200*time.Millisecond)
 	var ne net.Error
 	if !errors.Is(err, context.DeadlineExceeded) && !(errors.As(err, &ne) && ne.Timeout()) {
 		t.Fatalf("a hanging receiver: %v", err)
@@ -168,29 +164,27 @@ func TestPosterTimeout(t *testing.T) {
 	}
 }
 
-// abort (relay's drain timeout) cuts a post under way short at once, and refuses the next.
+// The Manager's drain timeout cancels the attempts' context: a post under way ends at once, and the next one
+// is not sent.
 func TestPosterAbort(t *testing.T) {
 	release := make(chan struct{})
 	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) { <-release })
 	defer close(release)
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
+	c := NewClient(time.Minute)
+	defer c.CloseIdleConnections()
+	hard, abort := context.WithCancel(t.Context())
 	errc := make(chan error, 1)
 	go func() {
-		_, err := postOnce(t, p, s.URL, time.Minute)
+		_, err := postOnce(t, hard, c, s.URL, time.Minute)
 		errc <- err
 	}()
-	testenv.Eventually(t, 10*time.Second, "the request is under way", func() bool {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return len(p.busy) == 1
-	})
+	testenv.Eventually(t, 10*time.Second, "the request is under way", func() bool { return s.requests.Load() == 1 })
 	start := time.Now()
-	p.abort()
+	abort()
 	select {
 	case err := <-errc:
-		if err == nil {
-			t.Fatal("an aborted post succeeded")
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("an aborted post: %v, want context.Canceled", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("abort did not end the post under way")
@@ -198,19 +192,26 @@ func TestPosterAbort(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("abort took %s", d)
 	}
-	if _, err := postOnce(t, p, s.URL, time.Minute); !errors.Is(err, errAborted) {
-		t.Fatalf("a post after abort: %v, want errAborted", err)
+	if _, err := postOnce(t, hard, c, s.URL, time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a post after abort: %v, want context.Canceled", err)
+	}
+	if n := s.requests.Load(); n != 1 {
+		t.Fatalf("%d requests reached the receiver, want 1", n)
 	}
 }
 
-// A proxy is left to net/http.
-func TestPosterLeavesProxiesToNetHTTP(t *testing.T) {
-	tr := NewClient(time.Second).Transport.(*http.Transport)
-	tr.Proxy = func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.example:3128") }
-	p := newPoster(tr)
-	req, _ := http.NewRequest(http.MethodPost, "http://receiver.example/hook", nil)
-	if p.handles(req) {
-		t.Fatal("poster sends through a proxy")
+// A redirect is the answer (and counts as a failure): it is not followed.
+func TestPosterNoRedirect(t *testing.T) {
+	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
+	})
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
+	if a, err := postOnce(t, t.Context(), c, s.URL, time.Second); err != nil || a.status != http.StatusTemporaryRedirect {
+		t.Fatalf("reply %+v, %v", a, err)
+	}
+	if n := s.requests.Load(); n != 1 {
+		t.Fatalf("%d requests, want 1", n)
 	}
 }
 
@@ -220,10 +221,10 @@ func TestPosterConnectionClose(t *testing.T) {
 		w.Header().Set("Connection", "close")
 		w.WriteHeader(http.StatusOK)
 	})
-	p := newPoster(NewClient(time.Second).Transport.(*http.Transport))
-	defer p.closeIdle()
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
 	for range 3 {
-		if a, err := postOnce(t, p, s.URL, time.Second); err != nil || a.status != http.StatusOK {
+		if a, err := postOnce(t, t.Context(), c, s.URL, time.Second); err != nil || a.status != http.StatusOK {
 			t.Fatalf("reply %+v, %v", a, err)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -215,7 +215,8 @@ func (w *worker) finish(why error) {
 // a growing pause until it can, or the worker is stopped or its bridge is done. Then it arms the next check.
 func (w *worker) attach() error {
 	o := w.m.o
-	pause := 100 * time.Millisecond
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
+	pause := retry.Next()
 	for {
 		if w.ctx.Err() != nil {
 			return context.Cause(w.ctx)
@@ -247,7 +248,7 @@ func (w *worker) attach() error {
 				break
 			}
 			w.attached = true
-			every, _ := Backoff(1, []time.Duration{checkInterval}, 0.2, o.Rand)
+			every := backoff.Jitter(checkInterval, 0.2, o.Rand)
 			w.runMu.Lock()
 			if w.check == nil {
 				w.check = time.AfterFunc(every, w.checkAgain)
@@ -260,7 +261,7 @@ func (w *worker) attach() error {
 		if !service.Sleep(w.ctx, pause) {
 			return context.Cause(w.ctx)
 		}
-		pause = min(2*pause, 5*time.Second)
+		pause = retry.Next()
 	}
 }
 
@@ -484,14 +485,9 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		"Webhook-Signature": {w.signer.Sign(id, ts, body)},
 	}
 	w.m.metrics.InFlight.Add(1)
-	var a reply
-	if w.m.poster.handles(req) {
-		a, err = w.m.poster.post(w.m.hard, deadline, req, body)
-	} else {
-		ctx, cancel := context.WithDeadline(w.m.hard, deadline)
-		a, err = postWith(o.Client, req.WithContext(ctx))
-		cancel()
-	}
+	ctx, cancel := context.WithDeadline(w.m.hard, deadline)
+	a, err := post(o.Client, req.WithContext(ctx))
+	cancel()
 	w.m.metrics.InFlight.Add(-1)
 	if err != nil {
 		var ue *url.Error
@@ -507,17 +503,6 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 	r := result{status: a.status}
 	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(a.retryAfter, now)
 	return r
-}
-
-// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body.
-func postWith(c *http.Client, req *http.Request) (reply, error) {
-	resp, err := c.Do(req)
-	if err != nil {
-		return reply{}, err
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
-	resp.Body.Close()
-	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // gone marks the bridge's callback gone and stops the worker.

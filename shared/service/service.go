@@ -1,7 +1,7 @@
 // Package service is the process plumbing ingress and relay share: the structured logger (with a level that
 // SIGHUP can change), go-redis and NATS logging and connection options, systemd readiness notification, the
-// `healthcheck` probe used by container health checks, the loopback profiles (ServeDebug) and the processor
-// governor (Procs). It holds nothing about chat.
+// `healthcheck` probe used by container health checks and the loopback profiles (ServeDebug). It holds nothing
+// about chat.
 package service
 
 import (
