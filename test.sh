@@ -3,8 +3,13 @@
 # the race detector, then each fuzz target for a few seconds. Needs go, redis-server and, optionally, python3.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ -z "${BBB_CHAT_NATS_SERVER:-}" ] && [ ! -x .bin/nats-server ]; then
-  go build -o .bin/nats-server github.com/nats-io/nats-server/v2
+# nats-server: the one go.mod pins, built once outside the source tree (next to Go's build cache) for every test
+# package to share; BBB_CHAT_NATS_SERVER names another.
+if [ -z "${BBB_CHAT_NATS_SERVER:-}" ]; then
+  BBB_CHAT_NATS_SERVER="$(go env GOCACHE)/../bbb-chat/nats-server"
+  mkdir -p "$(dirname "$BBB_CHAT_NATS_SERVER")"
+  go build -o "$BBB_CHAT_NATS_SERVER" github.com/nats-io/nats-server/v2
+  export BBB_CHAT_NATS_SERVER
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/bbb-chat/bbb-chat/internal/proc"
 )
 
 func TestServersStartAndRestart(t *testing.T) {
@@ -12,12 +14,12 @@ func TestServersStartAndRestart(t *testing.T) {
 	for _, s := range []*Server{r, n} {
 		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
 		if err != nil {
-			t.Fatalf("%s: %v", s.name, err)
+			t.Fatalf("%s: %v", s.Name, err)
 		}
 		c.Close()
 		s.Restart()
-		if err := waitTCP(s.Addr, 5*time.Second); err != nil {
-			t.Fatalf("%s after restart: %v", s.name, err)
+		if err := proc.WaitTCP(t.Context(), s.Addr, 5*time.Second); err != nil {
+			t.Fatalf("%s after restart: %v", s.Name, err)
 		}
 	}
 }
