@@ -13,11 +13,12 @@ import (
 )
 
 // Server is one server process on a fixed port with its data in Dir, which may be stopped and started again (same
-// port, same data). Its output goes to Dir/<name>.log.
+// port, same data). Its output goes to LogFile, across restarts.
 type Server struct {
-	Name string
-	Addr string // 127.0.0.1:port
-	Dir  string // data directory
+	Name    string
+	Addr    string // 127.0.0.1:port
+	Dir     string // data directory
+	LogFile string // Dir/<name>.log unless set before Start
 
 	bin  string
 	args []string
@@ -28,7 +29,7 @@ type Server struct {
 
 // NewServer describes a server; Start starts it.
 func NewServer(name, bin, addr, dir string, args ...string) *Server {
-	return &Server{Name: name, Addr: addr, Dir: dir, bin: bin, args: args}
+	return &Server{Name: name, Addr: addr, Dir: dir, LogFile: filepath.Join(dir, name+".log"), bin: bin, args: args}
 }
 
 // Start starts the server (if it does not run) and waits until it accepts connections.
@@ -38,7 +39,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.p != nil && !s.p.Exited() {
 		return nil
 	}
-	p, err := Start(Spec{Name: s.Name, Bin: s.bin, Args: s.args, Dir: s.Dir, LogFile: s.LogPath(), KeepBytes: 64 << 10})
+	p, err := Start(Spec{Name: s.Name, Bin: s.bin, Args: s.args, Dir: s.Dir, LogFile: s.LogFile, KeepBytes: 64 << 10})
 	if err != nil {
 		return err
 	}
@@ -84,12 +85,9 @@ func (s *Server) Process() *Process {
 	return s.p
 }
 
-// LogPath is the file the server's output goes to, across restarts.
-func (s *Server) LogPath() string { return filepath.Join(s.Dir, s.Name+".log") }
-
 // Log returns what the server printed so far, across restarts.
 func (s *Server) Log() string {
-	b, _ := os.ReadFile(s.LogPath())
+	b, _ := os.ReadFile(s.LogFile)
 	return string(b)
 }
 
