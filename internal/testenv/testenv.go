@@ -44,6 +44,21 @@ func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() boo
 	}
 }
 
+// Consistently checks cond every few milliseconds for d and fails the test with msg as soon as it is false: for
+// what must not happen, where only time can tell.
+func Consistently(t testing.TB, d time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	err := proc.Poll(context.Background(), d, 5*time.Millisecond, func() bool {
+		if !cond() {
+			t.Fatalf("testenv: within %s: %s", d, msg)
+		}
+		return false
+	})
+	if err != nil && !cond() { // Poll ends with the deadline: check once more at the end
+		t.Fatalf("testenv: within %s: %s", d, msg)
+	}
+}
+
 // Server is one real server process on a fixed port, which a test may stop and start again (data dir kept).
 type Server struct {
 	*proc.Server
@@ -268,4 +283,23 @@ func Golden(t testing.TB, path string, got []byte, update bool) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (run with -update if on purpose, and review the diff):\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+// SeedVar is the environment variable that replays a random schedule: a test that draws its faults or load from
+// Seed logs the seed it used, and BBB_CHAT_TEST_SEED=<that seed> draws the same again.
+const SeedVar = "BBB_CHAT_TEST_SEED"
+
+// Seed is the seed of a test's random schedule: $BBB_CHAT_TEST_SEED when set, else a new one. It is logged, so that
+// a failure can be re-run with the same schedule.
+func Seed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv(SeedVar); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("testenv: %s=%q: want an unsigned integer", SeedVar, v)
+		}
+	}
+	t.Logf("random schedule seed %d (re-run with %s=%d)", seed, SeedVar, seed)
+	return seed
 }

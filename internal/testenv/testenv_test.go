@@ -34,3 +34,23 @@ func TestFreePortNeverTwice(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+func TestSeedReplays(t *testing.T) {
+	t.Setenv(SeedVar, "12345")
+	if got := Seed(t); got != 12345 {
+		t.Errorf("Seed with %s=12345 = %d", SeedVar, got)
+	}
+	t.Setenv(SeedVar, "")
+	if a, b := Seed(t), Seed(t); a == b {
+		t.Errorf("two fresh seeds are equal: %d", a)
+	}
+}
+
+func TestConsistently(t *testing.T) {
+	start := time.Now()
+	n := 0
+	Consistently(t, 50*time.Millisecond, "stays true", func() bool { n++; return true })
+	if time.Since(start) < 50*time.Millisecond || n < 2 {
+		t.Errorf("Consistently returned after %s and %d checks", time.Since(start), n)
+	}
+}
