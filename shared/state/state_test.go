@@ -305,7 +305,7 @@ func TestOpenOverOlderStream(t *testing.T) {
 func TestCallbackConsumerAfterRestart(t *testing.T) {
 	s, srv := openStore(t)
 	ctx := t.Context()
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // time itself: the bridge is created after what the stream holds
 	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
 	info, err := s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	if err != nil {
@@ -359,7 +359,7 @@ func TestCallbackConsumerAfterRestart(t *testing.T) {
 			break
 		}
 	}
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // time itself: the bridge is created after what the stream holds
 	b.CreatedAt = time.Now()
 	_, err = s.EnsureCallbackConsumer(ctx, b, time.Second, Position{})
 	must(t, err)
@@ -395,7 +395,7 @@ func next(t *testing.T, sub *nats.Subscription) string {
 func TestCallbackConsumerFromPull(t *testing.T) {
 	s, _ := openStore(t)
 	ctx := t.Context()
-	time.Sleep(2 * time.Millisecond)
+	time.Sleep(2 * time.Millisecond) // time itself: the bridge is created after what the stream holds
 	b := Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
 	cfg := CallbackConsumerConfig(b, time.Second, Position{})
 	cfg.DeliverSubject, cfg.DeliverGroup, cfg.MemoryStorage, cfg.MaxWaiting = "", "", false, 64
