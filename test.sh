@@ -13,6 +13,8 @@ if [ -z "${BBB_CHAT_NATS_SERVER:-}" ]; then
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Nothing a run does may write into the source tree: what git sees is compared before and after.
+tree_before=$(git status --porcelain --ignored 2>/dev/null || true)
 status=0
 go test -race -count=1 -timeout 20m ./... 2>&1 | tee "$log" || status=$?
 passed=$(grep -c '^ok ' "$log" || true)
@@ -33,6 +35,13 @@ if [ "$status" -eq 0 ]; then
       fi
     done
   done
+fi
+tree_after=$(git status --porcelain --ignored 2>/dev/null || true)
+if [ "$tree_before" != "$tree_after" ]; then
+  echo "the run wrote into the source tree:"
+  diff <(echo "$tree_before") <(echo "$tree_after") || true
+  failed=$((failed + 1))
+  status=1
 fi
 echo "summary: $passed passed, $failed failed"
 exit "$status"
