@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -138,3 +139,51 @@ func NATS(bin, addr, dir string, o NATSOptions) (*Server, error) {
 
 // NATSURL is the URL of a server from NATS.
 func NATSURL(s *Server) string { return "nats://" + s.Addr }
+
+// NATSCluster describes a three-node JetStream cluster of the nats-server bin on free ports from ports, node i
+// storing under dir/n<i>; the caller starts the nodes (any order: they find each other by their routes). A client
+// given NATSClusterURL may use any node; JetStream answers once the nodes have elected a leader.
+func NATSCluster(bin, dir string, ports *Ports) ([]*Server, error) {
+	const n = 3
+	var client, route [n]string
+	for i := range n {
+		var err error
+		if client[i], err = ports.FreeAddr(); err != nil {
+			return nil, err
+		}
+		if route[i], err = ports.FreeAddr(); err != nil {
+			return nil, err
+		}
+	}
+	nodes := make([]*Server, n)
+	for i := range n {
+		ndir := filepath.Join(dir, fmt.Sprintf("n%d", i+1))
+		if err := os.MkdirAll(ndir, 0o700); err != nil {
+			return nil, err
+		}
+		var routes []string
+		for j := range n {
+			if j != i {
+				routes = append(routes, strconv.Quote("nats-route://"+route[j]))
+			}
+		}
+		conf := fmt.Sprintf("server_name: \"n%d\"\nlisten: %q\njetstream {\n  store_dir: %q\n}\n"+
+			"cluster {\n  name: \"bbbchat\"\n  listen: %q\n  routes: [%s]\n}\n",
+			i+1, client[i], filepath.Join(ndir, "js"), route[i], strings.Join(routes, ", "))
+		path := filepath.Join(ndir, "nats.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			return nil, err
+		}
+		nodes[i] = NewServer(fmt.Sprintf("nats-n%d", i+1), bin, client[i], ndir, "-c", path)
+	}
+	return nodes, nil
+}
+
+// NATSClusterURL is the URL listing every node of a cluster from NATSCluster.
+func NATSClusterURL(nodes []*Server) string {
+	urls := make([]string, len(nodes))
+	for i, s := range nodes {
+		urls[i] = NATSURL(s)
+	}
+	return strings.Join(urls, ",")
+}

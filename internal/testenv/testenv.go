@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/proc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago and that it has not returned before in this
@@ -116,6 +118,47 @@ func NATS(t testing.TB) *Server {
 
 // NATSURL is the URL of a server started by NATS.
 func NATSURL(s *Server) string { return proc.NATSURL(s.Server) }
+
+// NATSCluster starts a three-node JetStream cluster (see proc.NATSCluster) and waits until JetStream answers
+// through every node. Its URL is NATSClusterURL.
+func NATSCluster(t testing.TB) []*Server {
+	t.Helper()
+	nodes, err := proc.NATSCluster(NATSServerBinary(t), t.TempDir(), &ports)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	out := make([]*Server, len(nodes))
+	for i, n := range nodes {
+		out[i] = startServer(t, n, nil)
+	}
+	for _, n := range out {
+		nc, err := nats.Connect(NATSURL(n))
+		if err != nil {
+			t.Fatalf("testenv: %s: %v", n.Name, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, 30*time.Second, n.Name+" answers JetStream calls", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := js.AccountInfo(ctx)
+			return err == nil
+		})
+		nc.Close()
+	}
+	return out
+}
+
+// NATSClusterURL is the URL listing every node of a cluster started by NATSCluster.
+func NATSClusterURL(nodes []*Server) string {
+	ps := make([]*proc.Server, len(nodes))
+	for i, s := range nodes {
+		ps[i] = s.Server
+	}
+	return proc.NATSClusterURL(ps)
+}
 
 // RepoRoot is the directory of go.mod.
 func RepoRoot(t testing.TB) string {

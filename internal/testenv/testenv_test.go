@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/proc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestServersStartAndRestart(t *testing.T) {
@@ -53,4 +55,41 @@ func TestConsistently(t *testing.T) {
 	if time.Since(start) < 50*time.Millisecond || n < 2 {
 		t.Errorf("Consistently returned after %s and %d checks", time.Since(start), n)
 	}
+}
+
+func TestNATSClusterReplicates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-servers electing a leader: not with -short")
+	}
+	nodes := NATSCluster(t)
+	nc, err := nats.Connect(NATSClusterURL(nodes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var s jetstream.Stream
+	Eventually(t, 30*time.Second, "a stream with three replicas is created", func() bool {
+		s, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "R3", Subjects: []string{"r3.>"}, Replicas: 3})
+		return err == nil
+	})
+	if _, err := js.Publish(ctx, "r3.x", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 10*time.Second, "every replica is current", func() bool {
+		info, err := s.Info(ctx)
+		if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+			return false
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current {
+				return false
+			}
+		}
+		return true
+	})
 }
