@@ -98,7 +98,16 @@ func Start(s Spec) (*Process, error) {
 	}()
 	go func() {
 		err := cmd.Wait()
-		<-copied // the output is complete once the process has exited and the pipe drained
+		// The output is complete once the process has exited and the pipe is drained; a child of the process
+		// that kept the pipe open is not waited for long.
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-copied:
+		case <-t.C:
+			pr.Close()
+			<-copied
+		}
+		t.Stop()
 		p.err = err
 		close(p.done)
 	}()

@@ -24,6 +24,7 @@ func TestProcess(t *testing.T) {
 		{"output and status", "echo one; echo two >&2; exit 3", 0, false, "one\ntwo\n", 3},
 		{"bounded output keeps the end", "for i in 1 2 3 4 5 6 7 8 9; do echo line$i; done", 12, false, "line9\n", 0},
 		{"stop interrupts", "trap 'exit 7' INT; echo ready; while :; do sleep 0.01; done", 0, true, "ready\n", 7},
+		{"a child keeping the output open", "sleep 3 & echo started", 0, false, "started\n", 0},
 		{"stop kills what ignores it", "trap '' INT; echo ready; while :; do sleep 0.01; done", 0, true, "ready\n", -1},
 	}
 	for _, tc := range cases {
