@@ -24,6 +24,7 @@ func TestDocReceivers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			port := strconv.Itoa(testenv.FreePort(t))
 			p := testenv.StartProc(t, cmd[0], map[string]string{"SECRET": "doc secret", "PORT": port}, cmd[1:]...)
+			testenv.WaitTCP(t, "127.0.0.1:"+port, 20*time.Second) // before relay's retries run out
 			m, _ := e.sim.CreateMeeting(ctx, "doc-"+name, "Docs")
 			e.waitKnown(m.IntID)
 			expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge",

@@ -233,6 +233,14 @@ func StartProc(t testing.TB, bin string, env map[string]string, args ...string) 
 	return p
 }
 
+// WaitTCP polls addr until something accepts connections there or timeout passes.
+func WaitTCP(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	if err := proc.WaitTCP(context.Background(), addr, timeout); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+}
+
 // WaitHTTP polls url until it answers 200 or timeout passes.
 func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
