@@ -3,11 +3,18 @@
 # the race detector, then each fuzz target for a few seconds. Needs go, redis-server and, optionally, python3.
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ -z "${BBB_CHAT_NATS_SERVER:-}" ] && [ ! -x .bin/nats-server ]; then
-  go build -o .bin/nats-server github.com/nats-io/nats-server/v2
+# nats-server: the one go.mod pins, built once outside the source tree (next to Go's build cache) for every test
+# package to share; BBB_CHAT_NATS_SERVER names another.
+if [ -z "${BBB_CHAT_NATS_SERVER:-}" ]; then
+  BBB_CHAT_NATS_SERVER="$(go env GOCACHE)/../bbb-chat/nats-server"
+  mkdir -p "$(dirname "$BBB_CHAT_NATS_SERVER")"
+  go build -o "$BBB_CHAT_NATS_SERVER" github.com/nats-io/nats-server/v2
+  export BBB_CHAT_NATS_SERVER
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# Nothing a run does may write into the source tree: what git sees is compared before and after.
+tree_before=$(git status --porcelain --ignored 2>/dev/null || true)
 status=0
 go test -race -count=1 -timeout 20m ./... 2>&1 | tee "$log" || status=$?
 passed=$(grep -c '^ok ' "$log" || true)
@@ -28,6 +35,13 @@ if [ "$status" -eq 0 ]; then
       fi
     done
   done
+fi
+tree_after=$(git status --porcelain --ignored 2>/dev/null || true)
+if [ "$tree_before" != "$tree_after" ]; then
+  echo "the run wrote into the source tree:"
+  diff <(echo "$tree_before") <(echo "$tree_after") || true
+  failed=$((failed + 1))
+  status=1
 fi
 echo "summary: $passed passed, $failed failed"
 exit "$status"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -25,14 +24,7 @@ func TestDocReceivers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			port := strconv.Itoa(testenv.FreePort(t))
 			p := testenv.StartProc(t, cmd[0], map[string]string{"SECRET": "doc secret", "PORT": port}, cmd[1:]...)
-			// The test's retry schedule gives up within half a second: the receiver must listen first.
-			testenv.Eventually(t, 20*time.Second, name+" receiver listening", func() bool {
-				c, err := net.Dial("tcp", "127.0.0.1:"+port)
-				if err == nil {
-					c.Close()
-				}
-				return err == nil
-			})
+			testenv.WaitTCP(t, "127.0.0.1:"+port, 20*time.Second) // before relay's retries run out
 			m, _ := e.sim.CreateMeeting(ctx, "doc-"+name, "Docs")
 			e.waitKnown(m.IntID)
 			expect(t, e.call("startChatForMeeting", "meeting_id", m.IntID, "chat_user", "Bridge",

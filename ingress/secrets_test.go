@@ -93,7 +93,8 @@ func TestSecretsNeverInOutput(t *testing.T) {
 		return e.call(callInfo, "meeting_id", m.IntID).Status == 404
 	})
 	expect(t, keep(e.call(callEnd, "meeting_id", m2.IntID)), 200, "ended")
-	// Let relay log whatever it logs at the end of its work, then stop everything gracefully.
+	// Let relay log whatever it logs at the end of its work, then stop everything gracefully. Time itself: there is
+	// no condition for "nothing more to log".
 	time.Sleep(300 * time.Millisecond)
 	for _, p := range []*testenv.Proc{e.ingress, ingress2, e.relay} {
 		p.Signal(syscall.SIGTERM)

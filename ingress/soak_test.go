@@ -18,7 +18,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// soakDuration is how long TestSoak loads the system: BBB_CHAT_SOAK (e.g. "5m") for a long run by hand, else 20s.
+// soakDuration is how long TestSoak loads the system: BBB_CHAT_SOAK (e.g. "5m") for a long run by hand, else 20s
+// (10s with -short: one Redis and one NATS restart).
 func soakDuration(t *testing.T) time.Duration {
 	if v := os.Getenv("BBB_CHAT_SOAK"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -26,6 +27,9 @@ func soakDuration(t *testing.T) time.Duration {
 			t.Fatalf("BBB_CHAT_SOAK=%q: want a duration of at least 10s", v)
 		}
 		return d
+	}
+	if testing.Short() {
+		return 10 * time.Second
 	}
 	return 20 * time.Second
 }
@@ -49,7 +53,7 @@ func TestSoak(t *testing.T) {
 	for i := range 4 {
 		meetings = append(meetings, e.bridgedMeeting(fmt.Sprintf("soak-%d", i)))
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
+	rng := rand.New(rand.NewPCG(testenv.Seed(t), 2))
 	var rngMu sync.Mutex
 	chance := func(p float64) bool { rngMu.Lock(); defer rngMu.Unlock(); return rng.Float64() < p }
 	failing := atomic.Bool{}
@@ -207,7 +211,7 @@ func TestSoak(t *testing.T) {
 			})
 			faultLog = append(faultLog, "redis stop "+time.Now().Format("15:04:05.000"))
 			e.redis.Stop()
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond) // time itself: the outage lasts a moment
 			e.redis.Start()
 			faultLog = append(faultLog, "redis start "+time.Now().Format("15:04:05.000"))
 			testenv.Eventually(t, 20*time.Second, "relay resubscribed", func() bool {
@@ -219,7 +223,7 @@ func TestSoak(t *testing.T) {
 		} else {
 			faultLog = append(faultLog, "nats stop "+time.Now().Format("15:04:05.000"))
 			e.nats.Stop()
-			time.Sleep(time.Second)
+			time.Sleep(time.Second) // time itself: the outage lasts a moment
 			e.nats.Start()
 			faultLog = append(faultLog, "nats start "+time.Now().Format("15:04:05.000"))
 			natsRestarts++
@@ -296,7 +300,7 @@ func TestSoak(t *testing.T) {
 		}
 	}
 
-	// Settle, then the final sample against the early ones.
+	// Settle, then the final sample against the early ones (time itself: memory is measured after a quiet spell).
 	time.Sleep(3 * time.Second)
 	stopSampling.Store(true)
 	<-sampling

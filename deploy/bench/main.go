@@ -11,8 +11,9 @@
 // It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a
 // JetStream nats-server on free loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator
 // (internal/bbbsim) and callback receivers, opens a chat with a callback for each bridged meeting, then runs the phases described in
-// docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it owns its
-// process helpers and touches nothing outside a temporary directory (and .bin/nats-server when that is missing).
+// docs/performance.md. Everything it started is stopped at the end. It is a program, not a test: it starts
+// its processes through internal/proc, as the tests and the demo do, and writes nothing outside a temporary
+// directory (and the user's cache directory, where a nats-server is built when BBB_CHAT_NATS_SERVER is unset).
 package main
 
 import (

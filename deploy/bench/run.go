@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/proc"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
@@ -196,10 +197,11 @@ type bench struct {
 	nc         *nats.Conn
 	js         jetstream.JetStream
 	sim        *bbbsim.Sim
-	redisProc  *proc
-	natsProc   *proc
-	relay      *proc
-	ingress    *proc
+	ports      proc.Ports
+	redisProc  *proc.Process
+	natsProc   *proc.Process
+	relay      *proc.Process
+	ingress    *proc.Process
 	ingressURL string
 	relayURL   string
 	meetings   []*benchMeeting
@@ -217,11 +219,11 @@ type cpuSnap struct{ relay, ingress, nats, redis, self procStat }
 
 func (b *bench) cpu() cpuSnap {
 	var s cpuSnap
-	read := func(p *proc) procStat {
-		if p == nil || p.exited() {
+	read := func(p *proc.Process) procStat {
+		if p == nil || p.Exited() {
 			return procStat{}
 		}
-		st, _ := readProcStat(p.pid())
+		st, _ := readProcStat(p.Pid())
 		return st
 	}
 	s.relay, s.ingress, s.nats, s.redis = read(b.relay), read(b.ingress), read(b.natsProc), read(b.redisProc)
@@ -295,10 +297,73 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// logFile is where the process name's output goes: -logs DIR/<name>.log, else inside the run's temporary dir.
+func (b *bench) logFile(dir, name string) string {
+	if b.cfg.logDir != "" {
+		return filepath.Join(b.cfg.logDir, name+".log")
+	}
+	return filepath.Join(dir, name+".log")
+}
+
+// startBinary starts ingress or relay with only env (and PATH, HOME) for environment.
+func (b *bench) startBinary(name, bin, dir string, env map[string]string) (*proc.Process, error) {
+	return proc.Start(proc.Spec{Name: name, Bin: bin, Dir: dir, Env: env, LogFile: b.logFile(dir, name),
+		KeepBytes: 64 << 10})
+}
+
+// startRedis runs a redis-server on a free loopback port that persists nothing.
+func (b *bench) startRedis(ctx context.Context, dir string) (*proc.Server, error) {
+	addr, err := b.ports.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	rdir := filepath.Join(dir, "redis")
+	if err := os.MkdirAll(rdir, 0o700); err != nil {
+		return nil, err
+	}
+	s, err := proc.Redis(addr, rdir)
+	if err != nil {
+		return nil, fmt.Errorf("%w, or pass -redis URL", err)
+	}
+	s.LogFile = b.logFile(dir, "redis-server")
+	return s, s.Start(ctx)
+}
+
+// startNATS runs a JetStream nats-server on a free loopback port, with its monitoring endpoint (returned) and the
+// -nats-max-consumers limit.
+func (b *bench) startNATS(ctx context.Context, root, dir string, getenv func(string) string) (*proc.Server, string, error) {
+	bin, err := proc.NATSServerBinary(ctx, root, getenv)
+	if err != nil {
+		return nil, "", err
+	}
+	addr, err := b.ports.FreeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	mon, err := b.ports.FreeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	ndir := filepath.Join(dir, "nats")
+	if err := os.MkdirAll(ndir, 0o700); err != nil {
+		return nil, "", err
+	}
+	s, err := proc.NATS(bin, addr, ndir, proc.NATSOptions{Monitor: mon, MaxConsumers: b.cfg.natsMaxCon})
+	if err != nil {
+		return nil, "", err
+	}
+	s.LogFile = b.logFile(dir, "nats-server")
+	return s, mon, s.Start(ctx)
+}
+
 // setup starts everything and waits until every bridge delivers.
 func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *cleanups) error {
 	cfg := b.cfg
-	root, err := repoRoot()
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := proc.FindRoot(wd)
 	if err != nil {
 		return err
 	}
@@ -323,38 +388,28 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	var wg sync.WaitGroup
 	var buildErr [2]error
 	ingressBin, relayBin := filepath.Join(dir, "ingress"), filepath.Join(dir, "relay")
-	wg.Go(func() { buildErr[0] = goBuild(ctx, src, "./ingress", ingressBin) })
-	wg.Go(func() { buildErr[1] = goBuild(ctx, src, "./relay", relayBin) })
+	wg.Go(func() { buildErr[0] = proc.Build(ctx, src, "./ingress", ingressBin) })
+	wg.Go(func() { buildErr[1] = proc.Build(ctx, src, "./relay", relayBin) })
 
 	redisURL := cfg.redisURL
 	if redisURL == "" {
-		p, url, err := startRedis(ctx, dir, cfg.logDir)
+		s, err := b.startRedis(ctx, dir)
 		if err != nil {
 			wg.Wait()
 			return err
 		}
-		cl.add(func() { p.stop(2 * time.Second) })
-		b.redisProc, redisURL = p, url
+		cl.add(func() { s.Stop(2 * time.Second) })
+		b.redisProc, redisURL = s.Process(), proc.RedisURL(s)
 	}
 	b.natsURL = cfg.natsURL
 	if b.natsURL == "" {
-		bin, err := natsServerBinary(ctx, root, getenv)
+		s, mon, err := b.startNATS(ctx, root, dir, getenv)
 		if err != nil {
 			wg.Wait()
 			return err
 		}
-		mon, err := freeAddr()
-		if err != nil {
-			wg.Wait()
-			return err
-		}
-		p, url, err := startNATS(ctx, bin, dir, cfg.logDir, mon, cfg.natsMaxCon)
-		if err != nil {
-			wg.Wait()
-			return err
-		}
-		cl.add(func() { p.stop(5 * time.Second) })
-		b.natsProc, b.natsURL, b.natsMon = p, url, "http://"+mon
+		cl.add(func() { s.Stop(5 * time.Second) })
+		b.natsProc, b.natsURL, b.natsMon = s.Process(), proc.NATSURL(s), "http://"+mon
 	}
 	wg.Wait()
 	if err := errors.Join(buildErr[:]...); err != nil {
@@ -394,44 +449,44 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		}
 		return m
 	}
-	relayAddr, err := freeAddr()
+	relayAddr, err := b.ports.FreeAddr()
 	if err != nil {
 		return err
 	}
 	profiles := map[string]string{"relay": "", "ingress": ""}
 	if cfg.profiles {
 		for name := range profiles {
-			if profiles[name], err = freeAddr(); err != nil {
+			if profiles[name], err = b.ports.FreeAddr(); err != nil {
 				return err
 			}
 			b.logf("profiles of %s: go tool pprof http://%s/debug/pprof/profile", name, profiles[name])
 		}
 	}
 	b.relayURL = "http://" + relayAddr
-	if b.relay, err = startProc("relay", relayBin, dir, cfg.logDir, env("BBB_CHAT_RELAY_LISTEN", relayAddr,
+	if b.relay, err = b.startBinary("relay", relayBin, dir, env("BBB_CHAT_RELAY_LISTEN", relayAddr,
 		"BBB_CHAT_NATS_STORE", filepath.Join(dir, "relay-nats"), "BBB_CHAT_DEBUG_LISTEN", profiles["relay"])); err != nil {
 		return err
 	}
-	cl.add(func() { b.relay.stop(20 * time.Second) })
-	if err := waitHTTP(ctx, b.relayURL+"/readyz", 60*time.Second, b.relay); err != nil {
+	cl.add(func() { b.relay.Stop(20 * time.Second) })
+	if err := proc.WaitHTTP(ctx, b.relayURL+"/readyz", 60*time.Second, b.relay); err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
-	apiAddr, err := freeAddr()
+	apiAddr, err := b.ports.FreeAddr()
 	if err != nil {
 		return err
 	}
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := b.ports.FreeAddr()
 	if err != nil {
 		return err
 	}
 	b.ingressURL = "http://" + apiAddr
-	if b.ingress, err = startProc("ingress", ingressBin, dir, cfg.logDir, env("BBB_CHAT_LISTEN", apiAddr,
+	if b.ingress, err = b.startBinary("ingress", ingressBin, dir, env("BBB_CHAT_LISTEN", apiAddr,
 		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)),
 		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"])); err != nil {
 		return err
 	}
-	cl.add(func() { b.ingress.stop(15 * time.Second) })
-	if err := waitHTTP(ctx, b.ingressURL+"/readyz", 60*time.Second, b.ingress); err != nil {
+	cl.add(func() { b.ingress.Stop(15 * time.Second) })
+	if err := proc.WaitHTTP(ctx, b.ingressURL+"/readyz", 60*time.Second, b.ingress); err != nil {
 		return fmt.Errorf("ingress: %w", err)
 	}
 
@@ -534,7 +589,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	for _, m := range b.bridgedMeetings() {
 		for !b.chatUserPresent(ctx, client, m) {
 			if time.Now().After(deadline) || ctx.Err() != nil {
-				return fmt.Errorf("relay did not record the chat user of %s\n%s", m.intID, b.relay.tail())
+				return fmt.Errorf("relay did not record the chat user of %s\n%s", m.intID, b.relay.Tail(4000))
 			}
 			service.Sleep(ctx, 50*time.Millisecond)
 		}
@@ -573,16 +628,16 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	for b.rc.warmN.Load() < int64(cfg.bridges) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return fmt.Errorf("only %d of %d bridges delivered their warm-up message\n%s", b.rc.warmN.Load(),
-				cfg.bridges, b.relay.tail())
+				cfg.bridges, b.relay.Tail(4000))
 		}
 		service.Sleep(ctx, 20*time.Millisecond)
 	}
-	pids := fmt.Sprintf("relay %d, ingress %d", b.relay.pid(), b.ingress.pid())
+	pids := fmt.Sprintf("relay %d, ingress %d", b.relay.Pid(), b.ingress.Pid())
 	if b.natsProc != nil {
-		pids += fmt.Sprintf(", nats-server %d", b.natsProc.pid())
+		pids += fmt.Sprintf(", nats-server %d", b.natsProc.Pid())
 	}
 	if b.redisProc != nil {
-		pids += fmt.Sprintf(", redis-server %d", b.redisProc.pid())
+		pids += fmt.Sprintf(", redis-server %d", b.redisProc.Pid())
 	}
 	b.logf("ready; pids: %s, bench %d", pids, os.Getpid())
 	b.gen = &generator{rdb: b.rdb, meetings: b.meetings, seq: 1, text: "bench message from a viewer, number ",
@@ -617,11 +672,11 @@ func (b *bench) startChat(ctx context.Context, c *http.Client, m *benchMeeting, 
 			}
 		default:
 			hint := ""
-			if strings.Contains(b.ingress.tail(), "maximum consumers limit reached") {
+			if strings.Contains(b.ingress.Tail(4000), "maximum consumers limit reached") {
 				hint = "\n(the stream reached nats-server's limit of consumers per stream, 1,000 by default: each " +
 					"bridge with a callback is one, each subscriber another; see -nats-max-consumers)"
 			}
-			return fmt.Errorf("startChatForMeeting %s: %w%s\ningress:\n%s", m.intID, err, hint, b.ingress.tail())
+			return fmt.Errorf("startChatForMeeting %s: %w%s\ningress:\n%s", m.intID, err, hint, b.ingress.Tail(4000))
 		}
 	}
 }
@@ -994,7 +1049,7 @@ func (b *bench) diagnose(ctx context.Context) {
 	}
 	b.logf("relay: callbacks delivered %s, skipped %s, in flight %s, workers %s; log:\n%s",
 		b.relayMetric("bbbchat_relay_callbacks_delivered_total"), b.relayMetric("bbbchat_relay_callbacks_skipped_total"),
-		b.relayMetric("bbbchat_relay_callbacks_in_flight"), b.relayMetric("bbbchat_relay_callback_workers"), b.relay.tail())
+		b.relayMetric("bbbchat_relay_callbacks_in_flight"), b.relayMetric("bbbchat_relay_callback_workers"), b.relay.Tail(4000))
 }
 
 // natsMsgs sums, per client name, the messages the nats-server exchanged with the connections open now (what they

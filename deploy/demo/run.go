@@ -6,20 +6,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/proc"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -42,31 +40,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(dir)
-	var procs procs
-	defer procs.stopAll()
+	// Stopped in reverse order of starting, politely first.
+	var stops []func()
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}()
+	var ports proc.Ports
+	addrs := map[string]string{}
+	for _, name := range []string{"redis", "nats", "api", "relay", "receiver"} {
+		if addrs[name], err = ports.FreeAddr(); err != nil {
+			return err
+		}
+	}
 
 	out.say("setup", "building ingress and relay")
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	root, err := proc.FindRoot(wd)
+	if err != nil {
+		return fmt.Errorf("run the demo inside the repository: %w", err)
+	}
 	bins := map[string]string{}
 	for _, name := range []string{"ingress", "relay"} {
 		bins[name] = filepath.Join(dir, name)
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], "./"+name)
-		cmd.Stdout, cmd.Stderr = stderr, stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("go build ./%s (run the demo from the repository's top folder): %w", name, err)
+		if err := proc.Build(ctx, root, "./"+name, bins[name]); err != nil {
+			return err
 		}
 	}
-	redisBin, err := exec.LookPath("redis-server")
+	redisAddr := addrs["redis"]
+	rs, err := proc.Redis(redisAddr, dir)
 	if err != nil {
-		return errors.New("redis-server not found: apt-get install redis-server")
-	}
-	redisAddr := freeAddr()
-	if err := procs.start(ctx, dir, "redis", redisBin, nil, "--bind", "127.0.0.1", "--port", port(redisAddr),
-		"--save", "", "--appendonly", "no", "--dir", dir); err != nil {
 		return err
 	}
-	if err := waitTCP(ctx, redisAddr); err != nil {
+	if err := rs.Start(ctx); err != nil {
 		return err
 	}
+	stops = append(stops, func() { rs.Stop(10 * time.Second) })
 	out.say("setup", "redis-server on %s (stands in for BBB's Redis)", redisAddr)
 
 	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
@@ -80,29 +93,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer sim.Close()
 
 	secret := randomHex(16)
-	natsAddr, apiAddr, relayAddr := freeAddr(), freeAddr(), freeAddr()
-	common := []string{
-		"BBB_CHAT_REDIS_URL=redis://" + redisAddr + "/0",
-		"BBB_CHAT_NATS_URL=nats://" + natsAddr,
-		"BBB_CHAT_BBB_VERSION=" + *version,
-		"BBB_CHAT_CALLBACK_ALLOW=127.0.0.0/8",
-		"BBB_CHAT_LOG_LEVEL=warn",
-		"PATH=" + getenv("PATH"),
+	natsAddr, apiAddr, relayAddr := addrs["nats"], addrs["api"], addrs["relay"]
+	env := func(kv ...string) map[string]string {
+		m := map[string]string{
+			"BBB_CHAT_REDIS_URL":      "redis://" + redisAddr + "/0",
+			"BBB_CHAT_NATS_URL":       "nats://" + natsAddr,
+			"BBB_CHAT_BBB_VERSION":    *version,
+			"BBB_CHAT_CALLBACK_ALLOW": "127.0.0.0/8",
+			"BBB_CHAT_LOG_LEVEL":      "warn",
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
 	}
-	relayEnv := append(common, "BBB_CHAT_RELAY_LISTEN="+relayAddr, "BBB_CHAT_NATS_STORE="+filepath.Join(dir, "nats"))
-	if err := procs.start(ctx, dir, "relay", bins["relay"], relayEnv); err != nil {
+	start := func(name string, env map[string]string) (*proc.Process, error) {
+		p, err := proc.Start(proc.Spec{Name: name, Bin: bins[name], Dir: dir, Env: env,
+			LogFile: filepath.Join(dir, name+".log"), KeepBytes: 64 << 10})
+		if err != nil {
+			return nil, err
+		}
+		stops = append(stops, func() { p.Stop(10 * time.Second) })
+		return p, nil
+	}
+	relay, err := start("relay", env("BBB_CHAT_RELAY_LISTEN", relayAddr, "BBB_CHAT_NATS_STORE", filepath.Join(dir, "nats")))
+	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+relayAddr+"/readyz"); err != nil {
-		return fmt.Errorf("relay did not get ready: %w\n%s", err, procs.log(dir, "relay"))
+	if err := proc.WaitHTTP(ctx, "http://"+relayAddr+"/readyz", 15*time.Second, relay); err != nil {
+		return fmt.Errorf("relay did not get ready: %w", err)
 	}
 	out.say("setup", "relay ready; it runs an embedded NATS JetStream on %s", natsAddr)
-	ingressEnv := append(common, "BBB_CHAT_LISTEN="+apiAddr, "BBB_CHAT_METRICS_LISTEN=off", "BBB_CHAT_SHARED_SECRET="+secret)
-	if err := procs.start(ctx, dir, "ingress", bins["ingress"], ingressEnv); err != nil {
+	ingress, err := start("ingress", env("BBB_CHAT_LISTEN", apiAddr, "BBB_CHAT_METRICS_LISTEN", "off",
+		"BBB_CHAT_SHARED_SECRET", secret))
+	if err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, "http://"+apiAddr+"/readyz"); err != nil {
-		return fmt.Errorf("ingress did not get ready: %w\n%s", err, procs.log(dir, "ingress"))
+	if err := proc.WaitHTTP(ctx, "http://"+apiAddr+"/readyz", 15*time.Second, ingress); err != nil {
+		return fmt.Errorf("ingress did not get ready: %w", err)
 	}
 	out.say("setup", "ingress API on http://%s/api (shared secret %s)", apiAddr, secret)
 
@@ -130,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// A callback receiver that checks the signature.
 	cbSecret := randomHex(16)
-	recvAddr := freeAddr()
+	recvAddr := addrs["receiver"]
 	recv := &http.Server{Addr: recvAddr, ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		err := checksum.VerifyWebhook(cbSecret, r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"),
@@ -169,20 +197,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	api := client{base: "http://" + apiAddr + "/api", secret: secret, out: out}
 	// Relay records the meeting and the chat user from BBB's events; wait until it has.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		a, err := api.call(ctx, "startChatForMeeting", "meeting_id", m.ExtID, "chat_user", "Chat Bridge",
+	var a map[string]any
+	if perr := proc.Poll(ctx, 10*time.Second, 200*time.Millisecond, func() bool {
+		a, err = api.call(ctx, "startChatForMeeting", "meeting_id", m.ExtID, "chat_user", "Chat Bridge",
 			"callback_uri", "http://"+recvAddr+"/hook", "callback_secret", cbSecret)
 		if err == nil && a["success"] == true && a["chat_user_present"] == true {
-			break
+			return true
 		}
 		if err == nil && a["success"] == true {
 			api.call(ctx, "endChatForMeeting", "meeting_id", m.ExtID)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("could not start the chat: %v %v", a, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return false
+	}); perr != nil {
+		return fmt.Errorf("could not start the chat: %v %v (%w)", a, err, perr)
 	}
 	out.say("setup", "chat started for meeting %s with a callback to http://%s/hook; Ctrl-C stops the demo", m.ExtID, recvAddr)
 
@@ -248,99 +275,6 @@ func (c client) call(ctx context.Context, endpoint string, kv ...string) (map[st
 	c.out.say("api", "POST /api/%s → %d %s", endpoint, resp.StatusCode, bytes.TrimSpace(raw))
 	var a map[string]any
 	return a, json.Unmarshal(raw, &a)
-}
-
-type procs struct {
-	mu   sync.Mutex
-	list []*exec.Cmd
-}
-
-func (p *procs) start(ctx context.Context, dir, name, bin string, env []string, args ...string) error {
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, args...)
-	if env != nil {
-		cmd.Env = env
-	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	p.mu.Lock()
-	p.list = append(p.list, cmd)
-	p.mu.Unlock()
-	return nil
-}
-
-func (p *procs) log(dir, name string) string {
-	b, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-	return string(b)
-}
-
-// stopAll stops the services in reverse order, politely first.
-func (p *procs) stopAll() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for i := len(p.list) - 1; i >= 0; i-- {
-		c := p.list[i]
-		c.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
-	}
-}
-
-func freeAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "127.0.0.1:0"
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func port(addr string) string {
-	_, p, _ := net.SplitHostPort(addr)
-	return p
-}
-
-func waitTCP(ctx context.Context, addr string) error {
-	for i := 0; i < 200; i++ {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("nothing listens on %s", addr)
-}
-
-func waitHTTP(ctx context.Context, url string) error {
-	for i := 0; i < 300; i++ {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready", url)
 }
 
 func randomHex(n int) string {

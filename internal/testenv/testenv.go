@@ -1,13 +1,12 @@
 // Package testenv starts the real servers and binaries that bbb-chat's tests drive: a redis-server and a
 // JetStream-enabled nats-server on free loopback ports with their data in temporary directories, and the ingress and
-// relay binaries built once per test process. Everything it starts is stopped by t.Cleanup. It is for tests only.
+// relay binaries built once per test process, through internal/proc (which the benchmark and the demo use too).
+// Everything it starts is stopped by t.Cleanup. It is for tests only.
 package testenv
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bbb-chat/bbb-chat/internal/proc"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago and that it has not returned before in this
@@ -25,166 +28,137 @@ import (
 // given the same port would have the second fail to listen while the first answers for it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 100 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("testenv: free port: %v", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if _, taken := handedOut.LoadOrStore(port, true); !taken {
-			return port
-		}
+	port, err := ports.Free()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	t.Fatal("testenv: no free port not handed out before")
-	return 0
+	return port
 }
 
-// handedOut holds the ports FreePort returned in this test process.
-var handedOut sync.Map
+// ports holds the ports FreePort returned in this test process.
+var ports proc.Ports
 
 // Eventually polls cond every few milliseconds until it returns true or timeout passes, then fails the test with msg.
 func Eventually(t testing.TB, timeout time.Duration, msg string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("testenv: timed out after %s waiting for: %s", timeout, msg)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if err := proc.Poll(context.Background(), timeout, 5*time.Millisecond, cond); err != nil {
+		t.Fatalf("testenv: timed out after %s waiting for: %s", timeout, msg)
 	}
 }
 
-// waitTCP waits until something accepts connections on addr.
-func waitTCP(addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
+// Consistently checks cond every few milliseconds for d and fails the test with msg as soon as it is false: for
+// what must not happen, where only time can tell.
+func Consistently(t testing.TB, d time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	err := proc.Poll(context.Background(), d, 5*time.Millisecond, func() bool {
+		if !cond() {
+			t.Fatalf("testenv: within %s: %s", d, msg)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("nothing listens on %s after %s: %w", addr, timeout, err)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return false
+	})
+	if err != nil && !cond() { // Poll ends with the deadline: check once more at the end
+		t.Fatalf("testenv: within %s: %s", d, msg)
 	}
 }
 
 // Server is one real server process on a fixed port, which a test may stop and start again (data dir kept).
 type Server struct {
-	t    testing.TB
-	name string
-	bin  string
-	args []string
-	Addr string // host:port
-	Dir  string // data directory
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	*proc.Server
+	t testing.TB
 }
 
 // Start starts the server process (again) and waits until it accepts connections.
 func (s *Server) Start() {
 	s.t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		return
-	}
-	logf, err := os.OpenFile(filepath.Join(s.Dir, s.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		s.t.Fatalf("testenv: %s log: %v", s.name, err)
-	}
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.Dir = s.Dir
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		s.t.Fatalf("testenv: start %s: %v", s.name, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
-	s.cmd, s.done = cmd, done
-	if err := waitTCP(s.Addr, 20*time.Second); err != nil {
-		s.t.Fatalf("testenv: %s: %v\n%s", s.name, err, s.Log())
+	if err := s.Server.Start(context.Background()); err != nil {
+		s.t.Fatalf("testenv: %v", err)
 	}
 }
 
 // Stop kills the server (SIGKILL: a crash, not a clean shutdown) and waits for it to exit.
-func (s *Server) Stop() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return
-	}
-	s.cmd.Process.Kill()
-	<-s.done
-	s.cmd, s.done = nil, nil
-}
-
-// Signal sends sig to the running server: SIGSTOP makes it hang with its connections open, SIGCONT wakes it.
-func (s *Server) Signal(sig os.Signal) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(sig)
-	}
-}
+func (s *Server) Stop() { s.Server.Kill() }
 
 // Restart stops and starts the server on the same port with the same data directory.
 func (s *Server) Restart() { s.Stop(); s.Start() }
 
-// Log returns what the server printed so far.
-func (s *Server) Log() string {
-	b, _ := os.ReadFile(filepath.Join(s.Dir, s.name+".log"))
-	return string(b)
-}
-
-func newServer(t testing.TB, name, bin string, args func(port int, dir string) []string) *Server {
+func startServer(t testing.TB, ps *proc.Server, err error) *Server {
 	t.Helper()
-	port := FreePort(t)
-	dir := t.TempDir()
-	s := &Server{t: t, name: name, bin: bin, Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Dir: dir}
-	s.args = args(port, dir)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	s := &Server{Server: ps, t: t}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
 }
 
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
 // Redis starts a real redis-server on a free port, persisting nothing. Its URL is "redis://"+Addr+"/0".
 func Redis(t testing.TB) *Server {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skipf("testenv: redis-server not installed (apt-get install redis-server): %v", err)
 	}
-	return newServer(t, "redis", bin, func(port int, dir string) []string {
-		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-			"--dir", dir}
-	})
+	s, err := proc.Redis(loopback(FreePort(t)), t.TempDir())
+	return startServer(t, s, err)
 }
 
 // RedisURL is the URL of a server started by Redis.
-func RedisURL(s *Server) string { return "redis://" + s.Addr + "/0" }
+func RedisURL(s *Server) string { return proc.RedisURL(s.Server) }
 
 // NATS starts a real JetStream-enabled nats-server on a free port, storing under a temp dir (file storage, so a
 // restart keeps streams). The binary is $BBB_CHAT_NATS_SERVER, else `nats-server` built from this module's pinned
-// nats-server dependency into the repo's .bin directory (see NATSServerBinary).
+// nats-server dependency outside the source tree (see NATSServerBinary).
 func NATS(t testing.TB) *Server {
 	t.Helper()
-	bin := NATSServerBinary(t)
-	return newServer(t, "nats", bin, func(port int, dir string) []string {
-		return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", filepath.Join(dir, "js")}
-	})
+	s, err := proc.NATS(NATSServerBinary(t), loopback(FreePort(t)), t.TempDir(), proc.NATSOptions{})
+	return startServer(t, s, err)
 }
 
 // NATSURL is the URL of a server started by NATS.
-func NATSURL(s *Server) string { return "nats://" + s.Addr }
+func NATSURL(s *Server) string { return proc.NATSURL(s.Server) }
+
+// NATSCluster starts a three-node JetStream cluster (see proc.NATSCluster) and waits until JetStream answers
+// through every node. Its URL is NATSClusterURL.
+func NATSCluster(t testing.TB) []*Server {
+	t.Helper()
+	nodes, err := proc.NATSCluster(NATSServerBinary(t), t.TempDir(), &ports)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	out := make([]*Server, len(nodes))
+	for i, n := range nodes {
+		out[i] = startServer(t, n, nil)
+	}
+	for _, n := range out {
+		nc, err := nats.Connect(NATSURL(n))
+		if err != nil {
+			t.Fatalf("testenv: %s: %v", n.Name, err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, 30*time.Second, n.Name+" answers JetStream calls", func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_, err := js.AccountInfo(ctx)
+			return err == nil
+		})
+		nc.Close()
+	}
+	return out
+}
+
+// NATSClusterURL is the URL listing every node of a cluster started by NATSCluster.
+func NATSClusterURL(nodes []*Server) string {
+	ps := make([]*proc.Server, len(nodes))
+	for i, s := range nodes {
+		ps[i] = s.Server
+	}
+	return proc.NATSClusterURL(ps)
+}
 
 // RepoRoot is the directory of go.mod.
 func RepoRoot(t testing.TB) string {
@@ -198,27 +172,24 @@ func RepoRoot(t testing.TB) string {
 
 var buildMu sync.Mutex // guards concurrent builds of the same binary within one test process
 
-// Build builds the main package pkg (e.g. "./ingress", or a module path) into the repo's .bin directory once per
-// test process and returns the binary's path. Builds are cached by the go command, so repeated calls are cheap.
+// Build builds the main package pkg (e.g. "./ingress", or a module path) once per test process into a directory
+// outside the source tree (proc.BinDir) and returns the binary's path. Builds are cached by the go command, so
+// repeated calls are cheap.
 func Build(t testing.TB, pkg, name string) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
 	root := RepoRoot(t)
-	out := filepath.Join(root, ".bin", name)
+	dir, err := proc.BinDir(root)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	out := filepath.Join(dir, name)
 	stamp := out + ".pid"
 	if b, err := os.ReadFile(stamp); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
 		return out
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	tmp := fmt.Sprintf("%s.tmp%d", out, os.Getpid())
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", tmp, pkg)
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testenv: go build %s: %v\n%s", pkg, err, b)
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	if err := proc.Build(context.Background(), root, pkg, out); err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	os.WriteFile(stamp, []byte(strconv.Itoa(os.Getpid())), 0o644)
@@ -226,61 +197,33 @@ func Build(t testing.TB, pkg, name string) string {
 }
 
 // NATSServerBinary returns a nats-server binary: $BBB_CHAT_NATS_SERVER if set, else one built from the module's
-// pinned github.com/nats-io/nats-server/v2 (the same server relay embeds), cached in .bin across test runs.
+// pinned github.com/nats-io/nats-server/v2 (the same server relay embeds), cached outside the source tree across
+// test runs.
 func NATSServerBinary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("BBB_CHAT_NATS_SERVER"); p != "" {
-		return p
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	bin, err := proc.NATSServerBinary(context.Background(), RepoRoot(t), os.Getenv)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
-	root := RepoRoot(t)
-	out := filepath.Join(root, ".bin", "nats-server")
-	if _, err := os.Stat(out); err == nil {
-		return out
-	}
-	return Build(t, "github.com/nats-io/nats-server/v2", "nats-server")
+	return bin
 }
 
 // Proc is a running binary under test.
-type Proc struct {
-	t    testing.TB
-	cmd  *exec.Cmd
-	done chan struct{}
-	mu   sync.Mutex
-	out  strings.Builder
-	err  error
-}
+type Proc = proc.Process
 
 // StartProc runs bin with args and the environment env (only these variables plus PATH and HOME), capturing its
 // output. It is killed at cleanup.
 func StartProc(t testing.TB, bin string, env map[string]string, args ...string) *Proc {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	if env == nil {
+		env = map[string]string{}
 	}
-	p := &Proc{t: t, cmd: cmd, done: make(chan struct{})}
-	pr, pw, err := os.Pipe()
+	p, err := proc.Start(proc.Spec{Name: filepath.Base(bin), Bin: bin, Args: args, Env: env})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("testenv: %v", err)
 	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("testenv: start %s: %v", bin, err)
-	}
-	pw.Close()
-	go func() {
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1<<20)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.out.WriteString(sc.Text())
-			p.out.WriteByte('\n')
-			p.mu.Unlock()
-		}
-		pr.Close()
-	}()
-	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
@@ -290,60 +233,20 @@ func StartProc(t testing.TB, bin string, env map[string]string, args ...string) 
 	return p
 }
 
-// Output returns everything the process printed so far.
-func (p *Proc) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
-
-// Kill sends SIGKILL and waits for the process to exit.
-func (p *Proc) Kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.done
-}
-
-// Pid is the process id (for /proc/<pid>/status).
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
-
-// Signal sends sig to the process.
-func (p *Proc) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
-
-// Wait waits up to timeout for the process to exit and returns its error (nil for exit status 0).
-func (p *Proc) Wait(timeout time.Duration) (error, bool) {
-	select {
-	case <-p.done:
-		return p.err, true
-	case <-time.After(timeout):
-		return nil, false
-	}
-}
-
-// Exited reports whether the process has exited.
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
+// WaitTCP polls addr until something accepts connections there or timeout passes.
+func WaitTCP(t testing.TB, addr string, timeout time.Duration) {
+	t.Helper()
+	if err := proc.WaitTCP(context.Background(), addr, timeout); err != nil {
+		t.Fatalf("testenv: %v", err)
 	}
 }
 
 // WaitHTTP polls url until it answers 200 or timeout passes.
 func WaitHTTP(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
-	Eventually(t, timeout, "GET "+url+" answers 200", func() bool {
-		resp, err := httpGet(url)
-		if err != nil {
-			return false
-		}
-		return resp == 200
-	})
+	if err := proc.WaitHTTP(context.Background(), url, timeout, nil); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // NotifySocket is a stand-in for systemd's NOTIFY_SOCKET: a datagram socket in a temp dir whose messages
@@ -431,4 +334,23 @@ func Golden(t testing.TB, path string, got []byte, update bool) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs (run with -update if on purpose, and review the diff):\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+// SeedVar is the environment variable that replays a random schedule: a test that draws its faults or load from
+// Seed logs the seed it used, and BBB_CHAT_TEST_SEED=<that seed> draws the same again.
+const SeedVar = "BBB_CHAT_TEST_SEED"
+
+// Seed is the seed of a test's random schedule: $BBB_CHAT_TEST_SEED when set, else a new one. It is logged, so that
+// a failure can be re-run with the same schedule.
+func Seed(t testing.TB) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv(SeedVar); v != "" {
+		var err error
+		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
+			t.Fatalf("testenv: %s=%q: want an unsigned integer", SeedVar, v)
+		}
+	}
+	t.Logf("random schedule seed %d (re-run with %s=%d)", seed, SeedVar, seed)
+	return seed
 }

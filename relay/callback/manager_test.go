@@ -126,8 +126,8 @@ func TestRetriesKeepOrderAndID(t *testing.T) {
 			return 500
 		}},
 		{"slower than the timeout", 200 * time.Millisecond, func(w http.ResponseWriter, _ *http.Request, _ int) int {
-			time.Sleep(400 * time.Millisecond)
-			w.WriteHeader(http.StatusOK) // nobody reads it
+			time.Sleep(400 * time.Millisecond) // time itself: an answer slower than the callback timeout
+			w.WriteHeader(http.StatusOK)       // nobody reads it
 			return -1
 		}},
 		{"hangs", 200 * time.Millisecond, func(w http.ResponseWriter, r *http.Request, _ int) int {
@@ -417,7 +417,7 @@ func TestMeetingEndedEndsBridge(t *testing.T) {
 func TestNATSRestartResumes(t *testing.T) {
 	e := newEnv(t)
 	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, attempt int) int {
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // time itself: a slow receiver keeps callbacks in flight over the restart
 		return ok200(w, r, attempt)
 	})
 	e.bridge("m1", rcv.url())
