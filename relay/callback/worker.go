@@ -391,6 +391,9 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	}
 	id := WebhookID(e)
 	res := w.attempt(b, id, body, now)
+	if o.AttemptDone != nil {
+		o.AttemptDone(res.outcome(), o.Now().Sub(now))
+	}
 	if w.m.hard.Err() != nil {
 		// The drain timeout cut the attempt short: hand the event back, to be sent again with the same id.
 		_ = msg.Nak()
