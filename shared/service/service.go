@@ -161,6 +161,12 @@ func ReloadOnHUP[C any](ctx context.Context, getenv func(string) string, log *sl
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	reloadOn(ctx, hup, getenv, log, load, apply, what)
+}
+
+// reloadOn is ReloadOnHUP's loop, reloading on every value of hup.
+func reloadOn[C any](ctx context.Context, hup <-chan os.Signal, getenv func(string) string, log *slog.Logger,
+	load func(func(string) string) (C, error), apply func(C) error, what string) {
 	for {
 		select {
 		case <-ctx.Done():
