@@ -21,8 +21,10 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/metrics"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -50,17 +52,52 @@ type api struct {
 }
 
 type apiMetrics struct {
-	requests  metrics.Vec // endpoint, status
-	authFails metrics.Vec // reason
-	sent      metrics.Vec // bbb_version, path
+	requests  *prometheus.CounterVec   // endpoint, status
+	duration  *prometheus.HistogramVec // endpoint, status
+	authFails *prometheus.CounterVec   // reason
+	sent      *prometheus.CounterVec   // bbb_version, path
 }
 
-func newAPIMetrics(r *metrics.Registry) apiMetrics {
-	return apiMetrics{
-		requests:  r.Counter("bbbchat_ingress_requests_total", "API requests by endpoint and HTTP status.", "endpoint", "status"),
-		authFails: r.Counter("bbbchat_ingress_checksum_failures_total", "Requests refused by the checksum check, by reason.", "reason"),
-		sent:      r.Counter("bbbchat_ingress_messages_sent_total", "Chat messages published to BBB, by BBB version and path (user or api).", "bbb_version", "path"),
+func newAPIMetrics(r prometheus.Registerer) apiMetrics {
+	m := apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bbbchat_ingress_requests_total", Help: "API requests by endpoint and HTTP status.",
+		}, []string{"endpoint", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bbbchat_ingress_request_duration_seconds",
+			Help:    "Time from a request's arrival to its answer, by endpoint and HTTP status.",
+			Buckets: metrics.LatencyBuckets,
+		}, []string{"endpoint", "status"}),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bbbchat_ingress_checksum_failures_total", Help: "Requests refused by the checksum check, by reason.",
+		}, []string{"reason"}),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bbbchat_ingress_messages_sent_total",
+			Help: "Chat messages published to BBB, by BBB version and path (user or api).",
+		}, []string{"bbb_version", "path"}),
 	}
+	// The series every deployment sees start at zero, so that rate() sees their first increase.
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry} {
+		m.requests.WithLabelValues(call, "200")
+		m.duration.WithLabelValues(call, "200")
+	}
+	for _, reason := range []string{"missing", "incorrect", "malformed", "replay"} {
+		m.authFails.WithLabelValues(reason)
+	}
+	r.MustRegister(m.requests, m.duration, m.authFails, m.sent)
+	return m
+}
+
+// answered counts an answered API call and the time since the request arrived.
+func (a *api) answered(r *http.Request, endpoint string, status int) {
+	now := a.now()
+	start := now
+	if info := reqInfoOf(r.Context()); info != nil {
+		start = info.start
+	}
+	code := strconv.Itoa(status)
+	a.m.requests.WithLabelValues(endpoint, code).Inc()
+	a.m.duration.WithLabelValues(endpoint, code).Observe(now.Sub(start).Seconds())
 }
 
 // response is every answer's JSON: success and message first, then what the call adds.
@@ -124,10 +161,8 @@ func (a *api) routes() http.Handler {
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
 	}
-	r.GET("/healthz", func(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.GET("/readyz", a.ready)
+	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
+	r.Handler(http.MethodGet, "/readyz", service.ReadyHandler(a.readiness))
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errNotFoundPath) })
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errMethod) })
 	r.PanicHandler = func(w http.ResponseWriter, req *http.Request, v any) {
@@ -156,7 +191,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		}
 		params, sum, err := a.live.verify.Load().Verify(name, body)
 		if err != nil {
-			a.m.authFails.With(authReason(err)).Inc()
+			a.m.authFails.WithLabelValues(authReason(err)).Inc()
 			a.fail(w, r, name, err)
 			return
 		}
@@ -177,7 +212,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		}
 		if err := s.UseNonce(ctx, sum); err != nil {
 			if errors.Is(err, state.ErrReplay) {
-				a.m.authFails.With("replay").Inc()
+				a.m.authFails.WithLabelValues("replay").Inc()
 			}
 			a.fail(w, r, name, err)
 			return
@@ -187,8 +222,8 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		a.m.requests.With(name, "200").Inc()
 		writeJSON(w, http.StatusOK, resp)
+		a.answered(r, name, http.StatusOK)
 	}
 }
 
@@ -209,12 +244,11 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err erro
 	if name == "" {
 		name = "other"
 	}
-	a.m.requests.With(name, strconv.Itoa(status)).Inc()
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"call", name, "status", status, "error", err.Error(), "remote", r.RemoteAddr}
+	attrs := []any{"call", name, "status", status, "err", err.Error(), "remote", r.RemoteAddr}
 	if info := reqInfoOf(r.Context()); info != nil {
 		attrs = append(attrs, "request_id", info.id)
 		if info.meetingID != "" {
@@ -223,6 +257,7 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err erro
 	}
 	a.log.Log(r.Context(), level, "request refused", attrs...)
 	writeJSON(w, status, response{Success: false, Message: msg})
+	a.answered(r, name, status)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -326,7 +361,7 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 		return m, false, nil
 	}
 	if err != nil {
-		a.logFor(ctx).Warn("cannot ask BBB about a meeting", "meeting_id", meetingID, "error", err.Error())
+		a.logFor(ctx).Warn("cannot ask BBB about a meeting", "meeting_id", meetingID, "err", err)
 		return m, false, nil
 	}
 	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,
@@ -405,7 +440,7 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	if n == 0 {
 		return response{}, errNoAkka
 	}
-	a.m.sent.With(v.String(), path).Inc()
+	a.m.sent.WithLabelValues(v.String(), path).Inc()
 	extra["via"] = path
 	return ok(msg, extra), nil
 }
@@ -501,21 +536,15 @@ func (a *api) retry(ctx context.Context, s *state.Store, req request) (response,
 	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
 }
 
-func (a *api) ready(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	problems := map[string]string{}
+func (a *api) readiness(ctx context.Context) []service.Problem {
+	var problems []service.Problem
 	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		problems["redis"] = "unreachable"
+		problems = append(problems, service.Problem{Name: "redis", Detail: "unreachable"})
 	}
 	if s := a.store.Load(); s == nil {
-		problems["nats"] = "not connected"
+		problems = append(problems, service.Problem{Name: "nats", Detail: "not connected"})
 	} else if err := s.Ping(ctx); err != nil {
-		problems["nats"] = "jetstream not answering"
+		problems = append(problems, service.Problem{Name: "nats", Detail: "jetstream not answering"})
 	}
-	if len(problems) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "problems": problems})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return problems
 }

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
+	"github.com/bbb-chat/bbb-chat/internal/metricstext"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
-	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -148,7 +148,7 @@ func metricsAt(url string) map[string]float64 {
 	if err != nil {
 		return nil
 	}
-	return metrics.Parse(string(body))
+	return metricstext.Parse(string(body))
 }
 
 // vmRSS returns a process's resident set size in kB, from /proc/<pid>/status; 0 when it cannot be read.

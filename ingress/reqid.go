@@ -6,12 +6,15 @@ import (
 	"net/http"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
-// reqInfo is what the log lines of one request carry: its id and, once known, its meeting.
+// reqInfo is what the log lines of one request carry: its id and, once known, its meeting; and when it arrived,
+// for the latency histogram.
 type reqInfo struct {
 	id        string
 	meetingID string
+	start     time.Time
 }
 
 type reqInfoKey struct{}
@@ -28,12 +31,13 @@ func (a *api) withRequestID(next http.Handler) http.Handler {
 	var n atomic.Uint64
 	prefix := strconv.FormatInt(a.now().UnixMilli(), 36) + "-"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := a.now()
 		id := r.Header.Get("X-Request-Id")
 		if !saneID(id) {
 			id = prefix + strconv.FormatUint(n.Add(1), 36)
 		}
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id}))
+		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id, start: start}))
 		if headerBytes(r) > maxHeaderBytes {
 			a.fail(w, r, "", withDetail(errHeadersTooLarge, "at most %d KiB", maxHeaderBytes>>10))
 			return

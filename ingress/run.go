@@ -8,13 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
@@ -27,6 +23,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -128,10 +125,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if cfg.SharedSecret == config.DefaultSecret {
 		log.Warn("BBB_CHAT_SHARED_SECRET is the example value change_me: anyone who read the README can call the API; set a random secret")
 	}
-	reg := metrics.New()
-	reg.Gauge("bbbchat_build_info", "Build information.", "version", "service").With(version, "ingress").Set(1)
-	reg.GaugeFunc("bbbchat_goroutines", "Goroutines of this process (should stay flat under steady load).",
-		func() float64 { return float64(runtime.NumGoroutine()) })
+	reg := metrics.NewRegistry("ingress", version)
 
 	ropts, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
@@ -143,10 +137,22 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	var store atomic.Pointer[state.Store]
 	var cache atomic.Pointer[state.Cache]
-	natsEvents := reg.Counter("bbbchat_nats_connection_events_total", "NATS disconnects and reconnects.", "event")
-	nc, err := nats.Connect(cfg.NATSURL, service.NATSOptions(cfg.Common, "bbb-chat ingress", log, natsEvents)...)
+	natsEvents := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bbbchat_nats_connection_events_total", Help: "NATS disconnects and reconnects.",
+	}, []string{"event"})
+	natsEvents.WithLabelValues("disconnect")
+	natsEvents.WithLabelValues("reconnect")
+	reg.MustRegister(natsEvents)
+	nc, err := service.ConnectNATS(cfg.Common, "bbb-chat ingress", log, service.NATSEvents{
+		Connected: func(_ *nats.Conn, reconnect bool) {
+			if reconnect {
+				natsEvents.WithLabelValues("reconnect").Inc()
+			}
+		},
+		Disconnected: func() { natsEvents.WithLabelValues("disconnect").Inc() },
+	})
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", cfg.NATSURL, err)
+		return err
 	}
 	defer nc.Close()
 	var wg sync.WaitGroup
@@ -202,36 +208,31 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			return fmt.Errorf("BBB_CHAT_METRICS_LISTEN %s: %w", cfg.MetricsListen, err)
 		}
 		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", reg.Handler())
+		mux.Handle("GET /metrics", metrics.Handler(reg))
 		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: 10 * time.Second}
 		servers = append(servers, msrv)
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 	log.Info("ingress listening", "addr", ln.Addr().String(), "metrics", cfg.MetricsListen, "version", version)
 	if err := service.Notify(getenv, "READY=1"); err != nil {
-		log.Warn("cannot tell systemd we are ready", "error", err.Error())
+		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	hupCtx, stopHUP := context.WithCancel(ctx)
+	defer stopHUP()
+	go service.ReloadOnHUP(hupCtx, getenv, log, config.LoadIngress, func(c config.Ingress) error {
+		if err := rl.apply(c); err != nil {
+			return err
+		}
+		if c.TimeDelta != rl.delta {
+			log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
+		}
+		return nil
+	}, "log level, message template, callback allow list, shared secrets")
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
 			done = true
-		case <-hup:
-			service.Notify(getenv, "RELOADING=1")
-			if c, err := config.LoadIngress(getenv); err != nil {
-				log.Error("reload refused: configuration is invalid; keeping the running one", "error", err.Error())
-			} else if err := rl.apply(c); err != nil {
-				log.Error("reload refused; keeping the running configuration", "error", err.Error())
-			} else {
-				if c.TimeDelta != rl.delta {
-					log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
-				}
-				log.Info("configuration reloaded (log level, message template, callback allow list, shared secrets)")
-			}
-			service.Notify(getenv, "READY=1")
 		case err := <-errc:
 			if !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("http: %w", err)
@@ -290,7 +291,7 @@ func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomi
 			return s
 		}
 		if attempt == 1 || attempt%20 == 0 {
-			log.Warn("cannot open state in NATS JetStream yet; retrying", "error", err.Error())
+			log.Warn("cannot open state in NATS JetStream yet; retrying", "err", err)
 		}
 		if !service.Sleep(ctx, retry.Delay(attempt)) {
 			return nil

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -13,6 +11,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/relay/callback"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startCallbacks runs the callback deliveries (package callback) until ctx ends; the returned channel is closed
@@ -49,12 +48,12 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 		Now:           time.Now,
 		Rand:          rand.Float64,
 		Log:           log.With("component", "callback"),
-		UserAgent:     "bbb-chat/" + m.version,
+		UserAgent:     "bbb-chat/" + version,
+		AttemptDone:   m.observeAttempt,
 	})
-	m.addWriter(func(w io.Writer) { writeCallbackMetrics(w, mgr.Metrics()) })
+	registerCallbackMetrics(m.reg, mgr.Metrics())
 	pw := newPendingWatch(s, cfg.MaxPending, log.With("component", "callback"))
-	m.addWriter(pw.writeMetrics)
-	m.addWriter(writeRuntimeMetrics)
+	pw.register(m.reg)
 	go pw.run(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -66,16 +65,18 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 	return done
 }
 
-// writeCallbackMetrics renders the callback Manager's counters.
-func writeCallbackMetrics(w io.Writer, cm *callback.Metrics) {
-	writeScalar(w, "bbbchat_relay_callbacks_delivered_total", "counter", "Callbacks answered 2xx.", cm.Delivered.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_retried_total", "counter", "Failed callback attempts scheduled again.", cm.Retried.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_failed_total", "counter", "Callbacks given up after the retry schedule.", cm.Failed.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_gone_total", "counter", "Receivers that answered 410 Gone.", cm.Gone.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_skipped_total", "counter", "Events not sent: echoes, private chats, kinds not asked for.", cm.Skipped.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_malformed_total", "counter", "Events on a bridge's subjects that relay cannot have published (garbage, too big, another meeting's), skipped.", cm.Malformed.Load())
-	writeScalar(w, "bbbchat_relay_callbacks_in_flight", "gauge", "Callback HTTP attempts under way.", uint64(max(cm.InFlight.Load(), 0)))
-	writeScalar(w, "bbbchat_relay_callback_workers", "gauge", "Bridges this process delivers callbacks for.", uint64(max(cm.Workers.Load(), 0)))
-	family(w, "bbbchat_relay_callbacks_oldest_pending_seconds", "gauge", "Age of the oldest undelivered callback this process holds.")
-	fmt.Fprintf(w, "bbbchat_relay_callbacks_oldest_pending_seconds %g\n", cm.OldestPending().Seconds())
+// registerCallbackMetrics exports the callback Manager's counters in reg.
+func registerCallbackMetrics(reg prometheus.Registerer, cm *callback.Metrics) {
+	counter(reg, "bbbchat_relay_callbacks_delivered_total", "Callbacks answered 2xx.", cm.Delivered.Load)
+	counter(reg, "bbbchat_relay_callbacks_retried_total", "Failed callback attempts scheduled again.", cm.Retried.Load)
+	counter(reg, "bbbchat_relay_callbacks_failed_total", "Callbacks given up after the retry schedule.", cm.Failed.Load)
+	counter(reg, "bbbchat_relay_callbacks_gone_total", "Receivers that answered 410 Gone.", cm.Gone.Load)
+	counter(reg, "bbbchat_relay_callbacks_skipped_total", "Events not sent: echoes, private chats, kinds not asked for.", cm.Skipped.Load)
+	counter(reg, "bbbchat_relay_callbacks_malformed_total", "Events on a bridge's subjects that relay cannot have published (garbage, too big, another meeting's), skipped.", cm.Malformed.Load)
+	gauge(reg, "bbbchat_relay_callbacks_in_flight", "Callback HTTP attempts under way.", cm.InFlight.Load)
+	gauge(reg, "bbbchat_relay_callback_workers", "Bridges this process delivers callbacks for.", cm.Workers.Load)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bbbchat_relay_callbacks_oldest_pending_seconds",
+		Help: "Age of the oldest undelivered callback this process holds.",
+	}, func() float64 { return cm.OldestPending().Seconds() }))
 }

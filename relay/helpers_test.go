@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/metricstext"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
-	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -124,7 +124,7 @@ func (r *relayProc) metrics(t *testing.T) map[string]float64 {
 	if err != nil || code != 200 {
 		return nil
 	}
-	return sharedmetrics.Parse(body)
+	return metricstext.Parse(body)
 }
 
 // waitMetric waits until cond holds for a metric series.

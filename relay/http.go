@@ -1,62 +1,21 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"net/http"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/julienschmidt/httprouter"
 )
 
-// readiness names what relay still lacks to do its job; empty when ready.
-type readiness func() []string
-
 // newHandler returns relay's HTTP handler: liveness, readiness and metrics. Nothing here changes state.
-func newHandler(m *metrics, ready readiness) http.Handler {
+func newHandler(m *metrics, ready func(context.Context) []service.Problem) http.Handler {
 	r := httprouter.New()
-	r.Handler(http.MethodGet, "/healthz", handleHealth())
-	r.Handler(http.MethodGet, "/readyz", handleReady(ready))
-	r.Handler(http.MethodGet, "/metrics", handleMetrics(m))
+	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
+	r.Handler(http.MethodGet, "/readyz", service.ReadyHandler(ready))
+	r.Handler(http.MethodGet, "/metrics", m.handler())
 	return r
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func handleHealth() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-}
-
-// handleReady answers 200 when Redis is subscribed, NATS connected and the state open, else 503 naming what is
-// missing.
-func handleReady(ready readiness) http.Handler {
-	type answer struct {
-		Status  string   `json:"status"`
-		Missing []string `json:"missing,omitempty"`
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		if missing := ready(); len(missing) > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, answer{Status: "not ready", Missing: missing})
-			return
-		}
-		writeJSON(w, http.StatusOK, answer{Status: "ready"})
-	})
-}
-
-func handleMetrics(m *metrics) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		var b bytes.Buffer
-		m.write(&b)
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		w.Write(b.Bytes())
-	})
 }
 
 // newServer wraps h with relay's timeouts.

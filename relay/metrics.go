@@ -1,61 +1,30 @@
 package main
 
 import (
-	"fmt"
-	"io"
-	"sort"
-	"sync"
+	"net/http"
 	"sync/atomic"
+	"time"
 
 	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // maxLabelValues bounds how many distinct label values one labeled counter keeps; further values are counted
 // under "other", so garbage on Redis cannot grow /metrics without bound.
 const maxLabelValues = 200
 
-// labeled is a counter with one label.
-type labeled struct {
-	mu   sync.Mutex
-	vals map[string]*atomic.Uint64
-}
+// labeled is a counter with one label, of at most maxLabelValues values.
+type labeled struct{ c *sharedmetrics.Capped }
 
-func (l *labeled) inc(v string) { l.add(v, 1) }
+func (l labeled) inc(v string)           { l.c.Inc(v) }
+func (l labeled) add(v string, n uint64) { l.c.Add(v, float64(n)) }
 
-func (l *labeled) add(v string, n uint64) {
-	l.mu.Lock()
-	if l.vals == nil {
-		l.vals = map[string]*atomic.Uint64{}
-	}
-	c, ok := l.vals[v]
-	if !ok {
-		if len(l.vals) >= maxLabelValues {
-			v = "other"
-			c = l.vals[v]
-		}
-		if c == nil {
-			c = new(atomic.Uint64)
-			l.vals[v] = c
-		}
-	}
-	l.mu.Unlock()
-	c.Add(n)
-}
-
-func (l *labeled) snapshot() map[string]uint64 {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := make(map[string]uint64, len(l.vals))
-	for k, c := range l.vals {
-		out[k] = c.Load()
-	}
-	return out
-}
-
-// metrics holds relay's counters. It is built in run and passed down; /metrics writes it in the Prometheus text
-// format by hand (no client library).
+// metrics holds relay's metrics, registered in its own Prometheus registry (reg), which /metrics serves. It is
+// built in serve and passed down. The plain counters and gauges are atomics the code also reads (readiness, tests),
+// exported through the registry as they are scraped.
 type metrics struct {
-	version string
+	reg *prometheus.Registry
 
 	redisEvents    labeled // by envelope name
 	chatMessages   labeled // by BBB version
@@ -83,83 +52,107 @@ type metrics struct {
 	natsEmbedded   atomic.Bool
 	stateOpen      atomic.Bool
 
-	// extra writers append further metrics (the callback deliveries); each writes complete families.
-	extraMu sync.Mutex
-	extra   []func(io.Writer)
+	// forward is the Redis→NATS hop: from reading a message on Redis to the stream's acknowledgement, by result.
+	forward *prometheus.HistogramVec
+	// attempts is the time of each callback HTTP attempt, by outcome.
+	attempts *prometheus.HistogramVec
 }
 
-func newMetrics(version string) *metrics { return &metrics{version: version} }
-
-// addWriter registers fn to append its own metric families to /metrics.
-func (m *metrics) addWriter(fn func(io.Writer)) {
-	m.extraMu.Lock()
-	m.extra = append(m.extra, fn)
-	m.extraMu.Unlock()
-}
-
-func b2u(b bool) uint64 {
-	if b {
-		return 1
+func newMetrics(version string) *metrics {
+	reg := sharedmetrics.NewRegistry("relay", version)
+	m := &metrics{reg: reg}
+	capped := func(name, help, label string, known ...string) labeled {
+		return labeled{sharedmetrics.NewCapped(reg, name, help, label, maxLabelValues, known...)}
 	}
-	return 0
-}
+	types := []string{state.TypeMessage, state.TypeCleared, state.TypeUserJoined, state.TypeUserLeft,
+		state.TypeMeetingCreated, state.TypeMeetingEnded}
+	m.redisEvents = capped("bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name")
+	m.chatMessages = capped("bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version")
+	m.decodeErrors = capped("bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason",
+		"too_large", "not_json", "not_envelope", "incomplete")
+	m.published = capped("bbbchat_relay_events_published_total", "Events stored in the events stream, by type.", "type", types...)
+	m.duplicates = capped("bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", types...)
+	m.stateUpdates = capped("bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", "ok", "error")
 
-func family(w io.Writer, name, typ, help string) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-}
+	counter(reg, "bbbchat_relay_publish_retries_total", "Event publishes retried after an error.", m.publishRetries.Load)
+	counter(reg, "bbbchat_relay_publish_lost_total", "Events given up after repeated publish errors.", m.publishLost.Load)
+	counter(reg, "bbbchat_relay_events_dropped_total", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load)
+	counter(reg, "bbbchat_relay_events_unflushed_total", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load)
+	gauge(reg, "bbbchat_relay_publish_queue", "Events waiting to be published or acknowledged.", m.queued.Load)
+	counter(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
 
-func writeScalar(w io.Writer, name, typ, help string, v uint64) {
-	family(w, name, typ, help)
-	fmt.Fprintf(w, "%s %d\n", name, v)
-}
+	flagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
+	counter(reg, "bbbchat_relay_redis_reconnects_total", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load)
+	counter(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
+	counter(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
 
-func writeLabeled(w io.Writer, name, help, label string, l *labeled) {
-	family(w, name, "counter", help)
-	snap := l.snapshot()
-	keys := make([]string, 0, len(snap))
-	for k := range snap {
-		keys = append(keys, k)
+	flagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.natsConnected)
+	counter(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.natsDisconnect.Load)
+	counter(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.natsReconnects.Load)
+	flagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.natsEmbedded)
+	flagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
+
+	m.forward = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "bbbchat_relay_forward_duration_seconds",
+		Help:    "Time from reading a BBB event on Redis to the events stream's acknowledgement, by result (stored, duplicate, lost).",
+		Buckets: sharedmetrics.LatencyBuckets,
+	}, []string{"result"})
+	m.attempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "bbbchat_relay_callback_attempt_duration_seconds",
+		Help:    "Time of each callback HTTP attempt, by outcome (2xx, 3xx, 4xx, 5xx, error).",
+		Buckets: sharedmetrics.LatencyBuckets,
+	}, []string{"outcome"})
+	for _, r := range []string{"stored", "duplicate", "lost"} {
+		m.forward.WithLabelValues(r)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "%s{%s=\"%s\"} %d\n", name, label, sharedmetrics.EscapeLabel(k), snap[k])
+	for _, o := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
+		m.attempts.WithLabelValues(o)
 	}
+	reg.MustRegister(m.forward, m.attempts)
+	return m
 }
 
-// write renders every metric in the Prometheus text exposition format.
-func (m *metrics) write(w io.Writer) {
-	family(w, "bbbchat_build_info", "gauge", "Build information of the running binary.")
-	fmt.Fprintf(w, "bbbchat_build_info{binary=\"relay\",version=\"%s\"} 1\n", sharedmetrics.EscapeLabel(m.version))
-
-	writeLabeled(w, "bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name", &m.redisEvents)
-	writeLabeled(w, "bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version", &m.chatMessages)
-	writeLabeled(w, "bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason", &m.decodeErrors)
-	writeLabeled(w, "bbbchat_relay_events_published_total", "Events stored in the events stream, by type.", "type", &m.published)
-	writeLabeled(w, "bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", &m.duplicates)
-	writeScalar(w, "bbbchat_relay_publish_retries_total", "counter", "Event publishes retried after an error.", m.publishRetries.Load())
-	writeScalar(w, "bbbchat_relay_publish_lost_total", "counter", "Events given up after repeated publish errors.", m.publishLost.Load())
-	writeScalar(w, "bbbchat_relay_events_dropped_total", "counter", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load())
-	writeScalar(w, "bbbchat_relay_events_unflushed_total", "counter", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load())
-	q := max(m.queued.Load(), 0)
-	writeScalar(w, "bbbchat_relay_publish_queue", "gauge", "Events waiting to be published or acknowledged.", uint64(q))
-	writeScalar(w, "bbbchat_relay_unknown_meeting_events_total", "counter", "Events of meetings relay has not seen created.", m.unknownMeeting.Load())
-	writeLabeled(w, "bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", &m.stateUpdates)
-
-	writeScalar(w, "bbbchat_relay_redis_subscribed", "gauge", "1 when both BBB channels are subscribed.", b2u(m.redisSubscribed.Load()))
-	writeScalar(w, "bbbchat_relay_redis_reconnects_total", "counter", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load())
-	writeScalar(w, "bbbchat_relay_redis_gaps_total", "counter", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load())
-	writeScalar(w, "bbbchat_relay_redis_dial_errors_total", "counter", "Failed connection attempts to Redis.", m.redisDialErrors.Load())
-
-	writeScalar(w, "bbbchat_relay_nats_connected", "gauge", "1 when connected to NATS.", b2u(m.natsConnected.Load()))
-	writeScalar(w, "bbbchat_relay_nats_disconnects_total", "counter", "Lost NATS connections.", m.natsDisconnect.Load())
-	writeScalar(w, "bbbchat_relay_nats_reconnects_total", "counter", "Re-established NATS connections.", m.natsReconnects.Load())
-	writeScalar(w, "bbbchat_relay_nats_embedded", "gauge", "1 when this relay runs the embedded NATS server.", b2u(m.natsEmbedded.Load()))
-	writeScalar(w, "bbbchat_relay_state_open", "gauge", "1 when the JetStream buckets and stream are open.", b2u(m.stateOpen.Load()))
-
-	m.extraMu.Lock()
-	extra := append([]func(io.Writer){}, m.extra...)
-	m.extraMu.Unlock()
-	for _, fn := range extra {
-		fn(w)
+// observeForward records an event's Redis→NATS hop once its publish settled.
+func (m *metrics) observeForward(it *pubItem, res publishResult, now time.Time) {
+	if it.readAt.IsZero() {
+		return
 	}
+	result := "stored"
+	switch res {
+	case resultDuplicate:
+		result = "duplicate"
+	case resultLost:
+		result = "lost"
+	}
+	m.forward.WithLabelValues(result).Observe(now.Sub(it.readAt).Seconds())
+}
+
+// observeAttempt records one callback attempt.
+func (m *metrics) observeAttempt(outcome string, took time.Duration) {
+	m.attempts.WithLabelValues(outcome).Observe(took.Seconds())
+}
+
+// handler serves /metrics.
+func (m *metrics) handler() http.Handler { return sharedmetrics.Handler(m.reg) }
+
+// counter exports a counter whose value load reads at each scrape.
+func counter[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+		func() float64 { return float64(max(load(), 0)) }))
+}
+
+// gauge exports a gauge whose value load reads at each scrape (never below zero).
+func gauge[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+		func() float64 { return float64(max(load(), 0)) }))
+}
+
+// flagGauge exports a gauge of 1 when b is true, else 0.
+func flagGauge(reg prometheus.Registerer, name, help string, b *atomic.Bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+		if b.Load() {
+			return 1
+		}
+		return 0
+	}))
 }

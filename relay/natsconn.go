@@ -33,24 +33,12 @@ func natsHostPort(urls string) (string, error) {
 	}
 	host, port := u.Hostname(), u.Port()
 	if host == "" {
-		return "", fmt.Errorf("BBB_CHAT_NATS_URL %q: no host", redactURL(urls))
+		return "", fmt.Errorf("BBB_CHAT_NATS_URL %q: no host", service.RedactURLs(urls))
 	}
 	if port == "" {
 		port = "4222"
 	}
 	return net.JoinHostPort(host, port), nil
-}
-
-// redactURL drops passwords and tokens from NATS URLs for logs.
-func redactURL(urls string) string {
-	parts := strings.Split(urls, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-			u.User = url.User("redacted")
-			parts[i] = u.String()
-		}
-	}
-	return strings.Join(parts, ",")
 }
 
 // canBind reports whether nothing listens on addr and relay may listen there (a local address).
@@ -156,17 +144,16 @@ func (l *natsLink) tryEmbed() (started bool, err error) {
 	return true, nil
 }
 
-// connectNATS connects to BBB_CHAT_NATS_URL, reconnecting forever. When nothing listens there and embedding is
-// on, it first starts the embedded server on that address. When nothing answers and embedding is off, it returns a
-// connection that keeps trying in the background (relay starts anyway and /readyz says NATS is missing).
-// onConnect is called on every (re)connection.
+// connectNATS connects to BBB_CHAT_NATS_URL (service.ConnectNATS), reconnecting forever. When nothing listens there
+// and embedding is on, it first starts the embedded server on that address. When nothing answers and embedding is
+// off, it returns a connection that keeps trying in the background (relay starts anyway and /readyz says NATS is
+// missing). onConnect is called on every (re)connection.
 func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func()) (*natsLink, error) {
 	addr, err := natsHostPort(cfg.NATSURL)
 	if err != nil {
 		return nil, err
 	}
 	link := &natsLink{addr: addr, cfg: cfg, log: log, m: m}
-	limit := newLogLimiter(10*time.Second, time.Now)
 	if cfg.NATSEmbedded {
 		started, err := link.tryEmbed()
 		if err != nil {
@@ -177,59 +164,28 @@ func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func(
 				"store", cfg.NATSStore)
 		}
 	}
-	opts := []nats.Option{
-		nats.Name("bbb-chat relay"),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.Timeout(2 * time.Second),
-		nats.CustomReconnectDelay(func(attempts int) time.Duration {
-			return min(100*time.Millisecond<<min(attempts, 5), 2*time.Second)
-		}),
-		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
-			if nc.IsClosed() {
-				return
+	nc, err := service.ConnectNATS(cfg.Common, "bbb-chat relay", log, service.NATSEvents{
+		Connected: func(nc *nats.Conn, reconnect bool) {
+			link.server.Store(nc.ConnectedServerName())
+			m.natsConnected.Store(true)
+			if reconnect {
+				m.natsReconnects.Add(1)
 			}
+			onConnect()
+		},
+		Disconnected: func() {
 			m.natsConnected.Store(false)
 			m.natsDisconnect.Add(1)
-			log.Warn("NATS disconnected, reconnecting", "err", err)
-		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) {
-			link.server.Store(nc.ConnectedServerName())
-			m.natsConnected.Store(true)
-			m.natsReconnects.Add(1)
-			log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
-			onConnect()
-		}),
-		nats.ConnectHandler(func(nc *nats.Conn) {
-			link.server.Store(nc.ConnectedServerName())
-			m.natsConnected.Store(true)
-			log.Info("NATS connected", "url", nc.ConnectedUrlRedacted(), "server", nc.ConnectedServerName())
-			onConnect()
-		}),
-		nats.ClosedHandler(func(*nats.Conn) { m.natsConnected.Store(false) }),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if ok, n := limit.allow("async"); ok {
-				subject := ""
-				if sub != nil {
-					subject = sub.Subject
-				}
-				log.Warn("NATS asynchronous error", "err", err, "subject", subject, "errors_before", n)
-			}
-		}),
-	}
-	if cfg.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
-	}
-	nc, err := nats.Connect(cfg.NATSURL, opts...)
+		},
+		Closed: func() { m.natsConnected.Store(false) },
+	})
 	if err != nil {
 		link.shutdown()
-		return nil, fmt.Errorf("NATS %s: %w", redactURL(cfg.NATSURL), err)
+		return nil, err
 	}
 	link.nc = nc
 	if nc.IsConnected() {
-		m.natsConnected.Store(true) // ConnectHandler logs it
-	} else {
-		log.Warn("NATS not reachable yet, retrying in the background", "url", redactURL(cfg.NATSURL))
+		m.natsConnected.Store(true) // the Connected hook may not have run yet
 	}
 	return link, nil
 }

@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // pendingInterval is how often relay compares each bridge's callback queue with BBB_CHAT_CALLBACK_MAX_PENDING.
@@ -82,18 +80,13 @@ func (p *pendingWatch) pass(ctx context.Context) error {
 	return nil
 }
 
-func (p *pendingWatch) writeMetrics(w io.Writer) {
-	writeScalar(w, "bbbchat_relay_callbacks_overloaded_bridges", "gauge",
+// register exports the watch's figures in reg.
+func (p *pendingWatch) register(reg prometheus.Registerer) {
+	gauge(reg, "bbbchat_relay_callbacks_overloaded_bridges",
 		"Bridges with more undelivered callbacks than BBB_CHAT_CALLBACK_MAX_PENDING (checked every 5s).",
-		uint64(max(p.overloaded.Load(), 0)))
-	writeScalar(w, "bbbchat_relay_callbacks_max_pending", "gauge", "BBB_CHAT_CALLBACK_MAX_PENDING.", p.max)
-	writeScalar(w, "bbbchat_relay_callbacks_pending", "gauge",
+		p.overloaded.Load)
+	gauge(reg, "bbbchat_relay_callbacks_max_pending", "BBB_CHAT_CALLBACK_MAX_PENDING.", func() uint64 { return p.max })
+	gauge(reg, "bbbchat_relay_callbacks_pending",
 		"Callbacks not yet delivered, all bridges together: waiting in the stream or in flight (checked every 5s).",
-		uint64(max(p.total.Load(), 0)))
-}
-
-// writeRuntimeMetrics adds what tells a leak: the goroutines of the process.
-func writeRuntimeMetrics(w io.Writer) {
-	family(w, "bbbchat_goroutines", "gauge", "Goroutines of this process (should stay flat under steady load).")
-	fmt.Fprintf(w, "bbbchat_goroutines %d\n", runtime.NumGoroutine())
+		p.total.Load)
 }

@@ -18,8 +18,9 @@ type pubItem struct {
 	seq       uint64 // order of arrival from Redis
 	ev        state.Event
 	payload   []byte
-	createdAt int64 // meeting.created: BBB's creation time (ms)
-	attempts  int   // failed attempts with a permanent error
+	createdAt int64     // meeting.created: BBB's creation time (ms)
+	readAt    time.Time // when the reader took it from Redis (for the Redis→NATS hop histogram)
+	attempts  int       // failed attempts with a permanent error
 }
 
 // publishResult is how an event's publish ended.

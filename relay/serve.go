@@ -7,10 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
@@ -67,30 +64,6 @@ func (r *reloadable) apply(cfg config.Relay) error {
 	r.level.Set(service.ParseLevel(cfg.LogLevel))
 	r.egress.Store(&policy)
 	return nil
-}
-
-// reloadOnHUP re-reads the configuration on every SIGHUP until ctx ends: the log level and the callback allow
-// list change at once; a broken configuration is refused and the running one kept.
-func reloadOnHUP(ctx context.Context, live *reloadable, getenv func(string) string, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		}
-		service.Notify(getenv, "RELOADING=1")
-		if c, err := config.LoadRelay(getenv); err != nil {
-			log.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
-		} else if err := live.apply(c); err != nil {
-			log.Error("reload refused; keeping the running configuration", "err", err)
-		} else {
-			log.Info("configuration reloaded (log level, callback allow list)")
-		}
-		service.Notify(getenv, "READY=1")
-	}
 }
 
 // serve runs relay until ctx ends, then shuts down in order: stop reading Redis, flush the events not yet in the
@@ -158,9 +131,12 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		queue:       make(chan *pubItem, publishBuffer),
 		window:      publishWindow,
 		maxAttempts: publishTries,
-		done:        upd.submit,
-		limit:       newLogLimiter(10*time.Second, now),
-		retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
+		done: func(ctx context.Context, it *pubItem, res publishResult) {
+			m.observeForward(it, res, now())
+			upd.submit(ctx, it, res)
+		},
+		limit: newLogLimiter(10*time.Second, now),
+		retry: backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 	}
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.run(hard) }()
@@ -174,16 +150,16 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	go link.takeOver(bg)
 	go recordVersion(bg, keeper, versions, log, now)
 
-	ready := func() []string {
-		var missing []string
+	ready := func(context.Context) []service.Problem {
+		var missing []service.Problem
 		if !m.redisSubscribed.Load() {
-			missing = append(missing, "redis")
+			missing = append(missing, service.Problem{Name: "redis", Detail: "not subscribed"})
 		}
 		if !nc.IsConnected() {
-			missing = append(missing, "nats")
+			missing = append(missing, service.Problem{Name: "nats", Detail: "not connected"})
 		}
 		if keeper.get() == nil {
-			missing = append(missing, "state")
+			missing = append(missing, service.Problem{Name: "state", Detail: "not open"})
 		}
 		return missing
 	}
@@ -194,11 +170,11 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		}
 	}()
 
-	rd := &reader{log: log, m: m, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
+	rd := &reader{log: log, m: m, now: now, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
 		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: newLogLimiter(10*time.Second, now)}
 	sub := newSubscriber(log, m, now)
 	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
-	go reloadOnHUP(bg, live, getenv, log)
+	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
 	if err := service.Notify(getenv, "READY=1"); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
@@ -280,6 +256,7 @@ func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *
 type reader struct {
 	log       *slog.Logger
 	m         *metrics
+	now       func() time.Time
 	versions  *versionTracker
 	cache     *meetingCache
 	store     func() *state.Store
@@ -334,7 +311,7 @@ func (r *reader) forward(e bbb.Event, raw []byte) {
 	}
 	payload := state.AppendEvent(make([]byte, 0, 384), ev)
 	r.seq++
-	it := &pubItem{seq: r.seq, ev: ev, payload: payload}
+	it := &pubItem{seq: r.seq, ev: ev, payload: payload, readAt: r.now()}
 	if e.Meeting != nil {
 		it.createdAt = e.Meeting.CreatedTime
 	}

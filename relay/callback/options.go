@@ -47,6 +47,9 @@ type Options struct {
 
 	// Metrics receives the counters; nil: the Manager makes its own (see Manager.Metrics).
 	Metrics *Metrics
+	// AttemptDone, when set, is told the outcome ("2xx", "3xx", "4xx", "5xx" or "error") and the time of every
+	// callback HTTP attempt, for the latency histogram.
+	AttemptDone func(outcome string, took time.Duration)
 }
 
 // Metrics are the Manager's counters, for relay's /metrics. All fields are safe to read at any time.

@@ -393,6 +393,9 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	}
 	id := WebhookID(e)
 	res := w.attempt(b, id, body, now)
+	if o.AttemptDone != nil {
+		o.AttemptDone(res.outcome(), o.Now().Sub(now))
+	}
 	if w.m.hard.Err() != nil {
 		// The drain timeout cut the attempt short: hand the event back, to be sent again with the same id.
 		_ = msg.Nak()
@@ -431,7 +434,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		}
 		w.m.metrics.Retried.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Retries++ })
-		log.Info("callback: attempt failed, retrying", "error", res.String(), "retry_in", delay)
+		log.Info("callback: attempt failed, retrying", "err", res.String(), "retry_in", delay)
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
@@ -446,7 +449,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	}
 	w.m.metrics.Failed.Add(1)
 	w.note(func(s *state.CallbackStats) { s.Failed++ })
-	log.Warn("callback: given up after the retry schedule", "error", res.String())
+	log.Warn("callback: given up after the retry schedule", "err", res.String())
 	if e.Type == state.TypeMeetingEnded {
 		return w.endMeeting(msg)
 	}

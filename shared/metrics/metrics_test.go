@@ -1,82 +1,102 @@
 package metrics
 
 import (
+	"fmt"
+	"io"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bbb-chat/bbb-chat/internal/metricstext"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-func TestExposition(t *testing.T) {
-	r := New()
-	c := r.Counter("bbbchat_requests_total", "API requests.", "endpoint", "status")
-	c.With("send", "200").Inc()
-	c.With("send", "200").Add(2)
-	c.With("start", `4"0\1`).Inc()
-	r.Gauge("bbbchat_pending", "Pending.").With().Set(7)
-	r.GaugeFunc("bbbchat_up", "Up.", func() float64 { return 1 })
-	var b strings.Builder
-	r.WriteTo(&b)
-	want := `# HELP bbbchat_pending Pending.
-# TYPE bbbchat_pending gauge
-bbbchat_pending 7
-# HELP bbbchat_requests_total API requests.
-# TYPE bbbchat_requests_total counter
-bbbchat_requests_total{endpoint="send",status="200"} 3
-bbbchat_requests_total{endpoint="start",status="4\"0\\1"} 1
-# HELP bbbchat_up Up.
-# TYPE bbbchat_up gauge
-bbbchat_up 1
-`
-	if b.String() != want {
-		t.Fatalf("got\n%s\nwant\n%s", b.String(), want)
+func scrape(t *testing.T, reg *prometheus.Registry) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestRegistry(t *testing.T) {
+	for _, c := range []struct{ binary, version, series string }{
+		{"ingress", "dev", `bbbchat_build_info{binary="ingress",version="dev"}`},
+		{"relay", `v1"x`, `bbbchat_build_info{binary="relay",version="v1\"x"}`},
+	} {
+		t.Run(c.binary, func(t *testing.T) {
+			page := scrape(t, NewRegistry(c.binary, c.version))
+			got := metricstext.Parse(page)
+			if got[c.series] != 1 {
+				t.Errorf("%s missing:\n%s", c.series, page)
+			}
+			if got["bbbchat_goroutines"] < 1 {
+				t.Error("bbbchat_goroutines missing")
+			}
+			for _, want := range []string{"# TYPE go_goroutines gauge\n", "# TYPE bbbchat_build_info gauge\n"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("no %q", want)
+				}
+			}
+		})
 	}
 }
 
-func TestConcurrentAdd(t *testing.T) {
-	r := New()
-	c := r.Counter("c", "c", "l")
+func TestCapped(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		known  []string
+		values int
+		want   map[string]float64
+	}{
+		{"under the cap", nil, 2, map[string]float64{`c_total{l="v0"}`: 1, `c_total{l="v1"}`: 1}},
+		{"at the cap", nil, 3, map[string]float64{`c_total{l="v2"}`: 1}},
+		{"over the cap", nil, 6, map[string]float64{`c_total{l="v2"}`: 1, `c_total{l="other"}`: 3}},
+		{"known values at zero", []string{"ok", "error"}, 0, map[string]float64{`c_total{l="ok"}`: 0, `c_total{l="error"}`: 0}},
+		{"known values do not count", []string{"ok", "error"}, 4, map[string]float64{`c_total{l="v2"}`: 1, `c_total{l="other"}`: 1, `c_total{l="ok"}`: 0}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			cc := NewCapped(reg, "c_total", "C.", "l", 3, c.known...)
+			for i := range c.values {
+				cc.Inc(fmt.Sprintf("v%d", i))
+			}
+			got := metricstext.Parse(scrape(t, reg))
+			for k, v := range c.want {
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %v, want %v (%v)", k, got[k], v, got)
+				}
+			}
+			if _, ok := got[`c_total{l="v3"}`]; ok {
+				t.Error("a value over the cap got its own series")
+			}
+		})
+	}
+}
+
+func TestCappedConcurrent(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := NewCapped(reg, "c_total", "C.", "l", 10)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
 			for range 1000 {
-				c.With("x").Inc()
+				c.Inc("x")
 			}
 		})
 	}
 	wg.Wait()
-	if got := c.With("x").Get(); got != 8000 {
+	if got := metricstext.Parse(scrape(t, reg))[`c_total{l="x"}`]; got != 8000 {
 		t.Fatalf("got %v", got)
 	}
 }
 
-func TestEscape(t *testing.T) {
-	for _, c := range []struct{ in, want string }{
-		{"", ""},
-		{"sendChatMessage", "sendChatMessage"},
-		{`a\b`, `a\\b`},
-		{"a\nb", `a\nb`},
-		{`say "hi"`, `say \"hi\"`},
-		{"ü\\\n\"", `ü\\\n\"`},
-	} {
-		if got := EscapeLabel(c.in); got != c.want {
-			t.Errorf("EscapeLabel(%q) = %q, want %q", c.in, got, c.want)
-		}
-	}
-}
-
-// With runs on every API request.
-func BenchmarkWith(b *testing.B) {
-	r := New()
-	v := r.Counter("requests_total", "API calls", "endpoint", "status")
+// Inc runs on every Redis message relay reads.
+func BenchmarkCappedInc(b *testing.B) {
+	c := NewCapped(prometheus.NewRegistry(), "c_total", "C.", "l", 200)
 	b.ReportAllocs()
 	for b.Loop() {
-		v.With("sendChatMessage", "200").Add(1)
-	}
-}
-
-func TestParse(t *testing.T) {
-	got := Parse("# HELP a A.\n# TYPE a counter\na 3\nb{x=\"1 2\"} 0.5\n\nbroken\nc{y=\"z\"} nan-ish\n")
-	if len(got) != 2 || got["a"] != 3 || got[`b{x="1 2"}`] != 0.5 {
-		t.Fatalf("Parse = %v", got)
+		c.Inc("GroupChatMessageBroadcastEvtMsg")
 	}
 }

@@ -1,7 +1,9 @@
-// Package service is the process plumbing ingress and relay share: the structured logger (with a level that
-// SIGHUP can change), go-redis and NATS logging and connection options, systemd readiness notification, the
-// `healthcheck` probe used by container health checks and the loopback profiles (ServeDebug). It holds nothing
-// about chat.
+// Package service is the process skeleton ingress and relay share: the structured logger (with a level that
+// SIGHUP can change; errors under the key "err"), go-redis logging, the one NATS connection builder
+// (ConnectNATS), the one SIGHUP reload path (ReloadOnHUP), systemd readiness notification, /healthz and /readyz
+// (one body shape for both), the `healthcheck` probe used by container health checks, the loopback profiles
+// (ServeDebug). It holds nothing about chat, and no metric: each binary counts
+// what the hooks tell it.
 package service
 
 import (
@@ -12,11 +14,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/config"
-	"github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 )
@@ -49,32 +55,134 @@ func (l RedisLogger) Printf(_ context.Context, format string, v ...any) {
 	l.Log.Debug("redis client", "detail", fmt.Sprintf(format, v...))
 }
 
-// NATSOptions are the connection options both binaries use: reconnect forever with jitter, log and count each
-// disconnect and reconnect in events (label "event").
-func NATSOptions(c config.Common, name string, log *slog.Logger, events metrics.Vec) []nats.Option {
+// NATSEvents is what a binary does when its NATS connection changes (count it, reopen its state). ConnectNATS logs
+// the changes itself; any field may be nil.
+type NATSEvents struct {
+	// Connected is called on the first connection (reconnect false) and on every reconnection (true).
+	Connected func(nc *nats.Conn, reconnect bool)
+	// Disconnected is called when a connection is lost (not when it is closed).
+	Disconnected func()
+	// Closed is called once the connection is closed for good.
+	Closed func()
+}
+
+// NATS connection settings of both binaries: a connection attempt gives up after natsDialTimeout, and reconnection
+// waits natsRetryMin, doubling up to natsRetryMax.
+const (
+	natsDialTimeout = 2 * time.Second
+	natsRetryMin    = 100 * time.Millisecond
+	natsRetryMax    = 2 * time.Second
+)
+
+// ConnectNATS is the one way both binaries connect to NATS (c.NATSURL, with c.NATSCreds): it retries the first
+// connection and reconnects forever, in the background, so a service starts while NATS is down and /readyz says
+// so. name names the client to the server ("bbb-chat relay"). Connections, losses and asynchronous errors are
+// logged here (the latter at most once per 10 s); ev adds what the binary does about them.
+func ConnectNATS(c config.Common, name string, log *slog.Logger, ev NATSEvents) (*nats.Conn, error) {
+	var lastAsync atomic.Int64 // unix nanoseconds of the last logged asynchronous error
+	var heldAsync atomic.Int64 // asynchronous errors not logged since
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250 * time.Millisecond),
-		nats.ReconnectJitter(250*time.Millisecond, time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			events.With("disconnect").Inc()
-			if err != nil {
-				log.Warn("nats disconnected", "error", err.Error())
-			} else {
-				log.Warn("nats disconnected")
+		nats.Timeout(natsDialTimeout),
+		nats.CustomReconnectDelay(func(attempts int) time.Duration {
+			return min(natsRetryMin<<min(attempts, 5), natsRetryMax)
+		}),
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			log.Info("NATS connected", "url", nc.ConnectedUrlRedacted(), "server", nc.ConnectedServerName())
+			if ev.Connected != nil {
+				ev.Connected(nc, false)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
-			events.With("reconnect").Inc()
-			log.Info("nats reconnected", "url", nc.ConnectedUrlRedacted())
+			log.Info("NATS reconnected", "url", nc.ConnectedUrlRedacted())
+			if ev.Connected != nil {
+				ev.Connected(nc, true)
+			}
+		}),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return
+			}
+			log.Warn("NATS disconnected, reconnecting", "err", err)
+			if ev.Disconnected != nil {
+				ev.Disconnected()
+			}
+		}),
+		nats.ClosedHandler(func(*nats.Conn) {
+			if ev.Closed != nil {
+				ev.Closed()
+			}
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			now := time.Now().UnixNano()
+			if last := lastAsync.Load(); now-last < int64(10*time.Second) || !lastAsync.CompareAndSwap(last, now) {
+				heldAsync.Add(1)
+				return
+			}
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			log.Warn("NATS asynchronous error", "err", err, "subject", subject, "errors_before", heldAsync.Swap(0))
 		}),
 	}
 	if c.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(c.NATSCreds))
 	}
-	return opts
+	nc, err := nats.Connect(c.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("NATS %s: %w", RedactURLs(c.NATSURL), err)
+	}
+	if !nc.IsConnected() {
+		log.Warn("NATS not reachable yet, retrying in the background", "url", RedactURLs(c.NATSURL))
+	}
+	return nc, nil
+}
+
+// RedactURLs drops passwords and tokens from a comma-separated list of URLs (BBB_CHAT_NATS_URL), for logs.
+func RedactURLs(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// ReloadOnHUP re-reads the configuration on every SIGHUP until ctx ends, between systemd's RELOADING=1 and
+// READY=1: load reads it (from getenv), apply puts into effect what may change at run time, named by what for the
+// log. A configuration that does not load or apply is refused, logged, and the running one kept.
+func ReloadOnHUP[C any](ctx context.Context, getenv func(string) string, log *slog.Logger,
+	load func(func(string) string) (C, error), apply func(C) error, what string) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	reloadOn(ctx, hup, getenv, log, load, apply, what)
+}
+
+// reloadOn is ReloadOnHUP's loop, reloading on every value of hup.
+func reloadOn[C any](ctx context.Context, hup <-chan os.Signal, getenv func(string) string, log *slog.Logger,
+	load func(func(string) string) (C, error), apply func(C) error, what string) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		Notify(getenv, "RELOADING=1")
+		if c, err := load(getenv); err != nil {
+			log.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
+		} else if err := apply(c); err != nil {
+			log.Error("reload refused; keeping the running configuration", "err", err)
+		} else {
+			log.Info("configuration reloaded (" + what + ")")
+		}
+		Notify(getenv, "READY=1")
+	}
 }
 
 // Notify sends a state line to systemd ("READY=1", "STOPPING=1", "RELOADING=1") when NOTIFY_SOCKET is set

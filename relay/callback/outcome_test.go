@@ -1,0 +1,27 @@
+package callback
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestOutcome(t *testing.T) {
+	for _, c := range []struct {
+		r    result
+		want string
+	}{
+		{result{status: 200}, "2xx"},
+		{result{status: 204}, "2xx"},
+		{result{status: 301}, "3xx"},
+		{result{status: 410}, "4xx"},
+		{result{status: 429}, "4xx"},
+		{result{status: 503}, "5xx"},
+		{result{err: errors.New("refused")}, "error"},
+		{result{status: 0}, "error"},
+		{result{status: 700}, "error"},
+	} {
+		if got := c.r.outcome(); got != c.want {
+			t.Errorf("%+v: outcome %q, want %q", c.r, got, c.want)
+		}
+	}
+}
