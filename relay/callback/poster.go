@@ -1,8 +1,10 @@
 package callback
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 )
 
 // reply is what a receiver answered.
@@ -16,16 +18,35 @@ type reply struct {
 // deadline, and the Manager's drain timeout, are req's context: cancelling it ends the attempt at once. A body
 // longer than that is not read to its end, so net/http drops the connection instead of reusing it.
 //
-// A callback is idempotent (the receiver deduplicates by webhook-id), so req is marked so for net/http: an
-// Idempotency-Key entry with no value is not sent, but lets the Transport send the request again on a fresh
-// connection when a kept one turns out to have been closed by the receiver meanwhile.
+// A receiver may close a kept connection just as a callback goes out on it (its idle timeout): the request then
+// meets the end of the connection before any answer. That is not the receiver's answer, so post sends the request
+// once more, on a new connection, within the same attempt. Any other failure, a reset included, is the attempt's.
 func post(c *http.Client, req *http.Request) (reply, error) {
-	req.Header["Idempotency-Key"] = nil
-	resp, err := c.Do(req)
+	resp, keptClosed, err := do(c, req)
+	if keptClosed && req.GetBody != nil {
+		if body, gerr := req.GetBody(); gerr == nil {
+			again := req.Clone(req.Context())
+			again.Body = body
+			resp, _, err = do(c, again)
+		}
+	}
 	if err != nil {
 		return reply{}, err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 	resp.Body.Close()
 	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
+}
+
+// do sends req once; keptClosed tells that it failed because the kept connection it went out on ended before any
+// byte of an answer.
+func do(c *http.Client, req *http.Request) (resp *http.Response, keptClosed bool, err error) {
+	var reused, answered bool
+	trace := &httptrace.ClientTrace{
+		GotConn:              func(i httptrace.GotConnInfo) { reused = i.Reused },
+		GotFirstResponseByte: func() { answered = true },
+	}
+	resp, err = c.Do(req.WithContext(httptrace.WithClientTrace(req.Context(), trace)))
+	keptClosed = err != nil && reused && !answered && errors.Is(err, io.EOF) && req.Context().Err() == nil
+	return resp, keptClosed, err
 }

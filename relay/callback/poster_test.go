@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,6 +105,33 @@ func TestPosterIdleConnectionClosed(t *testing.T) {
 	}
 	if n := s.requests.Load(); n != 2 {
 		t.Fatalf("%d requests for 2 callbacks", n)
+	}
+}
+
+// A receiver that closes a kept connection as a callback goes out on it (its idle timeout, met at the wrong moment)
+// has not answered: the callback goes out again on a new connection within the same attempt. A reset is the
+// attempt's failure (TestRetriesKeepOrderAndID).
+func TestPosterKeptConnectionClosedAtSend(t *testing.T) {
+	var served sync.Map // remote address -> requests answered on that connection
+	s := newCountingServer(t, false, func(w http.ResponseWriter, r *http.Request) {
+		if n, _ := served.LoadOrStore(r.RemoteAddr, 0); n.(int) >= 1 {
+			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				c.Close() // an orderly close, no answer: what an idle timeout looks like from the client
+			}
+			return
+		}
+		served.Store(r.RemoteAddr, 1)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	c := NewClient(time.Second)
+	defer c.CloseIdleConnections()
+	for i := range 2 {
+		if a, err := postOnce(t, t.Context(), c, s.URL, 5*time.Second); err != nil || a.status != http.StatusNoContent {
+			t.Fatalf("callback %d: %+v, %v", i, a, err)
+		}
+	}
+	if n, o := s.requests.Load(), s.opened.Load(); n != 3 || o != 2 {
+		t.Fatalf("%d requests on %d connections, want 3 on 2 (the second callback sent again on a new one)", n, o)
 	}
 }
 
