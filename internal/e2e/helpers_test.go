@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -22,6 +22,16 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The API's calls, as a client names them in the path and the checksum (docs/api.md).
+const (
+	callStart   = "startChatForMeeting"
+	callEnd     = "endChatForMeeting"
+	callSend    = "sendChatMessage"
+	callInfo    = "getChatInfo"
+	callRunning = "runningChats"
+	callRetry   = "retryCallbacks"
 )
 
 // apiClient calls one ingress process with one shared secret.
