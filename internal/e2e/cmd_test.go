@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -17,28 +16,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-func (e *env) ingressEnv() map[string]string {
-	m := e.commonEnv()
-	m["BBB_CHAT_LISTEN"] = strings.TrimPrefix(e.apiURL, "http://")
-	m["BBB_CHAT_SHARED_SECRET"] = e.secret
-	return m
-}
-
-// ingressCLI runs the ingress binary with args (a subcommand and its arguments) and only the environment env, as
-// an operator would on the host, and returns what it printed (stdout and stderr) and its exit error.
-func ingressCLI(t *testing.T, bin string, env map[string]string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
 
 func TestCheckCommand(t *testing.T) {
 	e := newEnv(t, "2.7")
