@@ -168,9 +168,10 @@ func TestCheckChangesNothing(t *testing.T) {
 		"BBB_CHAT_SHARED_SECRET":            "a secret long enough for the check",
 		"BBB_CHAT_LISTEN":                   "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
 		"BBB_CHAT_BBB_RELEASE_FILE":         filepath.Join(dir, "none"),
-		"BBB_CHAT_BBB_PROPERTIES":           filepath.Join(dir, "none"),
-		"BBB_CHAT_BBB_PROPERTIES_OVERRIDE":  filepath.Join(dir, "none"),
 		"BBB_CHAT_SHARED_SECRET_TIME_DELTA": "5",
+	}
+	for k, v := range hostFiles(t) {
+		env[k] = v
 	}
 	nc, err := nats.Connect(testenv.NATSURL(srv))
 	if err != nil {

@@ -44,7 +44,8 @@ type env struct {
 	apiURL               string
 	relayURL             string
 	extraEnv             map[string]string
-	releaseFile          string // BBB's release file, as on a BBB host; "" for none (version inferred from events)
+	releaseFile          string            // BBB's release file, as on a BBB host; "" for none (version inferred from events)
+	hostFiles            map[string]string // see hostFiles
 }
 
 // newEnv starts a BBB server of version (its release file written) with relay and ingress on it.
@@ -63,6 +64,7 @@ func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 			t.Fatal(err)
 		}
 	}
+	e.hostFiles = hostFiles(t)
 	e.redis = testenv.Redis(t)
 	e.nats = testenv.NATS(t)
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr})
@@ -103,6 +105,9 @@ func (e *env) commonEnv() map[string]string {
 		"BBB_CHAT_BBB_RELEASE_FILE": e.releaseFile,
 		"BBB_CHAT_LOG_LEVEL":        "debug",
 		"BBB_CHAT_CALLBACK_ALLOW":   "127.0.0.0/8",
+	}
+	for k, v := range e.hostFiles {
+		m[k] = v
 	}
 	for k, v := range e.extraEnv {
 		m[k] = v
@@ -170,6 +175,23 @@ func (e *env) startRelayWith(over map[string]string) (*testenv.Proc, string) {
 	p := testenv.StartProc(e.t, e.relayBin, m)
 	testenv.WaitHTTP(e.t, url+"/readyz", 20*time.Second)
 	return p, url
+}
+
+// hostFiles points the settings that default to a BBB host's files (config.HostDefault) at an empty or an absent
+// file of the test's own, so that the binaries read nothing of the machine the tests run on, even on a BBB server.
+func hostFiles(t *testing.T) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	empty, none := filepath.Join(dir, "empty"), filepath.Join(dir, "none")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"BBB_CHAT_ENV_FILE":                empty,
+		"BBB_CHAT_SHARED_SECRET_FILE":      empty,
+		"BBB_CHAT_BBB_PROPERTIES":          none,
+		"BBB_CHAT_BBB_PROPERTIES_OVERRIDE": none,
+	}
 }
 
 // ingressEnv is the environment of the env's ingress, for running its subcommands.
