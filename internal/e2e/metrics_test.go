@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"flag"
@@ -45,5 +45,5 @@ func TestMetricNames(t *testing.T) {
 	e.waitPresent(m.IntID, "Chat Bridge", true)
 	expect(t, c.call(callSend, "user_name", "Ann", "message", "hi", m.IntID), 200, "sent")
 	got := metricNames(t, c.metricsURL)
-	testenv.Golden(t, filepath.Join("testdata", "metrics.golden"), []byte(got), *updateGolden)
+	testenv.Golden(t, filepath.Join("testdata", "ingress_metrics.golden"), []byte(got), *updateGolden)
 }

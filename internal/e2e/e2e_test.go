@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -9,219 +9,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
-	"github.com/bbb-chat/bbb-chat/shared/bridge"
-	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 )
-
-const testSecret = "s3cr3t-for-tests"
-
-// env is one BBB server as the tests see it: real Redis and NATS, the simulator, and the real binaries.
-type env struct {
-	t                    *testing.T
-	version              string
-	secret               string
-	redis                *testenv.Server
-	nats                 *testenv.Server
-	rdb                  *redis.Client
-	sim                  *bbbsim.Sim
-	store                *state.Store
-	js                   jetstream.JetStream // a handle of the tests own, to look at the stream and buckets
-	ingressBin, relayBin string
-	ingress, relay       *testenv.Proc
-	apiURL               string
-	relayURL             string
-	extraEnv             map[string]string
-	releaseFile          string // BBB's release file, as on a BBB host; "" for none (version inferred from events)
-}
-
-func newEnv(t *testing.T, version string) *env {
-	t.Helper()
-	return newEnvWith(t, version, true)
-}
-
-func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
-	t.Helper()
-	e := &env{t: t, version: version, secret: testSecret + "-" + version}
-	e.releaseFile = filepath.Join(t.TempDir(), "bigbluebutton-release")
-	if releaseFile {
-		if err := os.WriteFile(e.releaseFile, []byte("BIGBLUEBUTTON_RELEASE="+version+".3\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	e.redis = testenv.Redis(t)
-	e.nats = testenv.NATS(t)
-	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr})
-	t.Cleanup(func() { e.rdb.Close() })
-	sim, err := bbbsim.Start(t.Context(), e.rdb, bbbsim.Options{Version: version})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	e.sim = sim
-	nc, err := nats.Connect(testenv.NATSURL(e.nats), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	if e.store, err = state.Open(t.Context(), nc, state.Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if e.js, err = jetstream.New(nc); err != nil {
-		t.Fatal(err)
-	}
-	e.ingressBin = testenv.Build(t, "./ingress", "ingress")
-	e.relayBin = testenv.Build(t, "./relay", "relay")
-	e.apiURL = "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	e.relayURL = "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
-	e.startRelay()
-	e.startIngress()
-	return e
-}
-
-func (e *env) commonEnv() map[string]string {
-	m := map[string]string{
-		"BBB_CHAT_REDIS_URL":        testenv.RedisURL(e.redis),
-		"BBB_CHAT_NATS_URL":         testenv.NATSURL(e.nats),
-		"BBB_CHAT_NATS_EMBEDDED":    "false",
-		"BBB_CHAT_BBB_VERSION":      "auto",
-		"BBB_CHAT_BBB_RELEASE_FILE": e.releaseFile,
-		"BBB_CHAT_LOG_LEVEL":        "debug",
-		"BBB_CHAT_CALLBACK_ALLOW":   "127.0.0.0/8",
-	}
-	for k, v := range e.extraEnv {
-		m[k] = v
-	}
-	return m
-}
-
-func (e *env) startIngress() {
-	e.t.Helper()
-	m := e.commonEnv()
-	m["BBB_CHAT_LISTEN"] = strings.TrimPrefix(e.apiURL, "http://")
-	m["BBB_CHAT_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testenv.FreePort(e.t))
-	m["BBB_CHAT_SHARED_SECRET"] = e.secret
-	// The tests speak the version BBB shows; ingress learns it from relay, except where a test sets it.
-	e.ingress = testenv.StartProc(e.t, e.ingressBin, m)
-	testenv.WaitHTTP(e.t, e.apiURL+"/readyz", 20*time.Second)
-}
-
-func (e *env) startRelay() {
-	e.t.Helper()
-	m := e.commonEnv()
-	m["BBB_CHAT_RELAY_LISTEN"] = strings.TrimPrefix(e.relayURL, "http://")
-	m["BBB_CHAT_CALLBACK_RETRY_SCHEDULE"] = "50ms,100ms,200ms"
-	m["BBB_CHAT_CALLBACK_TIMEOUT"] = "2s"
-	e.relay = testenv.StartProc(e.t, e.relayBin, m)
-	testenv.WaitHTTP(e.t, e.relayURL+"/readyz", 20*time.Second)
-}
-
-// sign returns the body the original's README client sends: json.dumps of the params with the checksum added last.
-func sign(call string, members []pyjson.Member, secret string, unix int64) []byte {
-	sum := checksum.Sign(call, pyjson.Dumps(pyjson.Object(members...)), secret, unix)
-	return pyjson.Dumps(pyjson.Object(append(members, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})...))
-}
-
-func strs(kv ...string) []pyjson.Member {
-	var ms []pyjson.Member
-	for i := 0; i+1 < len(kv); i += 2 {
-		ms = append(ms, pyjson.Member{Key: kv[i], Value: pyjson.String(kv[i+1])})
-	}
-	return ms
-}
-
-type answer struct {
-	Status int
-	Body   map[string]any
-	Raw    string
-}
-
-func (e *env) post(path string, body []byte) answer {
-	e.t.Helper()
-	resp, err := http.Post(e.apiURL+path, "", bytes.NewReader(body))
-	if err != nil {
-		e.t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Raw: string(raw)}
-	if err := json.Unmarshal(raw, &a.Body); err != nil {
-		e.t.Fatalf("POST %s: answer is not JSON: %q", path, raw)
-	}
-	if _, ok := a.Body["success"].(bool); !ok {
-		e.t.Fatalf("POST %s: answer has no success: %s", path, raw)
-	}
-	if _, ok := a.Body["message"].(string); !ok {
-		e.t.Fatalf("POST %s: answer has no message: %s", path, raw)
-	}
-	return a
-}
-
-// call signs and posts an API call the way the original's README client does.
-func (e *env) call(call string, kv ...string) answer {
-	e.t.Helper()
-	path := "/api/" + call
-	if call == "sendChatMessage" {
-		path += "/" + kv[len(kv)-1]
-		kv = kv[:len(kv)-1]
-	}
-	// A nonce keeps two identical calls within one second apart (each checksum is accepted once).
-	kv = append(kv, "nonce", strconv.FormatInt(time.Now().UnixNano(), 10))
-	return e.post(path, sign(call, strs(kv...), e.secret, time.Now().Unix()))
-}
-
-func (e *env) send(meetingID, userName, message string) answer {
-	return e.call("sendChatMessage", "user_name", userName, "message", message, meetingID)
-}
-
-func expect(t *testing.T, a answer, status int, msgPart string) {
-	t.Helper()
-	if a.Status != status || !strings.Contains(a.Body["message"].(string), msgPart) {
-		t.Fatalf("got %d %s; want %d with %q", a.Status, a.Raw, status, msgPart)
-	}
-	if want := status == 200; a.Body["success"] != want {
-		t.Fatalf("success = %v with status %d", a.Body["success"], status)
-	}
-}
-
-func (e *env) waitKnown(meetingID string) {
-	e.t.Helper()
-	testenv.Eventually(e.t, 10*time.Second, "relay records meeting "+meetingID, func() bool {
-		_, known, _ := e.store.ResolveMeeting(context.Background(), meetingID)
-		return known
-	})
-}
-
-func (e *env) waitPresent(meetingID, name string, present bool) {
-	e.t.Helper()
-	testenv.Eventually(e.t, 10*time.Second, fmt.Sprintf("presence of %q is %v", name, present), func() bool {
-		_, err := e.store.FindUser(context.Background(), meetingID, name)
-		return (err == nil) == present
-	})
-}
-
-func (e *env) waitChat(meetingID string, n int) []bbbsim.ChatMessage {
-	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	msgs, err := e.sim.WaitChat(ctx, meetingID, n)
-	if err != nil {
-		e.t.Fatalf("waiting for %d chat messages: %v; dropped by BBB: %+v", n, err, e.sim.Dropped())
-	}
-	return msgs
-}
 
 func TestEndToEnd(t *testing.T) {
 	for _, version := range []string{"2.4", "2.7", "3.0"} {
@@ -455,19 +250,4 @@ func TestVersionInferred(t *testing.T) {
 			}
 		})
 	}
-}
-
-// events is the events stream, looked up through the tests' own handle.
-func (e *env) events() jetstream.Stream {
-	e.t.Helper()
-	st, err := e.js.Stream(context.Background(), state.StreamEvents)
-	if err != nil {
-		e.t.Fatalf("events stream: %v", err)
-	}
-	return st
-}
-
-// pending is a bridge's undelivered callbacks, as the API's getChatInfo reads them.
-func (e *env) pending(ctx context.Context, meetingID string) (uint64, error) {
-	return bridge.New(e.store, bridge.Options{}).Pending(ctx, meetingID)
 }

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -12,21 +12,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go/jetstream"
 )
-
-// streamCount counts the events of a meeting's type in a server's stream.
-func (e *env) streamCount(meetingID, typ string) uint64 {
-	info, err := e.events().Info(context.Background(), jetstream.WithSubjectFilter(state.EventSubject(meetingID, typ)))
-	if err != nil {
-		return 0
-	}
-	var n uint64
-	for _, c := range info.State.Subjects {
-		n += c
-	}
-	return n
-}
 
 // TestBridgeTwoServers bridges a meeting on a BBB 2.7 server with one on a BBB 3.0 server, each side's callback
 // pointing at the other side's sendChatMessage: chat flows both ways, each message once, and no echo loops back.

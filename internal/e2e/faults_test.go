@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -11,79 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
-
-// bridged is a meeting with a bridge to a receiver, its chat user and a talker present.
-type bridged struct {
-	m       bbbsim.Meeting
-	recv    *receiver
-	chatUID string
-	talker  string
-}
-
-func (e *env) bridgedMeeting(name string) *bridged {
-	e.t.Helper()
-	ctx := e.t.Context()
-	m, err := e.sim.CreateMeeting(ctx, "ext-"+name, name)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.waitKnown(m.IntID)
-	b := &bridged{m: m, recv: newReceiver(e.t)}
-	expect(e.t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri", b.recv.URL(),
-		"callback_secret", "cb-"+name), 200, "started")
-	if b.chatUID, err = e.sim.Join(ctx, m.IntID, "Bridge", "VIEWER"); err != nil {
-		e.t.Fatal(err)
-	}
-	if b.talker, err = e.sim.Join(ctx, m.IntID, "Talker "+name, "VIEWER"); err != nil {
-		e.t.Fatal(err)
-	}
-	e.waitPresent(m.IntID, "Bridge", true)
-	return b
-}
-
-// say has the talker say n messages and returns their ids.
-func (e *env) say(b *bridged, n int, text string) []string {
-	e.t.Helper()
-	var ids []string
-	for i := range n {
-		msg, err := e.sim.Say(e.t.Context(), b.m.IntID, b.talker, fmt.Sprintf("%s %d", text, i))
-		if err != nil {
-			e.t.Fatalf("say: %v", err)
-		}
-		ids = append(ids, msg.ID)
-	}
-	return ids
-}
-
-// waitDelivered waits until the receiver has every id, then checks order and repeats; it returns the number of
-// repeats.
-func waitDelivered(t *testing.T, b *bridged, want []string, timeout time.Duration) int {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		got := map[string]bool{}
-		for _, d := range b.recv.deliveries() {
-			got[d.ID] = true
-		}
-		missing := 0
-		for _, id := range want {
-			if !got[id] {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d of %d messages not delivered after %s", b.m.ExtID, missing, len(want), timeout)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return checkDelivered(t, b.m.ExtID, b.recv.deliveries(), want)
-}
 
 // TestRedisOutage stops BBB's Redis while messages flow both ways: sends in the outage get 503 at once, relay
 // resubscribes by itself and logs and counts the gap, and everything said before and after is delivered.
