@@ -13,6 +13,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/metricstext"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
@@ -239,26 +240,6 @@ func TestMeetingCache(t *testing.T) {
 	}
 }
 
-func TestLogLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := newLogLimiter(10*time.Second, func() time.Time { return now })
-	if ok, _ := l.allow("x"); !ok {
-		t.Fatal("first")
-	}
-	for range 3 {
-		if ok, _ := l.allow("x"); ok {
-			t.Fatal("within the interval")
-		}
-	}
-	if ok, _ := l.allow("y"); !ok {
-		t.Fatal("other key")
-	}
-	now = now.Add(11 * time.Second)
-	if ok, n := l.allow("x"); !ok || n != 3 {
-		t.Fatalf("after the interval: %v, withheld %d", ok, n)
-	}
-}
-
 func TestMetricsFormat(t *testing.T) {
 	m := newMetrics(`v1"x`)
 	m.redisEvents.inc("A")
@@ -266,7 +247,7 @@ func TestMetricsFormat(t *testing.T) {
 	for i := range maxLabelValues + 5 {
 		m.decodeErrors.inc(strings.Repeat("r", i+1))
 	}
-	counter(m.reg, "extra_total", "Extra.", func() uint64 { return 7 })
+	sharedmetrics.CounterFunc(m.reg, "extra_total", "Extra.", func() uint64 { return 7 })
 	rec := httptest.NewRecorder()
 	m.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	page := rec.Body.String()

@@ -74,23 +74,23 @@ func newMetrics(version string) *metrics {
 	m.duplicates = capped("bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", types...)
 	m.stateUpdates = capped("bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", "ok", "error")
 
-	counter(reg, "bbbchat_relay_publish_retries_total", "Event publishes retried after an error.", m.publishRetries.Load)
-	counter(reg, "bbbchat_relay_publish_lost_total", "Events given up after repeated publish errors.", m.publishLost.Load)
-	counter(reg, "bbbchat_relay_events_dropped_total", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load)
-	counter(reg, "bbbchat_relay_events_unflushed_total", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load)
-	gauge(reg, "bbbchat_relay_publish_queue", "Events waiting to be published or acknowledged.", m.queued.Load)
-	counter(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_publish_retries_total", "Event publishes retried after an error.", m.publishRetries.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_publish_lost_total", "Events given up after repeated publish errors.", m.publishLost.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_events_dropped_total", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_events_unflushed_total", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load)
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_publish_queue", "Events waiting to be published or acknowledged.", m.queued.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
 
-	flagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
-	counter(reg, "bbbchat_relay_redis_reconnects_total", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load)
-	counter(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
-	counter(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_reconnects_total", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
 
-	flagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.natsConnected)
-	counter(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.natsDisconnect.Load)
-	counter(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.natsReconnects.Load)
-	flagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.natsEmbedded)
-	flagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.natsConnected)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.natsDisconnect.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.natsReconnects.Load)
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.natsEmbedded)
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
 
 	m.forward = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "bbbchat_relay_forward_duration_seconds",
@@ -134,25 +134,3 @@ func (m *metrics) observeAttempt(outcome string, took time.Duration) {
 
 // handler serves /metrics.
 func (m *metrics) handler() http.Handler { return sharedmetrics.Handler(m.reg) }
-
-// counter exports a counter whose value load reads at each scrape.
-func counter[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-		func() float64 { return float64(max(load(), 0)) }))
-}
-
-// gauge exports a gauge whose value load reads at each scrape (never below zero).
-func gauge[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-		func() float64 { return float64(max(load(), 0)) }))
-}
-
-// flagGauge exports a gauge of 1 when b is true, else 0.
-func flagGauge(reg prometheus.Registerer, name, help string, b *atomic.Bool) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-		if b.Load() {
-			return 1
-		}
-		return 0
-	}))
-}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -271,7 +272,7 @@ func (k *stateKeeper) reopen() {
 }
 
 func (k *stateKeeper) run(ctx context.Context) {
-	limit := newLogLimiter(30*time.Second, time.Now)
+	limit := ratelog.New(30*time.Second, time.Now)
 	for {
 		retry := backoff.Exponential{Min: 250 * time.Millisecond, Max: 5 * time.Second}.Start()
 		for {
@@ -293,7 +294,7 @@ func (k *stateKeeper) run(ctx context.Context) {
 					}
 					break
 				}
-				if ok, n := limit.allow("open"); ok && ctx.Err() == nil {
+				if ok, n := limit.Allow("open"); ok && ctx.Err() == nil {
 					k.log.Warn("cannot open the JetStream state yet, retrying", "err", err, "failures_before", n)
 				}
 			}

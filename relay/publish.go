@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
@@ -96,7 +97,7 @@ type publisher struct {
 	window      int
 	maxAttempts int
 	done        func(context.Context, *pubItem, publishResult)
-	limit       *logLimiter
+	limit       *ratelog.Limiter
 	retry       backoff.Exponential // the wait after an error, growing while errors go on
 }
 
@@ -108,7 +109,7 @@ func (p *publisher) enqueue(it *pubItem) bool {
 		return true
 	default:
 		p.m.dropped.Add(1)
-		if ok, n := p.limit.allow("dropped"); ok {
+		if ok, n := p.limit.Allow("dropped"); ok {
 			p.log.Error("publish buffer full: BBB event dropped, it will not reach the stream (NATS down or too slow)",
 				"type", it.ev.Type, "meeting", it.ev.MeetingID, "id", it.ev.ID, "buffer", cap(p.queue),
 				"dropped_before", n)
@@ -367,7 +368,7 @@ func (p *publisher) failed(ctx context.Context, it *pubItem, err error) bool {
 		}
 	}
 	p.m.publishRetries.Add(1)
-	if ok, n := p.limit.allow("publish-retry"); ok {
+	if ok, n := p.limit.Allow("publish-retry"); ok {
 		p.log.Warn("publishing an event failed, retrying", "type", it.ev.Type, "meeting", it.ev.MeetingID,
 			"id", it.ev.ID, "err", err, "transient", transient, "retries_before", n)
 	}

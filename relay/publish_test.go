@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
@@ -83,7 +84,7 @@ func newPubWorld(t *testing.T, maxMsgSize int32) *pubWorld {
 			w.results[it.ev.ID] = res
 			w.order = append(w.order, it.ev.ID)
 		},
-		limit: newLogLimiter(time.Second, time.Now), retry: backoff.Exponential{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		limit: ratelog.New(time.Second, time.Now), retry: backoff.Exponential{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
@@ -135,7 +136,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 			m.observeForward(it, res, now())
 			upd.submit(ctx, it, res)
 		},
-		limit: newLogLimiter(10*time.Second, now),
+		limit: ratelog.New(10*time.Second, now),
 		retry: backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 	}
 	pubDone := make(chan struct{})
@@ -171,7 +172,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}()
 
 	rd := &reader{log: log, m: m, now: now, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
-		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: newLogLimiter(10*time.Second, now)}
+		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: ratelog.New(10*time.Second, now)}
 	sub := newSubscriber(log, m, now)
 	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
 	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
@@ -262,7 +263,7 @@ type reader struct {
 	store     func() *state.Store
 	connected func() bool
 	pub       *publisher
-	limit     *logLimiter
+	limit     *ratelog.Limiter
 	seq       uint64
 }
 
@@ -284,7 +285,7 @@ func (r *reader) handle(msg string) {
 		reason := decodeReason(raw)
 		r.m.decodeErrors.inc(reason)
 		r.log.Debug("malformed Redis message", "reason", reason, "err", err, "bytes", len(raw))
-		if ok, n := r.limit.allow("decode-" + reason); ok {
+		if ok, n := r.limit.Allow("decode-" + reason); ok {
 			r.log.Warn("malformed Redis message ignored", "reason", reason, "err", truncate(err.Error(), 300),
 				"bytes", len(raw), "ignored_before", n)
 		}
@@ -347,7 +348,7 @@ func (r *reader) externalID(e bbb.Event) string {
 		r.cache.putUnknown(e.MeetingID)
 		r.m.unknownMeeting.Add(1)
 	case !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded):
-		if ok, _ := r.limit.allow("lookup"); ok {
+		if ok, _ := r.limit.Allow("lookup"); ok {
 			r.log.Warn("cannot look up the meeting's external id", "meeting", e.MeetingID, "err", err)
 		}
 	}
