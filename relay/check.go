@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -33,8 +34,8 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
 	switch {
 	case err != nil && cfg.NATSEmbedded:
-		addr, _ := natsHostPort(cfg.NATSURL)
-		if canBind(addr) {
+		addr, _ := natslink.HostPort(cfg.NATSURL)
+		if natslink.CanBind(addr) {
 			c.OK("no NATS at %s: relay will start its embedded JetStream server there", addr)
 		} else {
 			c.Fail("NATS at %s unreachable, and relay cannot listen there for its embedded server: %v", cfg.NATSURL, err)

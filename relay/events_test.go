@@ -303,17 +303,3 @@ func TestVersionTracker(t *testing.T) {
 		t.Error("a bad configured version is accepted")
 	}
 }
-
-func TestNATSHostPort(t *testing.T) {
-	cases := map[string]string{
-		"nats://127.0.0.1:4333":                      "127.0.0.1:4333",
-		"nats://user:pw@localhost":                   "localhost:4222",
-		"127.0.0.1:5000":                             "127.0.0.1:5000",
-		"nats://10.0.0.1:4222, nats://10.0.0.2:4222": "10.0.0.1:4222",
-	}
-	for in, want := range cases {
-		if got, err := natsHostPort(in); err != nil || got != want {
-			t.Errorf("natsHostPort(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-}

@@ -46,11 +46,7 @@ type metrics struct {
 	redisGaps       atomic.Uint64
 	redisDialErrors atomic.Uint64
 
-	natsConnected  atomic.Bool
-	natsDisconnect atomic.Uint64
-	natsReconnects atomic.Uint64
-	natsEmbedded   atomic.Bool
-	stateOpen      atomic.Bool
+	stateOpen atomic.Bool
 
 	// forward is the Redis→NATS hop: from reading a message on Redis to the stream's acknowledgement, by result.
 	forward *prometheus.HistogramVec
@@ -86,10 +82,6 @@ func newMetrics(version string) *metrics {
 	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
 	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
 
-	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.natsConnected)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.natsDisconnect.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.natsReconnects.Load)
-	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.natsEmbedded)
 	sharedmetrics.FlagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
 
 	m.forward = prometheus.NewHistogramVec(prometheus.HistogramOpts{

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
@@ -107,12 +108,12 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		default:
 		}
 	}
-	link, err := connectNATS(cfg, log, m, onConnect)
+	link, err := natslink.Connect(cfg, log, m.reg, onConnect)
 	if err != nil {
 		return err
 	}
-	defer link.shutdown()
-	nc := link.nc
+	defer link.Shutdown()
+	nc := link.Conn()
 	keeper.nc = nc
 	// hard ends everything still running when the shutdown deadline passes; bg ends the background loops.
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -148,7 +149,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
 	}
 	go keeper.run(bg)
-	go link.takeOver(bg)
+	go link.TakeOver(bg)
 	go recordVersion(bg, keeper, versions, log, now)
 
 	ready := func(context.Context) []service.Problem {
@@ -212,7 +213,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		}
 	}
 	nc.Close()
-	link.shutdown()
+	link.Shutdown()
 	log.Info("relay stopped")
 	return nil
 }
