@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/publish"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -22,7 +23,7 @@ type updater struct {
 	store  func() *state.Store // nil until the state is open
 	ready  func() bool         // NATS connected
 	now    func() time.Time
-	shards []chan *pubItem
+	shards []chan *publish.Item
 	wg     sync.WaitGroup
 
 	attempts   int
@@ -35,7 +36,7 @@ func newUpdater(log *slog.Logger, m *metrics, store func() *state.Store, ready f
 	u := &updater{log: log, m: m, store: store, ready: ready, now: now, attempts: 5, opTimeout: 5 * time.Second,
 		backoffMin: 100 * time.Millisecond}
 	for range workers {
-		u.shards = append(u.shards, make(chan *pubItem, depth))
+		u.shards = append(u.shards, make(chan *publish.Item, depth))
 	}
 	return u
 }
@@ -64,12 +65,12 @@ func (u *updater) start(ctx context.Context) {
 }
 
 // submit queues an event's update on its meeting's worker, waiting when that worker is busy.
-func (u *updater) submit(ctx context.Context, it *pubItem, _ publishResult) {
-	if !hasEffect(it.ev.Type) {
+func (u *updater) submit(ctx context.Context, it *publish.Item, _ publish.Result) {
+	if !hasEffect(it.Event.Type) {
 		return
 	}
 	h := fnv.New32a()
-	h.Write([]byte(it.ev.MeetingID))
+	h.Write([]byte(it.Event.MeetingID))
 	select {
 	case u.shards[int(h.Sum32()%uint32(len(u.shards)))] <- it:
 	case <-ctx.Done():
@@ -86,7 +87,7 @@ func (u *updater) close() {
 func (u *updater) wait() { u.wg.Wait() }
 
 // apply runs one event's update, waiting for NATS when it is down and retrying errors a few times.
-func (u *updater) apply(ctx context.Context, it *pubItem) {
+func (u *updater) apply(ctx context.Context, it *publish.Item) {
 	var err error
 	retry := backoff.Exponential{Min: u.backoffMin, Max: 2 * time.Second}
 	for i := 1; i <= u.attempts; i++ {
@@ -108,12 +109,12 @@ func (u *updater) apply(ctx context.Context, it *pubItem) {
 		}
 	}
 	u.m.stateUpdates.inc("error")
-	u.log.Error("state update failed", "type", it.ev.Type, "meeting", it.ev.MeetingID, "id", it.ev.ID, "err", err)
+	u.log.Error("state update failed", "type", it.Event.Type, "meeting", it.Event.MeetingID, "id", it.Event.ID, "err", err)
 }
 
 // update is what one event means for the buckets.
-func (u *updater) update(ctx context.Context, s *state.Store, it *pubItem) error {
-	ev := it.ev
+func (u *updater) update(ctx context.Context, s *state.Store, it *publish.Item) error {
+	ev := it.Event
 	switch ev.Type {
 	case state.TypeUserJoined:
 		at := time.UnixMilli(ev.Timestamp)
@@ -126,8 +127,8 @@ func (u *updater) update(ctx context.Context, s *state.Store, it *pubItem) error
 	case state.TypeMeetingCreated:
 		m := state.Meeting{InternalID: ev.MeetingID, ExternalID: ev.ExternalMeetingID, Name: ev.MeetingName,
 			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID}
-		if it.createdAt != 0 {
-			m.CreatedAt = time.UnixMilli(it.createdAt).UTC()
+		if it.CreatedAt != 0 {
+			m.CreatedAt = time.UnixMilli(it.CreatedAt).UTC()
 		} else if ev.Timestamp != 0 {
 			m.CreatedAt = time.UnixMilli(ev.Timestamp).UTC()
 		}

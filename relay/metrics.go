@@ -6,7 +6,6 @@ import (
 	"time"
 
 	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
-	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -26,16 +25,9 @@ func (l labeled) add(v string, n uint64) { l.c.Add(v, float64(n)) }
 type metrics struct {
 	reg *prometheus.Registry
 
-	redisEvents    labeled // by envelope name
-	chatMessages   labeled // by BBB version
-	decodeErrors   labeled // by reason
-	published      labeled // by event type
-	duplicates     labeled // by event type
-	publishRetries atomic.Uint64
-	publishLost    atomic.Uint64
-	dropped        atomic.Uint64 // buffer full
-	unflushed      atomic.Uint64 // still queued when the shutdown deadline passed
-	queued         atomic.Int64  // events waiting to be published or acknowledged
+	redisEvents  labeled // by envelope name
+	chatMessages labeled // by BBB version
+	decodeErrors labeled // by reason
 
 	unknownMeeting atomic.Uint64
 
@@ -48,8 +40,6 @@ type metrics struct {
 
 	stateOpen atomic.Bool
 
-	// forward is the Redis→NATS hop: from reading a message on Redis to the stream's acknowledgement, by result.
-	forward *prometheus.HistogramVec
 	// attempts is the time of each callback HTTP attempt, by outcome.
 	attempts *prometheus.HistogramVec
 }
@@ -60,21 +50,12 @@ func newMetrics(version string) *metrics {
 	capped := func(name, help, label string, known ...string) labeled {
 		return labeled{sharedmetrics.NewCapped(reg, name, help, label, maxLabelValues, known...)}
 	}
-	types := []string{state.TypeMessage, state.TypeCleared, state.TypeUserJoined, state.TypeUserLeft,
-		state.TypeMeetingCreated, state.TypeMeetingEnded}
 	m.redisEvents = capped("bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name")
 	m.chatMessages = capped("bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version")
 	m.decodeErrors = capped("bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason",
 		"too_large", "not_json", "not_envelope", "incomplete")
-	m.published = capped("bbbchat_relay_events_published_total", "Events stored in the events stream, by type.", "type", types...)
-	m.duplicates = capped("bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", types...)
 	m.stateUpdates = capped("bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", "ok", "error")
 
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_publish_retries_total", "Event publishes retried after an error.", m.publishRetries.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_publish_lost_total", "Events given up after repeated publish errors.", m.publishLost.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_events_dropped_total", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_events_unflushed_total", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load)
-	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_publish_queue", "Events waiting to be published or acknowledged.", m.queued.Load)
 	sharedmetrics.CounterFunc(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
 
 	sharedmetrics.FlagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
@@ -84,39 +65,16 @@ func newMetrics(version string) *metrics {
 
 	sharedmetrics.FlagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
 
-	m.forward = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "bbbchat_relay_forward_duration_seconds",
-		Help:    "Time from reading a BBB event on Redis to the events stream's acknowledgement, by result (stored, duplicate, lost).",
-		Buckets: sharedmetrics.LatencyBuckets,
-	}, []string{"result"})
 	m.attempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "bbbchat_relay_callback_attempt_duration_seconds",
 		Help:    "Time of each callback HTTP attempt, by outcome (2xx, 3xx, 4xx, 5xx, error).",
 		Buckets: sharedmetrics.LatencyBuckets,
 	}, []string{"outcome"})
-	for _, r := range []string{"stored", "duplicate", "lost"} {
-		m.forward.WithLabelValues(r)
-	}
 	for _, o := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
 		m.attempts.WithLabelValues(o)
 	}
-	reg.MustRegister(m.forward, m.attempts)
+	reg.MustRegister(m.attempts)
 	return m
-}
-
-// observeForward records an event's Redis→NATS hop once its publish settled.
-func (m *metrics) observeForward(it *pubItem, res publishResult, now time.Time) {
-	if it.readAt.IsZero() {
-		return
-	}
-	result := "stored"
-	switch res {
-	case resultDuplicate:
-		result = "duplicate"
-	case resultLost:
-		result = "lost"
-	}
-	m.forward.WithLabelValues(result).Observe(now.Sub(it.readAt).Seconds())
 }
 
 // observeAttempt records one callback attempt.

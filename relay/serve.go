@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
+	"github.com/bbb-chat/bbb-chat/relay/publish"
 	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
@@ -125,27 +126,24 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 
 	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
 	upd.start(hard)
-	pub := &publisher{
-		log: log, m: m, nc: nc, timeout: publishTimeout,
-		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
-		reopen:      keeper.reopen,
-		wake:        pubWake,
-		queue:       make(chan *pubItem, publishBuffer),
-		window:      publishWindow,
-		maxAttempts: publishTries,
-		done: func(ctx context.Context, it *pubItem, res publishResult) {
-			m.observeForward(it, res, now())
-			upd.submit(ctx, it, res)
-		},
-		limit: ratelog.New(10*time.Second, now),
-		retry: backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
-	}
+	pub := publish.New(publish.Options{
+		Log: log, Conn: nc, Timeout: publishTimeout,
+		Ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
+		Reopen:      keeper.reopen,
+		Wake:        pubWake,
+		Buffer:      publishBuffer,
+		Window:      publishWindow,
+		MaxAttempts: publishTries,
+		Done:        upd.submit,
+		Retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
+		Now:         now,
+	}, m.reg)
 	pubDone := make(chan struct{})
-	go func() { defer close(pubDone); pub.run(hard) }()
+	go func() { defer close(pubDone); pub.Run(hard) }()
 
 	callbacks := make(chan (<-chan struct{}), 1)
 	keeper.onOpen = func(s *state.Store) {
-		pub.notify()
+		pub.Notify()
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
 	}
 	go keeper.run(bg)
@@ -189,7 +187,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	cbCancel() // callback deliveries drain in parallel with the steps below
 
 	stopRedis()
-	close(pub.queue) // the reader has stopped: nothing else sends
+	pub.Close() // the reader has stopped: nothing else sends
 	<-pubDone
 	upd.close()
 	upd.wait()
@@ -263,7 +261,7 @@ type reader struct {
 	cache     *meetingCache
 	store     func() *state.Store
 	connected func() bool
-	pub       *publisher
+	pub       *publish.Publisher
 	limit     *ratelog.Limiter
 	seq       uint64
 }
@@ -313,11 +311,11 @@ func (r *reader) forward(e bbb.Event, raw []byte) {
 	}
 	payload := state.AppendEvent(make([]byte, 0, 384), ev)
 	r.seq++
-	it := &pubItem{seq: r.seq, ev: ev, payload: payload, readAt: r.now()}
+	it := &publish.Item{Seq: r.seq, Event: ev, Payload: payload, ReadAt: r.now()}
 	if e.Meeting != nil {
-		it.createdAt = e.Meeting.CreatedTime
+		it.CreatedAt = e.Meeting.CreatedTime
 	}
-	r.pub.enqueue(it)
+	r.pub.Enqueue(it)
 }
 
 // externalID returns the meeting's external id when relay knows it: from MeetingCreatedEvtMsg itself, from the
