@@ -25,18 +25,7 @@ func (l labeled) add(v string, n uint64) { l.c.Add(v, float64(n)) }
 type metrics struct {
 	reg *prometheus.Registry
 
-	redisEvents  labeled // by envelope name
-	chatMessages labeled // by BBB version
-	decodeErrors labeled // by reason
-
-	unknownMeeting atomic.Uint64
-
 	stateUpdates labeled // by result: ok, error
-
-	redisSubscribed atomic.Bool
-	redisReconnects atomic.Uint64
-	redisGaps       atomic.Uint64
-	redisDialErrors atomic.Uint64
 
 	stateOpen atomic.Bool
 
@@ -50,18 +39,7 @@ func newMetrics(version string) *metrics {
 	capped := func(name, help, label string, known ...string) labeled {
 		return labeled{sharedmetrics.NewCapped(reg, name, help, label, maxLabelValues, known...)}
 	}
-	m.redisEvents = capped("bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name")
-	m.chatMessages = capped("bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version")
-	m.decodeErrors = capped("bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason",
-		"too_large", "not_json", "not_envelope", "incomplete")
 	m.stateUpdates = capped("bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", "ok", "error")
-
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
-
-	sharedmetrics.FlagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_reconnects_total", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
-	sharedmetrics.CounterFunc(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
 
 	sharedmetrics.FlagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
 

@@ -12,14 +12,12 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/relay/publish"
-	"github.com/bbb-chat/bbb-chat/relay/ratelog"
+	"github.com/bbb-chat/bbb-chat/relay/redisfeed"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
-	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,9 +29,6 @@ const (
 	publishTries   = 3 // attempts for an event the stream refuses
 	updateWorkers  = 4
 	updateDepth    = 1024
-	meetingCacheN  = 10000
-	unknownTTL     = time.Minute
-	lookupTimeout  = 250 * time.Millisecond
 )
 
 func serveCmd(ctx context.Context, env cmdEnv) error {
@@ -76,14 +71,14 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	now := time.Now
 	m := newMetrics(version)
 
-	versions, err := newVersionTracker(cfg.BBBVersion, cfg.ReleaseFile)
+	versions, err := redisfeed.NewVersions(cfg.BBBVersion, cfg.ReleaseFile)
 	if versions == nil {
 		return err
 	}
 	if err != nil {
 		log.Warn("cannot read the BBB release file, inferring the version from events", "err", err)
 	}
-	redisOpts, err := redisOptions(cfg.RedisURL)
+	redisOpts, err := redisfeed.RedisOptions(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
@@ -95,7 +90,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
 		return err
 	}
-	v, src := versions.get()
+	v, src := versions.Get()
 	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
 		"bbb_version_source", src)
 
@@ -138,6 +133,8 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		Retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 		Now:         now,
 	}, m.reg)
+	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.get,
+		Connected: nc.IsConnected, Enqueue: pub.Enqueue}, m.reg)
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.Run(hard) }()
 
@@ -152,7 +149,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 
 	ready := func(context.Context) []service.Problem {
 		var missing []service.Problem
-		if !m.redisSubscribed.Load() {
+		if !feed.Subscribed() {
 			missing = append(missing, service.Problem{Name: "redis", Detail: "not subscribed"})
 		}
 		if !nc.IsConnected() {
@@ -170,10 +167,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		}
 	}()
 
-	rd := &reader{log: log, m: m, now: now, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
-		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: ratelog.New(10*time.Second, now)}
-	sub := newSubscriber(log, m, now)
-	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
+	stopRedis := feed.Subscribe(bg, redisOpts)
 	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
 	if err := service.Notify(getenv, "READY=1"); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
@@ -217,7 +211,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 }
 
 // recordVersion writes the BBB version to the meetings bucket whenever it changes, once the state is open.
-func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *slog.Logger, now func() time.Time) {
+func recordVersion(ctx context.Context, k *stateKeeper, t *redisfeed.Versions, log *slog.Logger, now func() time.Time) {
 	select {
 	case <-k.opened:
 	case <-ctx.Done():
@@ -226,7 +220,7 @@ func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *
 	recorded := ""
 	for {
 		retry := false
-		v, src := t.get()
+		v, src := t.Get()
 		if key := v.String() + "/" + src; !v.IsZero() && key != recorded {
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			err := k.get().SetServerVersion(octx, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
@@ -246,117 +240,8 @@ func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.changed:
+		case <-t.Changed():
 		case <-wait:
 		}
 	}
-}
-
-// reader turns each Redis message into an event for the publisher. It runs on the subscription's goroutine only.
-type reader struct {
-	log       *slog.Logger
-	m         *metrics
-	now       func() time.Time
-	versions  *versionTracker
-	cache     *meetingCache
-	store     func() *state.Store
-	connected func() bool
-	pub       *publish.Publisher
-	limit     *ratelog.Limiter
-	seq       uint64
-}
-
-// handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
-// logged (rate-limited), never fatal, and change nothing. A chat broadcast, the event relay forwards most, is
-// told from the rest by its first bytes (bbb.DecodeChat) before anything else is tried.
-func (r *reader) handle(msg string) {
-	if e, ok := bbb.DecodeChat(msg); ok {
-		r.forward(e, nil)
-		return
-	}
-	raw := []byte(msg)
-	if name, ok := bbb.SkipName(raw); ok { // most of BBB's traffic: nothing to forward
-		r.m.redisEvents.inc(name)
-		return
-	}
-	e, err := bbb.Decode(raw)
-	if err != nil {
-		reason := decodeReason(raw)
-		r.m.decodeErrors.inc(reason)
-		r.log.Debug("malformed Redis message", "reason", reason, "err", err, "bytes", len(raw))
-		if ok, n := r.limit.Allow("decode-" + reason); ok {
-			r.log.Warn("malformed Redis message ignored", "reason", reason, "err", truncate(err.Error(), 300),
-				"bytes", len(raw), "ignored_before", n)
-		}
-		return
-	}
-	r.forward(e, raw)
-}
-
-// forward queues a decoded event for the stream. raw is the message it was decoded from (the id of an event
-// other than a chat message is a hash of it); nil for a chat message.
-func (r *reader) forward(e bbb.Event, raw []byte) {
-	r.m.redisEvents.inc(e.Name)
-	if eventType(e.Kind) == "" {
-		return
-	}
-	v := r.versions.observe(e.Hint)
-	if e.Kind == bbb.KindChatMessage {
-		r.m.chatMessages.inc(v.String())
-	}
-	ev, ok := buildEvent(e, raw, v, r.externalID(e))
-	if !ok {
-		r.m.decodeErrors.inc("incomplete")
-		return
-	}
-	payload := state.AppendEvent(make([]byte, 0, 384), ev)
-	r.seq++
-	it := &publish.Item{Seq: r.seq, Event: ev, Payload: payload, ReadAt: r.now()}
-	if e.Meeting != nil {
-		it.CreatedAt = e.Meeting.CreatedTime
-	}
-	r.pub.Enqueue(it)
-}
-
-// externalID returns the meeting's external id when relay knows it: from MeetingCreatedEvtMsg itself, from the
-// cache, else from the meetings bucket (only while NATS is up; the reader never waits for an outage).
-func (r *reader) externalID(e bbb.Event) string {
-	if e.Kind == bbb.KindMeetingCreated && e.Meeting != nil {
-		r.cache.put(e.MeetingID, e.Meeting.ExternalID)
-		return e.Meeting.ExternalID
-	}
-	ext, known, cached := r.cache.get(e.MeetingID)
-	if cached {
-		if !known {
-			r.m.unknownMeeting.Add(1)
-		}
-		return ext
-	}
-	s := r.store()
-	if s == nil || !r.connected() {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	mt, err := s.MeetingByInternal(ctx, e.MeetingID)
-	switch {
-	case err == nil:
-		r.cache.put(e.MeetingID, mt.ExternalID)
-		return mt.ExternalID
-	case errors.Is(err, state.ErrNotFound):
-		r.cache.putUnknown(e.MeetingID)
-		r.m.unknownMeeting.Add(1)
-	case !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded):
-		if ok, _ := r.limit.Allow("lookup"); ok {
-			r.log.Warn("cannot look up the meeting's external id", "meeting", e.MeetingID, "err", err)
-		}
-	}
-	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

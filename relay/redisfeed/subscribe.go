@@ -1,4 +1,4 @@
-package main
+package redisfeed
 
 import (
 	"context"
@@ -116,8 +116,8 @@ func (s *subscriber) seen() {
 	s.mu.Unlock()
 }
 
-// redisOptions reads BBB_CHAT_REDIS_URL.
-func redisOptions(rawURL string) (*redis.Options, error) {
+// RedisOptions reads BBB_CHAT_REDIS_URL into the subscription's client options.
+func RedisOptions(rawURL string) (*redis.Options, error) {
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("BBB_CHAT_REDIS_URL: %w", err)
