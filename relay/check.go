@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/keep"
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
@@ -51,7 +52,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 		} else {
 			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
 			// A check reads: it looks the stream and buckets up and never creates or changes them.
-			state.CheckDefinitions(ctx, c, nc, stateOptions(cfg))
+			state.CheckDefinitions(ctx, c, nc, keep.StateOptions(cfg))
 		}
 	}
 
@@ -74,11 +75,6 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	}
 	service.CheckListen(ctx, c, "BBB_CHAT_RELAY_LISTEN", cfg.Listen, "relay")
 	return c.Err()
-}
-
-// stateOptions are the stream and bucket settings relay opens the state with, from its configuration.
-func stateOptions(cfg config.Relay) state.Options {
-	return state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes}
 }
 
 // checkStore says whether the embedded server can store where it is told to.

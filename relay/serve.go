@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/keep"
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/relay/publish"
 	"github.com/bbb-chat/bbb-chat/relay/redisfeed"
@@ -95,10 +96,10 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		"bbb_version_source", src)
 
 	// NATS, the embedded server if need be, and the state on top.
-	keeper := newStateKeeper(stateOptions(cfg), log, m)
+	keeper := keep.NewKeeper(keep.StateOptions(cfg), log, m.reg)
 	pubWake := make(chan struct{}, 1)
 	onConnect := func() {
-		keeper.reopen()
+		keeper.Reopen()
 		select {
 		case pubWake <- struct{}{}:
 		default:
@@ -110,7 +111,6 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}
 	defer link.Shutdown()
 	nc := link.Conn()
-	keeper.nc = nc
 	// hard ends everything still running when the shutdown deadline passes; bg ends the background loops.
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
@@ -119,33 +119,34 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	cbCtx, cbCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cbCancel()
 
-	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
-	upd.start(hard)
+	upd := keep.NewUpdater(keep.UpdaterOptions{Log: log, Now: now, Store: keeper.Store, Ready: nc.IsConnected,
+		Workers: updateWorkers, Depth: updateDepth}, m.reg)
+	upd.Start(hard)
 	pub := publish.New(publish.Options{
 		Log: log, Conn: nc, Timeout: publishTimeout,
-		Ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
-		Reopen:      keeper.reopen,
+		Ready:       func() bool { return nc.IsConnected() && keeper.Store() != nil },
+		Reopen:      keeper.Reopen,
 		Wake:        pubWake,
 		Buffer:      publishBuffer,
 		Window:      publishWindow,
 		MaxAttempts: publishTries,
-		Done:        upd.submit,
+		Done:        upd.Submit,
 		Retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
 		Now:         now,
 	}, m.reg)
-	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.get,
+	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.Store,
 		Connected: nc.IsConnected, Enqueue: pub.Enqueue}, m.reg)
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.Run(hard) }()
 
 	callbacks := make(chan (<-chan struct{}), 1)
-	keeper.onOpen = func(s *state.Store) {
+	onOpen := func(s *state.Store) {
 		pub.Notify()
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
 	}
-	go keeper.run(bg)
+	go keeper.Run(bg, nc, onOpen)
 	go link.TakeOver(bg)
-	go recordVersion(bg, keeper, versions, log, now)
+	go keep.RecordVersion(bg, keeper, versions, log, now)
 
 	ready := func(context.Context) []service.Problem {
 		var missing []service.Problem
@@ -155,7 +156,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		if !nc.IsConnected() {
 			missing = append(missing, service.Problem{Name: "nats", Detail: "not connected"})
 		}
-		if keeper.get() == nil {
+		if keeper.Store() == nil {
 			missing = append(missing, service.Problem{Name: "state", Detail: "not open"})
 		}
 		return missing
@@ -183,8 +184,8 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	stopRedis()
 	pub.Close() // the reader has stopped: nothing else sends
 	<-pubDone
-	upd.close()
-	upd.wait()
+	upd.Close()
+	upd.Wait()
 
 	if err := srv.Shutdown(hard); err != nil {
 		srv.Close()
@@ -208,40 +209,4 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	link.Shutdown()
 	log.Info("relay stopped")
 	return nil
-}
-
-// recordVersion writes the BBB version to the meetings bucket whenever it changes, once the state is open.
-func recordVersion(ctx context.Context, k *stateKeeper, t *redisfeed.Versions, log *slog.Logger, now func() time.Time) {
-	select {
-	case <-k.opened:
-	case <-ctx.Done():
-		return
-	}
-	recorded := ""
-	for {
-		retry := false
-		v, src := t.Get()
-		if key := v.String() + "/" + src; !v.IsZero() && key != recorded {
-			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := k.get().SetServerVersion(octx, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
-			cancel()
-			if err == nil {
-				recorded = key
-				log.Info("BBB version recorded", "bbb_version", v.String(), "source", src)
-			} else {
-				retry = true
-				log.Warn("cannot record the BBB version yet", "err", err)
-			}
-		}
-		var wait <-chan time.Time
-		if retry {
-			wait = time.After(2 * time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.Changed():
-		case <-wait:
-		}
-	}
 }
