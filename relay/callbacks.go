@@ -10,6 +10,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/relay/callback"
 	"github.com/bbb-chat/bbb-chat/shared/config"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -67,14 +68,14 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 
 // registerCallbackMetrics exports the callback Manager's counters in reg.
 func registerCallbackMetrics(reg prometheus.Registerer, cm *callback.Metrics) {
-	counter(reg, "bbbchat_relay_callbacks_delivered_total", "Callbacks answered 2xx.", cm.Delivered.Load)
-	counter(reg, "bbbchat_relay_callbacks_retried_total", "Failed callback attempts scheduled again.", cm.Retried.Load)
-	counter(reg, "bbbchat_relay_callbacks_failed_total", "Callbacks given up after the retry schedule.", cm.Failed.Load)
-	counter(reg, "bbbchat_relay_callbacks_gone_total", "Receivers that answered 410 Gone.", cm.Gone.Load)
-	counter(reg, "bbbchat_relay_callbacks_skipped_total", "Events not sent: echoes, private chats, kinds not asked for.", cm.Skipped.Load)
-	counter(reg, "bbbchat_relay_callbacks_malformed_total", "Events on a bridge's subjects that relay cannot have published (garbage, too big, another meeting's), skipped.", cm.Malformed.Load)
-	gauge(reg, "bbbchat_relay_callbacks_in_flight", "Callback HTTP attempts under way.", cm.InFlight.Load)
-	gauge(reg, "bbbchat_relay_callback_workers", "Bridges this process delivers callbacks for.", cm.Workers.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_delivered_total", "Callbacks answered 2xx.", cm.Delivered.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_retried_total", "Failed callback attempts scheduled again.", cm.Retried.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_failed_total", "Callbacks given up after the retry schedule.", cm.Failed.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_gone_total", "Receivers that answered 410 Gone.", cm.Gone.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_skipped_total", "Events not sent: echoes, private chats, kinds not asked for.", cm.Skipped.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_callbacks_malformed_total", "Events on a bridge's subjects that relay cannot have published (garbage, too big, another meeting's), skipped.", cm.Malformed.Load)
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_callbacks_in_flight", "Callback HTTP attempts under way.", cm.InFlight.Load)
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_callback_workers", "Bridges this process delivers callbacks for.", cm.Workers.Load)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bbbchat_relay_callbacks_oldest_pending_seconds",
 		Help: "Age of the oldest undelivered callback this process holds.",

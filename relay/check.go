@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/keep"
+	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/service"
@@ -33,8 +35,8 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
 	switch {
 	case err != nil && cfg.NATSEmbedded:
-		addr, _ := natsHostPort(cfg.NATSURL)
-		if canBind(addr) {
+		addr, _ := natslink.HostPort(cfg.NATSURL)
+		if natslink.CanBind(addr) {
 			c.OK("no NATS at %s: relay will start its embedded JetStream server there", addr)
 		} else {
 			c.Fail("NATS at %s unreachable, and relay cannot listen there for its embedded server: %v", cfg.NATSURL, err)
@@ -50,7 +52,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 		} else {
 			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
 			// A check reads: it looks the stream and buckets up and never creates or changes them.
-			state.CheckDefinitions(ctx, c, nc, stateOptions(cfg))
+			state.CheckDefinitions(ctx, c, nc, keep.StateOptions(cfg))
 		}
 	}
 
@@ -73,11 +75,6 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 	}
 	service.CheckListen(ctx, c, "BBB_CHAT_RELAY_LISTEN", cfg.Listen, "relay")
 	return c.Err()
-}
-
-// stateOptions are the stream and bucket settings relay opens the state with, from its configuration.
-func stateOptions(cfg config.Relay) state.Options {
-	return state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes}
 }
 
 // checkStore says whether the embedded server can store where it is told to.

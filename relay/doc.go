@@ -17,5 +17,23 @@
 // It must not publish anything to Redis, must not keep state of its own across restarts, and must not log
 // secrets (a bridge's callback secret is never logged; bridges are never logged whole).
 //
-// Subcommands: none or "serve" runs the relay, "version" prints the version, "help" the usage.
+// Layout: this package is a thin main. It reads the configuration, wires the packages below together in serve
+// (serve.go), shuts them down in order, serves /healthz, /readyz and /metrics, runs the callback deliveries with
+// their allow-list dialler and the watch of their queues (callbacks.go, pending.go), and has the subcommands. Each
+// package under relay/ has one job, registers its own metrics in the registry serve passes it, and of the others
+// knows only publish.Item, the event on its way (the rest it is handed as functions):
+//   - redisfeed reads BBB's Redis: the subscription, its health check and gaps, and the turning of each message
+//     into a stream event (decoding, event ids, the meeting id cache, the BBB version);
+//   - publish puts those events into the events stream, in order, through NATS outages;
+//   - keep keeps the state: it opens the stream and buckets (again after a reconnection), applies each stored
+//     event to presence, meeting ids and the bridges of ended meetings, and records the BBB version;
+//   - natslink is the NATS connection and the embedded server, with the lock on its store;
+//   - callback delivers the callbacks of each bridge;
+//   - ratelog keeps repeated log messages from flooding the log.
+//
+// An event goes redisfeed → publish → keep (once the stream stored it) and, from the stream, → callback.
+//
+// Subcommands: none or "serve" runs the relay, "version" prints the version, "check" checks the configuration
+// and what it points at without changing anything, "healthcheck" asks a running relay's /healthz, "help" prints
+// the usage.
 package main

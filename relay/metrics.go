@@ -2,58 +2,18 @@ package main
 
 import (
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
-	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// maxLabelValues bounds how many distinct label values one labeled counter keeps; further values are counted
-// under "other", so garbage on Redis cannot grow /metrics without bound.
-const maxLabelValues = 200
-
-// labeled is a counter with one label, of at most maxLabelValues values.
-type labeled struct{ c *sharedmetrics.Capped }
-
-func (l labeled) inc(v string)           { l.c.Inc(v) }
-func (l labeled) add(v string, n uint64) { l.c.Add(v, float64(n)) }
-
-// metrics holds relay's metrics, registered in its own Prometheus registry (reg), which /metrics serves. It is
-// built in serve and passed down. The plain counters and gauges are atomics the code also reads (readiness, tests),
-// exported through the registry as they are scraped.
+// metrics is relay's Prometheus registry (reg), which /metrics serves, and the callback attempt histogram. It is
+// built in serve; every package of relay registers its own metrics in reg (main passes it down), and main only
+// those of the callback deliveries it wires up.
 type metrics struct {
 	reg *prometheus.Registry
 
-	redisEvents    labeled // by envelope name
-	chatMessages   labeled // by BBB version
-	decodeErrors   labeled // by reason
-	published      labeled // by event type
-	duplicates     labeled // by event type
-	publishRetries atomic.Uint64
-	publishLost    atomic.Uint64
-	dropped        atomic.Uint64 // buffer full
-	unflushed      atomic.Uint64 // still queued when the shutdown deadline passed
-	queued         atomic.Int64  // events waiting to be published or acknowledged
-
-	unknownMeeting atomic.Uint64
-
-	stateUpdates labeled // by result: ok, error
-
-	redisSubscribed atomic.Bool
-	redisReconnects atomic.Uint64
-	redisGaps       atomic.Uint64
-	redisDialErrors atomic.Uint64
-
-	natsConnected  atomic.Bool
-	natsDisconnect atomic.Uint64
-	natsReconnects atomic.Uint64
-	natsEmbedded   atomic.Bool
-	stateOpen      atomic.Bool
-
-	// forward is the Redis→NATS hop: from reading a message on Redis to the stream's acknowledgement, by result.
-	forward *prometheus.HistogramVec
 	// attempts is the time of each callback HTTP attempt, by outcome.
 	attempts *prometheus.HistogramVec
 }
@@ -61,70 +21,16 @@ type metrics struct {
 func newMetrics(version string) *metrics {
 	reg := sharedmetrics.NewRegistry("relay", version)
 	m := &metrics{reg: reg}
-	capped := func(name, help, label string, known ...string) labeled {
-		return labeled{sharedmetrics.NewCapped(reg, name, help, label, maxLabelValues, known...)}
-	}
-	types := []string{state.TypeMessage, state.TypeCleared, state.TypeUserJoined, state.TypeUserLeft,
-		state.TypeMeetingCreated, state.TypeMeetingEnded}
-	m.redisEvents = capped("bbbchat_relay_redis_events_total", "BBB events received on Redis, by envelope name.", "name")
-	m.chatMessages = capped("bbbchat_relay_chat_messages_total", "Chat messages received from BBB, by BBB version.", "bbb_version")
-	m.decodeErrors = capped("bbbchat_relay_decode_errors_total", "Redis messages that could not be decoded, by reason.", "reason",
-		"too_large", "not_json", "not_envelope", "incomplete")
-	m.published = capped("bbbchat_relay_events_published_total", "Events stored in the events stream, by type.", "type", types...)
-	m.duplicates = capped("bbbchat_relay_events_duplicate_total", "Events the stream already had (published by another relay), by type.", "type", types...)
-	m.stateUpdates = capped("bbbchat_relay_state_updates_total", "Presence, meeting and bridge updates, by result.", "result", "ok", "error")
-
-	counter(reg, "bbbchat_relay_publish_retries_total", "Event publishes retried after an error.", m.publishRetries.Load)
-	counter(reg, "bbbchat_relay_publish_lost_total", "Events given up after repeated publish errors.", m.publishLost.Load)
-	counter(reg, "bbbchat_relay_events_dropped_total", "Events dropped because the publish buffer was full (NATS down or too slow).", m.dropped.Load)
-	counter(reg, "bbbchat_relay_events_unflushed_total", "Events still unpublished when the shutdown deadline passed.", m.unflushed.Load)
-	gauge(reg, "bbbchat_relay_publish_queue", "Events waiting to be published or acknowledged.", m.queued.Load)
-	counter(reg, "bbbchat_relay_unknown_meeting_events_total", "Events of meetings relay has not seen created.", m.unknownMeeting.Load)
-
-	flagGauge(reg, "bbbchat_relay_redis_subscribed", "1 when both BBB channels are subscribed.", &m.redisSubscribed)
-	counter(reg, "bbbchat_relay_redis_reconnects_total", "Redis subscriptions re-established after a lost connection.", m.redisReconnects.Load)
-	counter(reg, "bbbchat_relay_redis_gaps_total", "Periods in which Redis events were published while relay was not subscribed.", m.redisGaps.Load)
-	counter(reg, "bbbchat_relay_redis_dial_errors_total", "Failed connection attempts to Redis.", m.redisDialErrors.Load)
-
-	flagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.natsConnected)
-	counter(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.natsDisconnect.Load)
-	counter(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.natsReconnects.Load)
-	flagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.natsEmbedded)
-	flagGauge(reg, "bbbchat_relay_state_open", "1 when the JetStream buckets and stream are open.", &m.stateOpen)
-
-	m.forward = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    "bbbchat_relay_forward_duration_seconds",
-		Help:    "Time from reading a BBB event on Redis to the events stream's acknowledgement, by result (stored, duplicate, lost).",
-		Buckets: sharedmetrics.LatencyBuckets,
-	}, []string{"result"})
 	m.attempts = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "bbbchat_relay_callback_attempt_duration_seconds",
 		Help:    "Time of each callback HTTP attempt, by outcome (2xx, 3xx, 4xx, 5xx, error).",
 		Buckets: sharedmetrics.LatencyBuckets,
 	}, []string{"outcome"})
-	for _, r := range []string{"stored", "duplicate", "lost"} {
-		m.forward.WithLabelValues(r)
-	}
 	for _, o := range []string{"2xx", "3xx", "4xx", "5xx", "error"} {
 		m.attempts.WithLabelValues(o)
 	}
-	reg.MustRegister(m.forward, m.attempts)
+	reg.MustRegister(m.attempts)
 	return m
-}
-
-// observeForward records an event's Redis→NATS hop once its publish settled.
-func (m *metrics) observeForward(it *pubItem, res publishResult, now time.Time) {
-	if it.readAt.IsZero() {
-		return
-	}
-	result := "stored"
-	switch res {
-	case resultDuplicate:
-		result = "duplicate"
-	case resultLost:
-		result = "lost"
-	}
-	m.forward.WithLabelValues(result).Observe(now.Sub(it.readAt).Seconds())
 }
 
 // observeAttempt records one callback attempt.
@@ -134,25 +40,3 @@ func (m *metrics) observeAttempt(outcome string, took time.Duration) {
 
 // handler serves /metrics.
 func (m *metrics) handler() http.Handler { return sharedmetrics.Handler(m.reg) }
-
-// counter exports a counter whose value load reads at each scrape.
-func counter[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
-	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
-		func() float64 { return float64(max(load(), 0)) }))
-}
-
-// gauge exports a gauge whose value load reads at each scrape (never below zero).
-func gauge[T uint64 | int64](reg prometheus.Registerer, name, help string, load func() T) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-		func() float64 { return float64(max(load(), 0)) }))
-}
-
-// flagGauge exports a gauge of 1 when b is true, else 0.
-func flagGauge(reg prometheus.Registerer, name, help string, b *atomic.Bool) {
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-		if b.Load() {
-			return 1
-		}
-		return 0
-	}))
-}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -82,11 +83,11 @@ func (p *pendingWatch) pass(ctx context.Context) error {
 
 // register exports the watch's figures in reg.
 func (p *pendingWatch) register(reg prometheus.Registerer) {
-	gauge(reg, "bbbchat_relay_callbacks_overloaded_bridges",
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_callbacks_overloaded_bridges",
 		"Bridges with more undelivered callbacks than BBB_CHAT_CALLBACK_MAX_PENDING (checked every 5s).",
 		p.overloaded.Load)
-	gauge(reg, "bbbchat_relay_callbacks_max_pending", "BBB_CHAT_CALLBACK_MAX_PENDING.", func() uint64 { return p.max })
-	gauge(reg, "bbbchat_relay_callbacks_pending",
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_callbacks_max_pending", "BBB_CHAT_CALLBACK_MAX_PENDING.", func() uint64 { return p.max })
+	sharedmetrics.GaugeFunc(reg, "bbbchat_relay_callbacks_pending",
 		"Callbacks not yet delivered, all bridges together: waiting in the stream or in flight (checked every 5s).",
 		p.total.Load)
 }

@@ -10,13 +10,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/keep"
+	"github.com/bbb-chat/bbb-chat/relay/natslink"
+	"github.com/bbb-chat/bbb-chat/relay/publish"
+	"github.com/bbb-chat/bbb-chat/relay/redisfeed"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
-	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
 	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -28,9 +30,6 @@ const (
 	publishTries   = 3 // attempts for an event the stream refuses
 	updateWorkers  = 4
 	updateDepth    = 1024
-	meetingCacheN  = 10000
-	unknownTTL     = time.Minute
-	lookupTimeout  = 250 * time.Millisecond
 )
 
 func serveCmd(ctx context.Context, env cmdEnv) error {
@@ -73,14 +72,14 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	now := time.Now
 	m := newMetrics(version)
 
-	versions, err := newVersionTracker(cfg.BBBVersion, cfg.ReleaseFile)
+	versions, err := redisfeed.NewVersions(cfg.BBBVersion, cfg.ReleaseFile)
 	if versions == nil {
 		return err
 	}
 	if err != nil {
 		log.Warn("cannot read the BBB release file, inferring the version from events", "err", err)
 	}
-	redisOpts, err := redisOptions(cfg.RedisURL)
+	redisOpts, err := redisfeed.RedisOptions(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
@@ -92,27 +91,26 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
 		return err
 	}
-	v, src := versions.get()
+	v, src := versions.Get()
 	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
 		"bbb_version_source", src)
 
 	// NATS, the embedded server if need be, and the state on top.
-	keeper := newStateKeeper(stateOptions(cfg), log, m)
+	keeper := keep.NewKeeper(keep.StateOptions(cfg), log, m.reg)
 	pubWake := make(chan struct{}, 1)
 	onConnect := func() {
-		keeper.reopen()
+		keeper.Reopen()
 		select {
 		case pubWake <- struct{}{}:
 		default:
 		}
 	}
-	link, err := connectNATS(cfg, log, m, onConnect)
+	link, err := natslink.Connect(cfg, log, m.reg, onConnect)
 	if err != nil {
 		return err
 	}
-	defer link.shutdown()
-	nc := link.nc
-	keeper.nc = nc
+	defer link.Shutdown()
+	nc := link.Conn()
 	// hard ends everything still running when the shutdown deadline passes; bg ends the background loops.
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
@@ -121,44 +119,44 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	cbCtx, cbCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cbCancel()
 
-	upd := newUpdater(log, m, keeper.get, nc.IsConnected, now, updateWorkers, updateDepth)
-	upd.start(hard)
-	pub := &publisher{
-		log: log, m: m, nc: nc, timeout: publishTimeout,
-		ready:       func() bool { return nc.IsConnected() && keeper.get() != nil },
-		reopen:      keeper.reopen,
-		wake:        pubWake,
-		queue:       make(chan *pubItem, publishBuffer),
-		window:      publishWindow,
-		maxAttempts: publishTries,
-		done: func(ctx context.Context, it *pubItem, res publishResult) {
-			m.observeForward(it, res, now())
-			upd.submit(ctx, it, res)
-		},
-		limit: newLogLimiter(10*time.Second, now),
-		retry: backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
-	}
+	upd := keep.NewUpdater(keep.UpdaterOptions{Log: log, Now: now, Store: keeper.Store, Ready: nc.IsConnected,
+		Workers: updateWorkers, Depth: updateDepth}, m.reg)
+	upd.Start(hard)
+	pub := publish.New(publish.Options{
+		Log: log, Conn: nc, Timeout: publishTimeout,
+		Ready:       func() bool { return nc.IsConnected() && keeper.Store() != nil },
+		Reopen:      keeper.Reopen,
+		Wake:        pubWake,
+		Buffer:      publishBuffer,
+		Window:      publishWindow,
+		MaxAttempts: publishTries,
+		Done:        upd.Submit,
+		Retry:       backoff.Exponential{Min: 100 * time.Millisecond, Max: 2 * time.Second},
+		Now:         now,
+	}, m.reg)
+	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.Store,
+		Connected: nc.IsConnected, Enqueue: pub.Enqueue}, m.reg)
 	pubDone := make(chan struct{})
-	go func() { defer close(pubDone); pub.run(hard) }()
+	go func() { defer close(pubDone); pub.Run(hard) }()
 
 	callbacks := make(chan (<-chan struct{}), 1)
-	keeper.onOpen = func(s *state.Store) {
-		pub.notify()
+	onOpen := func(s *state.Store) {
+		pub.Notify()
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
 	}
-	go keeper.run(bg)
-	go link.takeOver(bg)
-	go recordVersion(bg, keeper, versions, log, now)
+	go keeper.Run(bg, nc, onOpen)
+	go link.TakeOver(bg)
+	go keep.RecordVersion(bg, keeper, versions, log, now)
 
 	ready := func(context.Context) []service.Problem {
 		var missing []service.Problem
-		if !m.redisSubscribed.Load() {
+		if !feed.Subscribed() {
 			missing = append(missing, service.Problem{Name: "redis", Detail: "not subscribed"})
 		}
 		if !nc.IsConnected() {
 			missing = append(missing, service.Problem{Name: "nats", Detail: "not connected"})
 		}
-		if keeper.get() == nil {
+		if keeper.Store() == nil {
 			missing = append(missing, service.Problem{Name: "state", Detail: "not open"})
 		}
 		return missing
@@ -170,10 +168,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		}
 	}()
 
-	rd := &reader{log: log, m: m, now: now, versions: versions, cache: newMeetingCache(meetingCacheN, unknownTTL, now),
-		store: keeper.get, connected: nc.IsConnected, pub: pub, limit: newLogLimiter(10*time.Second, now)}
-	sub := newSubscriber(log, m, now)
-	stopRedis := sub.subscribe(bg, redisOpts, rd.handle)
+	stopRedis := feed.Subscribe(bg, redisOpts)
 	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
 	if err := service.Notify(getenv, "READY=1"); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
@@ -187,10 +182,10 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	cbCancel() // callback deliveries drain in parallel with the steps below
 
 	stopRedis()
-	close(pub.queue) // the reader has stopped: nothing else sends
+	pub.Close() // the reader has stopped: nothing else sends
 	<-pubDone
-	upd.close()
-	upd.wait()
+	upd.Close()
+	upd.Wait()
 
 	if err := srv.Shutdown(hard); err != nil {
 		srv.Close()
@@ -211,152 +206,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		}
 	}
 	nc.Close()
-	link.shutdown()
+	link.Shutdown()
 	log.Info("relay stopped")
 	return nil
-}
-
-// recordVersion writes the BBB version to the meetings bucket whenever it changes, once the state is open.
-func recordVersion(ctx context.Context, k *stateKeeper, t *versionTracker, log *slog.Logger, now func() time.Time) {
-	select {
-	case <-k.opened:
-	case <-ctx.Done():
-		return
-	}
-	recorded := ""
-	for {
-		retry := false
-		v, src := t.get()
-		if key := v.String() + "/" + src; !v.IsZero() && key != recorded {
-			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := k.get().SetServerVersion(octx, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
-			cancel()
-			if err == nil {
-				recorded = key
-				log.Info("BBB version recorded", "bbb_version", v.String(), "source", src)
-			} else {
-				retry = true
-				log.Warn("cannot record the BBB version yet", "err", err)
-			}
-		}
-		var wait <-chan time.Time
-		if retry {
-			wait = time.After(2 * time.Second)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.changed:
-		case <-wait:
-		}
-	}
-}
-
-// reader turns each Redis message into an event for the publisher. It runs on the subscription's goroutine only.
-type reader struct {
-	log       *slog.Logger
-	m         *metrics
-	now       func() time.Time
-	versions  *versionTracker
-	cache     *meetingCache
-	store     func() *state.Store
-	connected func() bool
-	pub       *publisher
-	limit     *logLimiter
-	seq       uint64
-}
-
-// handle decodes one Redis message and queues its event for the stream. Malformed messages are counted and
-// logged (rate-limited), never fatal, and change nothing. A chat broadcast, the event relay forwards most, is
-// told from the rest by its first bytes (bbb.DecodeChat) before anything else is tried.
-func (r *reader) handle(msg string) {
-	if e, ok := bbb.DecodeChat(msg); ok {
-		r.forward(e, nil)
-		return
-	}
-	raw := []byte(msg)
-	if name, ok := bbb.SkipName(raw); ok { // most of BBB's traffic: nothing to forward
-		r.m.redisEvents.inc(name)
-		return
-	}
-	e, err := bbb.Decode(raw)
-	if err != nil {
-		reason := decodeReason(raw)
-		r.m.decodeErrors.inc(reason)
-		r.log.Debug("malformed Redis message", "reason", reason, "err", err, "bytes", len(raw))
-		if ok, n := r.limit.allow("decode-" + reason); ok {
-			r.log.Warn("malformed Redis message ignored", "reason", reason, "err", truncate(err.Error(), 300),
-				"bytes", len(raw), "ignored_before", n)
-		}
-		return
-	}
-	r.forward(e, raw)
-}
-
-// forward queues a decoded event for the stream. raw is the message it was decoded from (the id of an event
-// other than a chat message is a hash of it); nil for a chat message.
-func (r *reader) forward(e bbb.Event, raw []byte) {
-	r.m.redisEvents.inc(e.Name)
-	if eventType(e.Kind) == "" {
-		return
-	}
-	v := r.versions.observe(e.Hint)
-	if e.Kind == bbb.KindChatMessage {
-		r.m.chatMessages.inc(v.String())
-	}
-	ev, ok := buildEvent(e, raw, v, r.externalID(e))
-	if !ok {
-		r.m.decodeErrors.inc("incomplete")
-		return
-	}
-	payload := state.AppendEvent(make([]byte, 0, 384), ev)
-	r.seq++
-	it := &pubItem{seq: r.seq, ev: ev, payload: payload, readAt: r.now()}
-	if e.Meeting != nil {
-		it.createdAt = e.Meeting.CreatedTime
-	}
-	r.pub.enqueue(it)
-}
-
-// externalID returns the meeting's external id when relay knows it: from MeetingCreatedEvtMsg itself, from the
-// cache, else from the meetings bucket (only while NATS is up; the reader never waits for an outage).
-func (r *reader) externalID(e bbb.Event) string {
-	if e.Kind == bbb.KindMeetingCreated && e.Meeting != nil {
-		r.cache.put(e.MeetingID, e.Meeting.ExternalID)
-		return e.Meeting.ExternalID
-	}
-	ext, known, cached := r.cache.get(e.MeetingID)
-	if cached {
-		if !known {
-			r.m.unknownMeeting.Add(1)
-		}
-		return ext
-	}
-	s := r.store()
-	if s == nil || !r.connected() {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	mt, err := s.MeetingByInternal(ctx, e.MeetingID)
-	switch {
-	case err == nil:
-		r.cache.put(e.MeetingID, mt.ExternalID)
-		return mt.ExternalID
-	case errors.Is(err, state.ErrNotFound):
-		r.cache.putUnknown(e.MeetingID)
-		r.m.unknownMeeting.Add(1)
-	case !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded):
-		if ok, _ := r.limit.allow("lookup"); ok {
-			r.log.Warn("cannot look up the meeting's external id", "meeting", e.MeetingID, "err", err)
-		}
-	}
-	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -1,4 +1,4 @@
-package main
+package redisfeed
 
 import (
 	"errors"
@@ -17,10 +17,10 @@ const (
 	sourceEvents      = "events"
 )
 
-// versionTracker knows the BBB server's version: fixed by configuration or the release file, else inferred from
+// Versions knows the BBB server's version: fixed by configuration or the release file, else inferred from
 // the events (the highest Hint seen: every field a release adds stays in later ones, so it is a lower bound that
-// matches the shape the server speaks). changed is signalled whenever the version to record changes.
-type versionTracker struct {
+// matches the shape the server speaks). Changed is signalled whenever the version to record changes.
+type Versions struct {
 	mu      sync.Mutex
 	v       bbb.Version
 	source  string
@@ -28,9 +28,9 @@ type versionTracker struct {
 	changed chan struct{}
 }
 
-// newVersionTracker reads the configured version: "auto" tries the release file and falls back to the events.
-func newVersionTracker(configured, releaseFile string) (*versionTracker, error) {
-	t := &versionTracker{changed: make(chan struct{}, 1)}
+// NewVersions reads the configured version: "auto" tries the release file and falls back to the events.
+func NewVersions(configured, releaseFile string) (*Versions, error) {
+	t := &Versions{changed: make(chan struct{}, 1)}
 	if !strings.EqualFold(strings.TrimSpace(configured), "auto") {
 		v, err := bbb.ParseVersion(configured)
 		if err != nil {
@@ -55,7 +55,10 @@ func newVersionTracker(configured, releaseFile string) (*versionTracker, error) 
 	return t, nil
 }
 
-func (t *versionTracker) signal() {
+// Changed is signalled whenever the version to record changes (also for the configured version, at start).
+func (t *Versions) Changed() <-chan struct{} { return t.changed }
+
+func (t *Versions) signal() {
 	select {
 	case t.changed <- struct{}{}:
 	default:
@@ -63,7 +66,7 @@ func (t *versionTracker) signal() {
 }
 
 // observe takes an event's hint into account and returns the version to use for that event.
-func (t *versionTracker) observe(hint bbb.Version) bbb.Version {
+func (t *Versions) observe(hint bbb.Version) bbb.Version {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.fixed && !hint.IsZero() && hint.Compare(t.v) > 0 {
@@ -73,8 +76,8 @@ func (t *versionTracker) observe(hint bbb.Version) bbb.Version {
 	return t.v
 }
 
-// get returns the current version and its source.
-func (t *versionTracker) get() (bbb.Version, string) {
+// Get returns the current version and its source.
+func (t *Versions) Get() (bbb.Version, string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.v, t.source

@@ -1,4 +1,4 @@
-package main
+package publish
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestIsTransient(t *testing.T) {
@@ -46,19 +47,18 @@ type pubWorld struct {
 	ns       *testenv.Server
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	p        *publisher
+	p        *Publisher
 	m        *metrics
 	reopened chan struct{}
 	seq      uint64 // of the last event sent
 	mu       sync.Mutex
-	results  map[string]publishResult
+	results  map[string]Result
 	order    []string // ids in the order they settled
 }
 
 func newPubWorld(t *testing.T, maxMsgSize int32) *pubWorld {
 	t.Helper()
-	w := &pubWorld{ns: testenv.NATS(t), m: newMetrics("test"), reopened: make(chan struct{}, 100),
-		results: map[string]publishResult{}}
+	w := &pubWorld{ns: testenv.NATS(t), reopened: make(chan struct{}, 100), results: map[string]Result{}}
 	nc, err := nats.Connect(testenv.NATSURL(w.ns), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -67,27 +67,29 @@ func newPubWorld(t *testing.T, maxMsgSize int32) *pubWorld {
 	w.nc = nc
 	w.js, _ = jetstream.New(nc)
 	w.createStream(t, maxMsgSize)
-	w.p = &publisher{
-		log: slog.New(slog.NewTextHandler(io.Discard, nil)), m: w.m, nc: nc,
-		timeout: 500 * time.Millisecond, ready: nc.IsConnected,
-		reopen: func() {
+	w.p = New(Options{
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Conn: nc,
+		Timeout: 500 * time.Millisecond, Ready: nc.IsConnected,
+		Reopen: func() {
 			select {
 			case w.reopened <- struct{}{}:
 			default:
 			}
 		},
-		wake: make(chan struct{}, 1), queue: make(chan *pubItem, 1000), window: 8, maxAttempts: 3,
-		done: func(_ context.Context, it *pubItem, res publishResult) {
+		Buffer: 1000, Window: 8, MaxAttempts: 3,
+		Done: func(_ context.Context, it *Item, res Result) {
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			w.results[it.ev.ID] = res
-			w.order = append(w.order, it.ev.ID)
+			w.results[it.Event.ID] = res
+			w.order = append(w.order, it.Event.ID)
 		},
-		limit: newLogLimiter(time.Second, time.Now), retry: backoff.Exponential{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
-	}
+		Retry: backoff.Exponential{Min: 20 * time.Millisecond, Max: 200 * time.Millisecond},
+		Now:   time.Now,
+	}, prometheus.NewRegistry())
+	w.m = w.p.m
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); w.p.run(ctx) }()
+	go func() { defer close(done); w.p.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return w
 }
@@ -106,7 +108,7 @@ func (w *pubWorld) createStream(t *testing.T, maxMsgSize int32) {
 func (w *pubWorld) send(id string, size int) {
 	w.seq++
 	ev := state.Event{Type: state.TypeMessage, ID: id, MeetingID: "m1", Text: id}
-	w.p.enqueue(&pubItem{seq: w.seq, ev: ev, payload: make([]byte, size)})
+	w.p.Enqueue(&Item{Seq: w.seq, Event: ev, Payload: make([]byte, size)})
 }
 
 // settled waits until n events settled and returns their ids in settling order.
@@ -209,21 +211,21 @@ func TestPublisherThroughFaults(t *testing.T) {
 	res := w.results
 	w.mu.Unlock()
 	for _, id := range ids("a", 50)[5:] {
-		if res[id] != resultStored {
+		if res[id] != Stored {
 			t.Errorf("%s: %v", id, res[id])
 		}
 	}
 	for _, id := range ids("b", 20) { // stored late, then its retry a duplicate, or stored by its retry
-		if res[id] != resultStored && res[id] != resultDuplicate {
+		if res[id] != Stored && res[id] != Duplicate {
 			t.Errorf("%s: %v", id, res[id])
 		}
 	}
 	for _, id := range ids("a", 5) {
-		if res[id] != resultDuplicate {
+		if res[id] != Duplicate {
 			t.Errorf("%s sent again: %v, want a duplicate", id, res[id])
 		}
 	}
-	if res["big"] != resultLost || res["c0"] != resultStored || res["c1"] != resultStored {
+	if res["big"] != Lost || res["c0"] != Stored || res["c1"] != Stored {
 		t.Errorf("big %v, c0 %v, c1 %v", res["big"], res["c0"], res["c1"])
 	}
 	if fmt.Sprint(got[50:70]) != fmt.Sprint(ids("b", 20)) {

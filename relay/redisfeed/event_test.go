@@ -1,17 +1,12 @@
-package main
+package redisfeed
 
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/internal/metricstext"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -236,103 +231,5 @@ func TestMeetingCache(t *testing.T) {
 	c.put("e", "ext-e")
 	if ext, known, _ := c.get("e"); ext != "ext-e" || !known {
 		t.Fatal("a meeting learnt later replaces the unknown entry")
-	}
-}
-
-func TestLogLimiter(t *testing.T) {
-	now := time.Unix(0, 0)
-	l := newLogLimiter(10*time.Second, func() time.Time { return now })
-	if ok, _ := l.allow("x"); !ok {
-		t.Fatal("first")
-	}
-	for range 3 {
-		if ok, _ := l.allow("x"); ok {
-			t.Fatal("within the interval")
-		}
-	}
-	if ok, _ := l.allow("y"); !ok {
-		t.Fatal("other key")
-	}
-	now = now.Add(11 * time.Second)
-	if ok, n := l.allow("x"); !ok || n != 3 {
-		t.Fatalf("after the interval: %v, withheld %d", ok, n)
-	}
-}
-
-func TestMetricsFormat(t *testing.T) {
-	m := newMetrics(`v1"x`)
-	m.redisEvents.inc("A")
-	m.redisEvents.add("B", 2)
-	for i := range maxLabelValues + 5 {
-		m.decodeErrors.inc(strings.Repeat("r", i+1))
-	}
-	counter(m.reg, "extra_total", "Extra.", func() uint64 { return 7 })
-	rec := httptest.NewRecorder()
-	m.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	page := rec.Body.String()
-	got := metricstext.Parse(page)
-	for series, want := range map[string]float64{
-		`bbbchat_build_info{binary="relay",version="v1\"x"}`: 1,
-		`bbbchat_relay_redis_events_total{name="A"}`:         1,
-		`bbbchat_relay_redis_events_total{name="B"}`:         2,
-		`bbbchat_relay_decode_errors_total{reason="other"}`:  5,
-		`bbbchat_relay_redis_subscribed`:                     0,
-		`extra_total`:                                        7,
-	} {
-		if got[series] != want {
-			t.Errorf("%s = %v, want %v", series, got[series], want)
-		}
-	}
-	if !strings.Contains(page, "# TYPE bbbchat_relay_redis_events_total counter\n") {
-		t.Error("no TYPE line")
-	}
-}
-
-func TestVersionTracker(t *testing.T) {
-	dir := t.TempDir()
-	release := filepath.Join(dir, "bigbluebutton-release")
-	if err := os.WriteFile(release, []byte("BIGBLUEBUTTON_RELEASE=2.6.14\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cases := []struct {
-		name, configured, file string
-		hints                  []bbb.Version
-		want, source           string
-	}{
-		{"config wins", "3.0", release, []bbb.Version{{Major: 2, Minor: 5}}, "3.0", sourceConfig},
-		{"release file", "auto", release, []bbb.Version{{Major: 3, Minor: 0}}, "2.6", sourceReleaseFile},
-		{"highest hint", "auto", filepath.Join(dir, "absent"), []bbb.Version{{Major: 2, Minor: 5}, {Major: 2, Minor: 7}, {Major: 2, Minor: 2}, {}}, "2.7", sourceEvents},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			vt, err := newVersionTracker(tc.configured, tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, h := range tc.hints {
-				vt.observe(h)
-			}
-			v, src := vt.get()
-			if v.String() != tc.want || src != tc.source {
-				t.Errorf("got %s from %s, want %s from %s", v, src, tc.want, tc.source)
-			}
-		})
-	}
-	if _, err := newVersionTracker("two point seven", ""); err == nil {
-		t.Error("a bad configured version is accepted")
-	}
-}
-
-func TestNATSHostPort(t *testing.T) {
-	cases := map[string]string{
-		"nats://127.0.0.1:4333":                      "127.0.0.1:4333",
-		"nats://user:pw@localhost":                   "localhost:4222",
-		"127.0.0.1:5000":                             "127.0.0.1:5000",
-		"nats://10.0.0.1:4222, nats://10.0.0.2:4222": "10.0.0.1:4222",
-	}
-	for in, want := range cases {
-		if got, err := natsHostPort(in); err != nil || got != want {
-			t.Errorf("natsHostPort(%q) = %q, %v; want %q", in, got, err, want)
-		}
 	}
 }

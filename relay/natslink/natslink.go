@@ -1,4 +1,12 @@
-package main
+// Package natslink owns relay's NATS: the connection to BBB_CHAT_NATS_URL and, when nothing answers there and
+// BBB_CHAT_NATS_EMBEDDED is true, the embedded JetStream server on that address, with the file lock on its store
+// directory that keeps two relays on one machine off the same files, and the take-over when the relay that ran it
+// is gone. It reports the connection's state in the bbbchat_relay_nats_* metrics.
+//
+// It must not open the stream or buckets (the caller does, on the connection it hands out), must never take the
+// address of a NATS server that is not a relay's, and must not stop the process when the embedded server fails
+// to start: the caller decides what that means.
+package natslink
 
 import (
 	"context"
@@ -13,16 +21,16 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/config"
+	sharedmetrics "github.com/bbb-chat/bbb-chat/shared/metrics"
 	"github.com/bbb-chat/bbb-chat/shared/service"
-	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// natsHostPort returns host:port of the first URL in BBB_CHAT_NATS_URL (a comma-separated list).
-func natsHostPort(urls string) (string, error) {
+// HostPort returns host:port of the first URL in BBB_CHAT_NATS_URL (a comma-separated list).
+func HostPort(urls string) (string, error) {
 	first := strings.TrimSpace(strings.Split(urls, ",")[0])
 	if !strings.Contains(first, "://") {
 		first = "nats://" + first
@@ -41,8 +49,8 @@ func natsHostPort(urls string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
-// canBind reports whether nothing listens on addr and relay may listen there (a local address).
-func canBind(addr string) bool {
+// CanBind reports whether nothing listens on addr and relay may listen there (a local address).
+func CanBind(addr string) bool {
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return false
@@ -97,8 +105,25 @@ func startEmbedded(addr, storeDir string, log *slog.Logger) (*server.Server, err
 // knows another relay runs it, and may take over when that relay is gone.
 const embeddedName = "bbb-chat-relay"
 
-// natsLink is relay's NATS connection and, when relay runs it, the embedded server.
-type natsLink struct {
+// metrics are the connection's figures, exported in the registry the caller passes to Connect.
+type metrics struct {
+	connected   atomic.Bool
+	disconnects atomic.Uint64
+	reconnects  atomic.Uint64
+	embedded    atomic.Bool
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{}
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_connected", "1 when connected to NATS.", &m.connected)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_disconnects_total", "Lost NATS connections.", m.disconnects.Load)
+	sharedmetrics.CounterFunc(reg, "bbbchat_relay_nats_reconnects_total", "Re-established NATS connections.", m.reconnects.Load)
+	sharedmetrics.FlagGauge(reg, "bbbchat_relay_nats_embedded", "1 when this relay runs the embedded NATS server.", &m.embedded)
+	return m
+}
+
+// Link is relay's NATS connection and, when relay runs it, the embedded server.
+type Link struct {
 	nc   *nats.Conn
 	addr string
 	cfg  config.Relay
@@ -115,8 +140,8 @@ type natsLink struct {
 
 // tryEmbed starts the embedded server when nothing listens on the NATS address and no other relay holds the
 // store directory. started is false, with no error, when another server or relay is there first.
-func (l *natsLink) tryEmbed() (started bool, err error) {
-	if !canBind(l.addr) {
+func (l *Link) tryEmbed() (started bool, err error) {
+	if !CanBind(l.addr) {
 		return false, nil
 	}
 	unlock, held, err := lockStore(l.cfg.NATSStore)
@@ -126,7 +151,7 @@ func (l *natsLink) tryEmbed() (started bool, err error) {
 	srv, err := startEmbedded(l.addr, l.cfg.NATSStore, l.log)
 	if err != nil {
 		unlock()
-		if !canBind(l.addr) {
+		if !CanBind(l.addr) {
 			return false, nil // another server took the address meanwhile
 		}
 		return false, err
@@ -140,20 +165,21 @@ func (l *natsLink) tryEmbed() (started bool, err error) {
 		return false, nil
 	}
 	l.embedded, l.unlock = srv, unlock
-	l.m.natsEmbedded.Store(true)
+	l.m.embedded.Store(true)
 	return true, nil
 }
 
-// connectNATS connects to BBB_CHAT_NATS_URL (service.ConnectNATS), reconnecting forever. When nothing listens there
+// Connect connects to BBB_CHAT_NATS_URL (service.ConnectNATS), reconnecting forever. When nothing listens there
 // and embedding is on, it first starts the embedded server on that address. When nothing answers and embedding is
 // off, it returns a connection that keeps trying in the background (relay starts anyway and /readyz says NATS is
-// missing). onConnect is called on every (re)connection.
-func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func()) (*natsLink, error) {
-	addr, err := natsHostPort(cfg.NATSURL)
+// missing). onConnect is called on every (re)connection. The connection's metrics are registered in reg.
+func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onConnect func()) (*Link, error) {
+	addr, err := HostPort(cfg.NATSURL)
 	if err != nil {
 		return nil, err
 	}
-	link := &natsLink{addr: addr, cfg: cfg, log: log, m: m}
+	m := newMetrics(reg)
+	link := &Link{addr: addr, cfg: cfg, log: log, m: m}
 	if cfg.NATSEmbedded {
 		started, err := link.tryEmbed()
 		if err != nil {
@@ -167,33 +193,33 @@ func connectNATS(cfg config.Relay, log *slog.Logger, m *metrics, onConnect func(
 	nc, err := service.ConnectNATS(cfg.Common, "bbb-chat relay", log, service.NATSEvents{
 		Connected: func(nc *nats.Conn, reconnect bool) {
 			link.server.Store(nc.ConnectedServerName())
-			m.natsConnected.Store(true)
+			m.connected.Store(true)
 			if reconnect {
-				m.natsReconnects.Add(1)
+				m.reconnects.Add(1)
 			}
 			onConnect()
 		},
 		Disconnected: func() {
-			m.natsConnected.Store(false)
-			m.natsDisconnect.Add(1)
+			m.connected.Store(false)
+			m.disconnects.Add(1)
 		},
-		Closed: func() { m.natsConnected.Store(false) },
+		Closed: func() { m.connected.Store(false) },
 	})
 	if err != nil {
-		link.shutdown()
+		link.Shutdown()
 		return nil, err
 	}
 	link.nc = nc
 	if nc.IsConnected() {
-		m.natsConnected.Store(true) // the Connected hook may not have run yet
+		m.connected.Store(true) // the Connected hook may not have run yet
 	}
 	return link, nil
 }
 
-// takeOver watches, when embedding is on and another relay runs the embedded server this relay uses, for that
+// TakeOver watches, when embedding is on and another relay runs the embedded server this relay uses, for that
 // relay to go away, and then runs the embedded server itself on the same address and store, so the pair keeps
 // its NATS. It never takes the address of a NATS server that is not a relay's.
-func (l *natsLink) takeOver(ctx context.Context) {
+func (l *Link) TakeOver(ctx context.Context) {
 	if !l.cfg.NATSEmbedded {
 		return
 	}
@@ -227,8 +253,11 @@ func (l *natsLink) takeOver(ctx context.Context) {
 	}
 }
 
-// shutdown stops the embedded server, if relay runs one, and releases its store; call it last.
-func (l *natsLink) shutdown() {
+// Conn is the connection; it reconnects by itself for as long as the Link lives.
+func (l *Link) Conn() *nats.Conn { return l.nc }
+
+// Shutdown stops the embedded server, if relay runs one, and releases its store; call it last.
+func (l *Link) Shutdown() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
@@ -240,71 +269,29 @@ func (l *natsLink) shutdown() {
 	}
 }
 
-// stateKeeper opens the state (buckets and stream) as soon as NATS answers, and opens it again whenever asked
-// (after a reconnection, or when the stream did not answer), so a NATS server that lost its data gets the
-// definitions back. It never gives up.
-type stateKeeper struct {
-	nc     *nats.Conn
-	opts   state.Options
-	log    *slog.Logger
-	m      *metrics
-	store  atomic.Pointer[state.Store]
-	kick   chan struct{}
-	opened chan struct{} // closed at the first successful open
-	onOpen func(*state.Store)
+// natsLogger passes the embedded NATS server's log to slog. Fatalf must not exit the process (the server's own
+// logger would): relay decides what a failed start means.
+type natsLogger struct {
+	log   *slog.Logger
+	mu    sync.Mutex
+	fatal []string
 }
 
-// newStateKeeper returns a keeper; set nc before run.
-func newStateKeeper(o state.Options, log *slog.Logger, m *metrics) *stateKeeper {
-	return &stateKeeper{opts: o, log: log, m: m, kick: make(chan struct{}, 1), opened: make(chan struct{})}
+func (l *natsLogger) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *natsLogger) Tracef(string, ...any)           {}
+func (l *natsLogger) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.mu.Lock()
+	l.fatal = append(l.fatal, msg)
+	l.mu.Unlock()
+	l.log.Error(msg)
 }
 
-// get returns the store, nil until it was opened.
-func (k *stateKeeper) get() *state.Store { return k.store.Load() }
-
-// reopen asks for the definitions to be applied again.
-func (k *stateKeeper) reopen() {
-	select {
-	case k.kick <- struct{}{}:
-	default:
-	}
-}
-
-func (k *stateKeeper) run(ctx context.Context) {
-	limit := newLogLimiter(30*time.Second, time.Now)
-	for {
-		retry := backoff.Exponential{Min: 250 * time.Millisecond, Max: 5 * time.Second}.Start()
-		for {
-			if ctx.Err() != nil {
-				return
-			}
-			if k.nc.IsConnected() {
-				octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				s, err := state.Open(octx, k.nc, k.opts)
-				cancel()
-				if err == nil {
-					k.m.stateOpen.Store(true)
-					if k.store.CompareAndSwap(nil, s) {
-						k.log.Info("state open", "stream", state.StreamEvents)
-						close(k.opened)
-						if k.onOpen != nil {
-							k.onOpen(s)
-						}
-					}
-					break
-				}
-				if ok, n := limit.allow("open"); ok && ctx.Err() == nil {
-					k.log.Warn("cannot open the JetStream state yet, retrying", "err", err, "failures_before", n)
-				}
-			}
-			if !service.Sleep(ctx, retry.Next()) {
-				return
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-k.kick:
-		}
-	}
+func (l *natsLogger) fatalErrors() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.fatal...)
 }

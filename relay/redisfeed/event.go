@@ -1,4 +1,4 @@
-package main
+package redisfeed
 
 import (
 	"crypto/sha256"

@@ -1,4 +1,4 @@
-package main
+package redisfeed
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,11 +19,11 @@ import (
 func TestSubscriberHungRedis(t *testing.T) {
 	t.Parallel()
 	rs := testenv.Redis(t)
-	m := newMetrics("test")
+	m := newMetrics(prometheus.NewRegistry())
 	logs := &testenv.Buffer{}
 	s := newSubscriber(slog.New(slog.NewTextHandler(logs, nil)), m, time.Now)
 	s.pingEvery, s.pongWait = 100*time.Millisecond, 300*time.Millisecond
-	o, err := redisOptions(testenv.RedisURL(rs))
+	o, err := RedisOptions(testenv.RedisURL(rs))
 	if err != nil {
 		t.Fatal(err)
 	}

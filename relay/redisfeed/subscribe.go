@@ -1,4 +1,4 @@
-package main
+package redisfeed
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/ratelog"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/redis/go-redis/v9"
 )
@@ -25,7 +26,7 @@ type subscriber struct {
 	m        *metrics
 	now      func() time.Time
 	channels []string
-	limit    *logLimiter
+	limit    *ratelog.Limiter
 
 	pingEvery, pongWait time.Duration
 
@@ -38,7 +39,7 @@ type subscriber struct {
 
 func newSubscriber(log *slog.Logger, m *metrics, now func() time.Time) *subscriber {
 	return &subscriber{log: log, m: m, now: now, channels: []string{bbb.ChannelFromAkka, bbb.ChannelFromAkkaChat},
-		limit: newLogLimiter(30*time.Second, now), pingEvery: pingEvery, pongWait: pongWait}
+		limit: ratelog.New(30*time.Second, now), pingEvery: pingEvery, pongWait: pongWait}
 }
 
 // DialHook sees every connection attempt of the subscription's client: a dial after the subscription was up
@@ -56,7 +57,7 @@ func (s *subscriber) DialHook(next redis.DialHook) redis.DialHook {
 		c, err := next(ctx, network, addr)
 		if err != nil {
 			s.m.redisDialErrors.Add(1)
-			if ok, n := s.limit.allow("dial"); ok {
+			if ok, n := s.limit.Allow("dial"); ok {
 				s.log.Warn("redis unreachable, retrying", "addr", addr, "err", err, "failures_before", n)
 			}
 		}
@@ -115,8 +116,8 @@ func (s *subscriber) seen() {
 	s.mu.Unlock()
 }
 
-// redisOptions reads BBB_CHAT_REDIS_URL.
-func redisOptions(rawURL string) (*redis.Options, error) {
+// RedisOptions reads BBB_CHAT_REDIS_URL into the subscription's client options.
+func RedisOptions(rawURL string) (*redis.Options, error) {
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("BBB_CHAT_REDIS_URL: %w", err)
