@@ -159,10 +159,20 @@ type Meeting struct {
 // envelope at all (a JSON object with core.header and a name); their body is
 // not checked.
 //
-// It reads through encoding/json alone: one pass into wire structs that hold
-// the body fields of every kind, and, when a body field's type only fits some
-// other kind, a second pass over the body with only this kind's fields.
+// Chat broadcasts as akka-apps writes them take a short path without
+// reflection (decodeChatShort); every other message, and any chat broadcast
+// that path is not sure of, goes through encoding/json (decodeJSON), with the
+// same result either way.
 func Decode(raw []byte) (Event, error) {
+	if e, ok := decodeChatShort(raw); ok {
+		return e, nil
+	}
+	return decodeJSON(raw)
+}
+
+// decodeJSON is Decode through encoding/json alone: it defines Decode's result
+// for every input, the short path included.
+func decodeJSON(raw []byte) (Event, error) {
 	if len(raw) > MaxMessageSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(raw), MaxMessageSize)
 	}
@@ -184,24 +194,6 @@ func Decode(raw []byte) (Event, error) {
 		return Event{}, err
 	}
 	return decodeKind(e, w.Core.Header, w.Core.Body)
-}
-
-// chatPrefix is how akka-apps starts every chat broadcast it publishes (Jackson writes the envelope first, its
-// name first).
-const chatPrefix = envelopePrefix + "GroupChatMessageBroadcastEvtMsg" + `"`
-
-// DecodeChat decodes msg, one Redis message as go-redis hands it over, when it is a chat broadcast as akka-apps
-// writes it (its envelope and the envelope's name first): the result is Decode's for the same bytes. ok is false
-// for anything else, which the caller decodes with Decode; telling the two apart costs a prefix comparison.
-func DecodeChat(msg string) (e Event, ok bool) {
-	if !strings.HasPrefix(msg, chatPrefix) {
-		return Event{}, false
-	}
-	e, err := Decode([]byte(msg))
-	if err != nil || e.Kind != KindChatMessage {
-		return Event{}, false
-	}
-	return e, true
 }
 
 // decodeSlow decodes raw with the body kept raw, then decodes the body into

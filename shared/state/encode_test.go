@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -74,30 +75,114 @@ func TestAppendEventSeeds(t *testing.T) {
 	if string(got) != "prefix "+string(want) {
 		t.Fatalf("appending to a prefix: %s", got)
 	}
+	if enc, err := EncodeEvent(chat); err != nil || !bytes.Equal(enc, want) {
+		t.Fatalf("EncodeEvent: %s, %v", enc, err)
+	}
 }
 
-// checkEncode requires DecodeEvent to give back what AppendEvent encoded when e's strings are valid UTF-8
-// (encoding/json replaces invalid bytes, so those do not round-trip).
+// TestAppendEventFields fails when Event has a field AppendEvent does not write: it sets each field alone, then
+// all of them, through reflection, and compares with json.Marshal.
+func TestAppendEventFields(t *testing.T) {
+	typ := reflect.TypeFor[Event]()
+	var all Event
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		var one Event
+		for _, e := range []*Event{&one, &all} {
+			v := reflect.ValueOf(e).Elem().Field(i)
+			switch v.Kind() {
+			case reflect.String:
+				v.SetString(f.Name + " <\"é\">")
+			case reflect.Int64:
+				v.SetInt(int64(-1000 - i))
+			case reflect.Bool:
+				v.SetBool(true)
+			default:
+				t.Fatalf("Event.%s is a %s: teach AppendEvent (and this test) to encode it", f.Name, f.Type)
+			}
+		}
+		want, _ := json.Marshal(one)
+		if key := `"` + strings.Split(f.Tag.Get("json"), ",")[0] + `":`; !bytes.Contains(want, []byte(key)) {
+			t.Fatalf("Event.%s: %s is missing from json.Marshal's %s", f.Name, key, want)
+		}
+		if got := AppendEvent(nil, one); !bytes.Equal(got, want) {
+			t.Fatalf("Event.%s alone: AppendEvent\n %s\njson.Marshal\n %s", f.Name, got, want)
+		}
+	}
+	checkEncode(t, all)
+}
+
+// checkEncode requires AppendEvent and EncodeEvent to produce json.Marshal's bytes, and DecodeEvent to give the
+// event back when its strings are valid UTF-8 (json.Marshal replaces invalid bytes, so those do not round-trip).
 func checkEncode(t *testing.T, e Event) {
 	t.Helper()
-	raw := AppendEvent(nil, e)
+	want, err := json.Marshal(e)
+	if err != nil {
+		t.Fatalf("json.Marshal(%+v): %v", e, err)
+	}
+	if got := AppendEvent(nil, e); !bytes.Equal(got, want) {
+		t.Fatalf("%+v: AppendEvent\n %s\njson.Marshal\n %s", e, got, want)
+	}
+	if got, err := EncodeEvent(e); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%+v: EncodeEvent %s, %v; json.Marshal %s", e, got, err, want)
+	}
+	valid := true
 	v := reflect.ValueOf(e)
 	for i := range v.NumField() {
 		if f := v.Field(i); f.Kind() == reflect.String && !utf8.ValidString(f.String()) {
-			return
+			valid = false
 		}
 	}
-	var back Event
-	if err := DecodeEvent(raw, &back); err != nil || back != e {
-		t.Fatalf("%+v: DecodeEvent of %s gave %+v, %v", e, raw, back, err)
+	if !valid {
+		return
 	}
+	var back Event
+	if err := DecodeEvent(want, &back); err != nil || back != e {
+		t.Fatalf("%+v: DecodeEvent of %s gave %+v, %v", e, want, back, err)
+	}
+}
+
+func FuzzAppendEvent(f *testing.F) {
+	for _, e := range encodeSeeds() {
+		f.Add(e.Type, e.ID, e.MeetingID, e.ExternalMeetingID, e.Timestamp, e.BBBVersion,
+			e.ChatID, e.MessageID, e.SenderID, e.SenderName, e.SenderRole, e.Text, e.CorrelationID, e.ReplyTo,
+			e.UserID, e.ExternalUserID, e.UserName, e.UserRole, e.MeetingName, e.IsBreakout, e.ParentID)
+	}
+	f.Fuzz(func(t *testing.T, typ, id, meetingID, externalMeetingID string, timestamp int64, bbbVersion,
+		chatID, messageID, senderID, senderName, senderRole, text, correlationID, replyTo,
+		userID, externalUserID, userName, userRole, meetingName string, isBreakout bool, parentID string) {
+		checkEncode(t, Event{Type: typ, ID: id, MeetingID: meetingID, ExternalMeetingID: externalMeetingID,
+			Timestamp: timestamp, BBBVersion: bbbVersion, ChatID: chatID, MessageID: messageID,
+			SenderID: senderID, SenderName: senderName, SenderRole: senderRole, Text: text,
+			CorrelationID: correlationID, ReplyTo: replyTo, UserID: userID, ExternalUserID: externalUserID,
+			UserName: userName, UserRole: userRole, MeetingName: meetingName, IsBreakout: isBreakout,
+			ParentID: parentID})
+	})
 }
 
 func BenchmarkAppendEvent(b *testing.B) {
 	chat := chatEvent()
-	b.ReportAllocs()
-	var buf []byte
-	for b.Loop() {
-		buf = AppendEvent(buf[:0], chat)
-	}
+	b.Run("AppendEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = AppendEvent(buf[:0], chat)
+		}
+	})
+	b.Run("EncodeEvent", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := EncodeEvent(chat); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json.Marshal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(chat); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
