@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +28,7 @@ type Manager struct {
 	// hard ends every HTTP attempt and acknowledgement wait: cancelled when Run's drain timeout passes.
 	hard context.Context
 
+	poster *poster        // sends the callbacks (nil: Options.Client does)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
 
@@ -38,8 +40,12 @@ type Manager struct {
 func NewManager(o Options) *Manager {
 	o = o.withDefaults()
 	lc := bridge.New(o.Store, bridge.Options{CallbackTimeout: o.Timeout, Now: o.Now})
-	return &Manager{o: o, bridges: lc, ackWait: lc.AckWait(), log: o.Log, metrics: o.Metrics,
+	m := &Manager{o: o, bridges: lc, ackWait: lc.AckWait(), log: o.Log, metrics: o.Metrics,
 		pushed: make(chan *nats.Msg, pushedBuffer), runq: make(chan *worker)}
+	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
+		m.poster = newPoster(tr) // it never follows a redirect either
+	}
+	return m
 }
 
 // nakAll hands back at once, unacknowledged, what is waiting in ch.
@@ -163,8 +169,9 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	hard, hardCancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hardCancel()
 	m.hard = hard
+	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
-	defer m.o.Client.CloseIdleConnections()
+	defer m.poster.closeIdle()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})
 	go m.dispatch(dispatchCtx, dispatched)

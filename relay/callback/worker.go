@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -488,9 +489,14 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		"Webhook-Signature": {w.signer.Sign(id, ts, body)},
 	}
 	w.m.metrics.InFlight.Add(1)
-	ctx, cancel := context.WithDeadline(w.m.hard, deadline)
-	a, err := post(o.Client, req.WithContext(ctx))
-	cancel()
+	var a reply
+	if w.m.poster.handles(req) {
+		a, err = w.m.poster.post(w.m.hard, deadline, req, body)
+	} else {
+		ctx, cancel := context.WithDeadline(w.m.hard, deadline)
+		a, err = postWith(o.Client, req.WithContext(ctx))
+		cancel()
+	}
 	w.m.metrics.InFlight.Add(-1)
 	if err != nil {
 		var ue *url.Error
@@ -506,6 +512,17 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 	r := result{status: a.status}
 	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(a.retryAfter, now)
 	return r
+}
+
+// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body.
+func postWith(c *http.Client, req *http.Request) (reply, error) {
+	resp, err := c.Do(req)
+	if err != nil {
+		return reply{}, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
+	resp.Body.Close()
+	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
 }
 
 // gone marks the bridge's callback gone and stops the worker.
