@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bbb-chat/bbb-chat/internal/bbbmsg"
+
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 )
@@ -18,7 +20,7 @@ func TestMetricNames(t *testing.T) {
 	// The callback metrics join once the state is open; the series with labels only known at run time (envelope
 	// name, BBB version) appear with the first chat message.
 	r.waitMetric(t, "bbbchat_relay_callback_workers", func(float64) bool { return true })
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-names", "1-names", "w_a", "hi", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-names", "1-names", "w_a", "hi", 1))
 	r.waitMetric(t, `bbbchat_relay_redis_events_total{name="GroupChatMessageBroadcastEvtMsg"}`,
 		func(v float64) bool { return v == 1 })
 	_, body, err := httpGet(r.base + "/metrics")

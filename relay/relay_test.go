@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/bbbmsg"
+
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -62,8 +64,8 @@ func TestCapturedEvents(t *testing.T) {
 	}
 
 	// left (another user), MeetingEnded then MeetingDestroyed: one meeting.ended event.
-	w.publish(t, bbb.ChannelFromAkka, ev[3], meetingEnded(t, "MeetingEndedEvtMsg", capturedMeeting, 1698771307700), ev[4],
-		meetingEnded(t, "MeetingEndedEvtMsg", other, 1698771307800))
+	w.publish(t, bbb.ChannelFromAkka, ev[3], bbbmsg.MeetingEnded(t, "MeetingEndedEvtMsg", capturedMeeting, 1698771307700), ev[4],
+		bbbmsg.MeetingEnded(t, "MeetingEndedEvtMsg", other, 1698771307800))
 	r.waitMetric(t, `bbbchat_relay_events_duplicate_total{type="meeting.ended"}`, func(v float64) bool { return v == 1 })
 	got := waitEvents(t, nc, 6)
 	golden(t, filepath.Join("testdata", "captured-2.7.golden.json"), got)
@@ -141,9 +143,9 @@ func TestTwoRelays(t *testing.T) {
 	ts := int64(1700000000000)
 	for i := range 100 {
 		user := "w_u" + strconv.Itoa(i)
-		msgs = append(msgs, userJoined(t, meeting, user, "User "+strconv.Itoa(i), ts+int64(i)),
-			chatMsg(t, meeting, fmt.Sprintf("%d-msg%05d", ts+int64(i), i), user, "hello "+strconv.Itoa(i), ts+int64(i)),
-			userLeft(t, meeting, user, ts+int64(i)))
+		msgs = append(msgs, bbbmsg.UserJoined(t, meeting, user, "User "+strconv.Itoa(i), ts+int64(i)),
+			bbbmsg.Chat(t, meeting, fmt.Sprintf("%d-msg%05d", ts+int64(i), i), user, "hello "+strconv.Itoa(i), ts+int64(i)),
+			bbbmsg.UserLeft(t, meeting, user, ts+int64(i)))
 	}
 	w.publish(t, bbb.ChannelFromAkka, msgs...)
 	settled := func(r *relayProc) func() bool {
@@ -194,7 +196,7 @@ func TestThroughput(t *testing.T) {
 	const n = 10000
 	pipe := w.rdb.Pipeline()
 	for i := range n {
-		pipe.Publish(t.Context(), bbb.ChannelFromAkka, chatMsg(t, fmt.Sprintf("m-%d", i%50), fmt.Sprintf("%d-burst", i), "w_a", "hello", int64(i)))
+		pipe.Publish(t.Context(), bbb.ChannelFromAkka, bbbmsg.Chat(t, fmt.Sprintf("m-%d", i%50), fmt.Sprintf("%d-burst", i), "w_a", "hello", int64(i)))
 	}
 	start := time.Now()
 	if _, err := pipe.Exec(t.Context()); err != nil {
@@ -226,13 +228,13 @@ func TestRedisRestart(t *testing.T) {
 	r := startRelay(t, w.env(t))
 	r.waitReady(t)
 	nc, _ := connect(t, testenv.NATSURL(w.nats))
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-redis", "1-before", "w_a", "before", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-redis", "1-before", "w_a", "before", 1))
 	waitEvents(t, nc, 1)
 
 	w.redis.Restart()
 	r.waitMetric(t, "bbbchat_relay_redis_gaps_total", func(v float64) bool { return v == 1 })
 	r.waitMetric(t, "bbbchat_relay_redis_subscribed", func(v float64) bool { return v == 1 })
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-redis", "2-after", "w_a", "after", 2))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-redis", "2-after", "w_a", "after", 2))
 	got := waitEvents(t, nc, 2)
 	if e := got[1].event(t); e.ID != "2-after" || e.Text != "after" {
 		t.Fatalf("after the restart: %+v", e)
@@ -252,14 +254,14 @@ func TestNATSRestart(t *testing.T) {
 	r := startRelay(t, w.env(t))
 	r.waitReady(t)
 	nc, _ := connect(t, testenv.NATSURL(w.nats))
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-nats", "1-a", "w_a", "a", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-nats", "1-a", "w_a", "a", 1))
 	waitEvents(t, nc, 1)
 
 	w.nats.Stop()
 	r.waitMetric(t, "bbbchat_relay_nats_connected", func(v float64) bool { return v == 0 })
 	var during [][]byte
 	for i := range 20 {
-		during = append(during, chatMsg(t, "m-nats", fmt.Sprintf("%d-during", 10+i), "w_a", "during "+strconv.Itoa(i), int64(10+i)))
+		during = append(during, bbbmsg.Chat(t, "m-nats", fmt.Sprintf("%d-during", 10+i), "w_a", "during "+strconv.Itoa(i), int64(10+i)))
 	}
 	w.publish(t, bbb.ChannelFromAkka, during...)
 	r.waitMetric(t, `bbbchat_relay_redis_events_total{name="GroupChatMessageBroadcastEvtMsg"}`, func(v float64) bool { return v == 21 })
@@ -267,7 +269,7 @@ func TestNATSRestart(t *testing.T) {
 		t.Errorf("/readyz with NATS down = %d, want 503", code)
 	}
 	w.nats.Start()
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-nats", "99-after", "w_a", "after", 99))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-nats", "99-after", "w_a", "after", 99))
 	got := waitEvents(t, nc, 22)
 	for i, g := range got[1:21] {
 		if e := g.event(t); e.Text != "during "+strconv.Itoa(i) {
@@ -307,7 +309,7 @@ func TestEmbeddedNATS(t *testing.T) {
 		return strings.Contains(r.Output(), "started the embedded NATS JetStream server")
 	})
 	nc, s := connect(t, natsURL)
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-emb", "1-kept", "w_a", "kept &amp; sound", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-emb", "1-kept", "w_a", "kept &amp; sound", 1))
 	got := waitEvents(t, nc, 1)
 	if e := got[0].event(t); e.Text != "kept & sound" || e.BBBVersion != "2.5" {
 		t.Fatalf("event %+v: want 2.x text unescaped and the version inferred from the event (2.5)", e)
@@ -334,7 +336,7 @@ func TestEmbeddedNATS(t *testing.T) {
 	if got := waitEvents(t, nc2, 1); got[0].event(t).ID != "1-kept" {
 		t.Fatalf("after the takeover: %s", dump(got))
 	}
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-emb", "2-new", "w_a", "new", 2))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-emb", "2-new", "w_a", "new", 2))
 	waitEvents(t, nc2, 2)
 	nc2.Close()
 
@@ -347,7 +349,7 @@ func TestEmbeddedNATS(t *testing.T) {
 	if e := got[1].event(t); e.ID != "2-new" {
 		t.Fatalf("after restart: %s", dump(got))
 	}
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-emb", "3-later", "w_a", "later", 3))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-emb", "3-later", "w_a", "later", 3))
 	waitEvents(t, nc3, 3)
 }
 
@@ -385,9 +387,9 @@ func TestGarbage(t *testing.T) {
 	// Well-formed, but of no interest or for meetings nobody knows: nothing in the buckets changes.
 	w.publish(t, bbb.ChannelFromAkka,
 		[]byte(`{"envelope":{"name":"SomethingNewEvtMsg","timestamp":1},"core":{"header":{"name":"SomethingNewEvtMsg"},"body":{}}}`),
-		userLeft(t, "m-unknown", "w_nobody", 5),
-		meetingEnded(t, "MeetingDestroyedEvtMsg", "m-unknown", 6),
-		chatMsg(t, "m-unknown", "7-last", "w_x", "still alive", 7))
+		bbbmsg.UserLeft(t, "m-unknown", "w_nobody", 5),
+		bbbmsg.MeetingEnded(t, "MeetingDestroyedEvtMsg", "m-unknown", 6),
+		bbbmsg.Chat(t, "m-unknown", "7-last", "w_x", "still alive", 7))
 	got := waitEvents(t, nc, 3)
 	if e := got[2].event(t); e.ID != "7-last" {
 		t.Fatalf("last event %+v", e)
@@ -432,7 +434,7 @@ func TestSIGTERM(t *testing.T) {
 	r := startRelay(t, w.env(t))
 	r.waitReady(t)
 	nc, _ := connect(t, testenv.NATSURL(w.nats))
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-term", "1-x", "w_a", "x", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-term", "1-x", "w_a", "x", 1))
 	waitEvents(t, nc, 1)
 	start := time.Now()
 	if err := r.Signal(syscall.SIGTERM); err != nil {
@@ -469,7 +471,7 @@ func TestDependenciesDownAtStart(t *testing.T) {
 	w.nats.Start()
 	r.waitReady(t)
 	nc, _ := connect(t, testenv.NATSURL(w.nats))
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-late", "1-late", "w_a", "late", 1))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-late", "1-late", "w_a", "late", 1))
 	waitEvents(t, nc, 1)
 	if m := r.metrics(t); m["bbbchat_relay_redis_gaps_total"] != 0 {
 		t.Errorf("the first subscription counted as a gap")
@@ -477,7 +479,7 @@ func TestDependenciesDownAtStart(t *testing.T) {
 
 	w.nats.Stop()
 	r.waitMetric(t, "bbbchat_relay_nats_connected", func(v float64) bool { return v == 0 })
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-late", "2-lost", "w_a", "lost", 2))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-late", "2-lost", "w_a", "lost", 2))
 	r.waitMetric(t, "bbbchat_relay_publish_queue", func(v float64) bool { return v == 1 })
 	start := time.Now()
 	if err := r.Signal(syscall.SIGTERM); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/bbbmsg"
+
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 )
@@ -45,7 +47,7 @@ func TestServeInProcess(t *testing.T) {
 	w.nats.Stop()
 	r.waitMetric(t, "bbbchat_relay_nats_connected", func(v float64) bool { return v == 0 })
 	for i := range 5 {
-		w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-in", fmt.Sprintf("%d-x", i), "w_a", fmt.Sprint(i), int64(i)))
+		w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-in", fmt.Sprintf("%d-x", i), "w_a", fmt.Sprint(i), int64(i)))
 	}
 	r.waitMetric(t, `bbbchat_relay_redis_events_total{name="GroupChatMessageBroadcastEvtMsg"}`, func(v float64) bool { return v == 6 })
 	w.nats.Start()
@@ -59,7 +61,7 @@ func TestServeInProcess(t *testing.T) {
 	w.redis.Restart()
 	r.waitMetric(t, "bbbchat_relay_redis_gaps_total", func(v float64) bool { return v == 1 })
 	r.waitMetric(t, "bbbchat_relay_redis_subscribed", func(v float64) bool { return v == 1 })
-	w.publish(t, bbb.ChannelFromAkka, chatMsg(t, "m-in", "after-redis", "w_a", "after", 100))
+	w.publish(t, bbb.ChannelFromAkka, bbbmsg.Chat(t, "m-in", "after-redis", "w_a", "after", 100))
 	waitEvents(t, nc, 11)
 	if m := r.metrics(t); m[`bbbchat_relay_decode_errors_total{reason="not_json"}`] != 1 ||
 		m[`bbbchat_relay_decode_errors_total{reason="bad_UserLeftMeetingEvtMsg"}`] != 1 {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/bbbmsg"
+
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -24,7 +26,7 @@ func TestBuildEvent(t *testing.T) {
 	v27 := bbb.Version{Major: 2, Minor: 7}
 	v30 := bbb.Version{Major: 3, Minor: 0}
 	created := func(parent string, breakout bool) []byte {
-		return mustJSON(t, obj{
+		return bbbmsg.JSON(t, obj{
 			"envelope": obj{"name": "MeetingCreatedEvtMsg", "timestamp": 5},
 			"core": obj{"header": obj{"name": "MeetingCreatedEvtMsg"}, "body": obj{"props": obj{
 				"meetingProp":   obj{"name": "Room", "extId": "ext-1", "intId": "int-1", "isBreakout": breakout},
@@ -43,7 +45,7 @@ func TestBuildEvent(t *testing.T) {
 		subject string
 	}{
 		{
-			name: "2.x chat is unescaped", raw: chatMsg(t, "m", "1-a", "w_a", "a &lt;b&gt; <a href='event:https://x.org'><u>https://x.org</u></a>", 9),
+			name: "2.x chat is unescaped", raw: bbbmsg.Chat(t, "m", "1-a", "w_a", "a &lt;b&gt; <a href='event:https://x.org'><u>https://x.org</u></a>", 9),
 			v: v27, ext: "ext", wantOK: true, subject: "bbbchat.m.message",
 			check: func(t *testing.T, e state.Event) {
 				if e.Text != "a <b> https://x.org" || e.ID != "1-a" || e.MessageID != "1-a" || e.ExternalMeetingID != "ext" ||
@@ -53,7 +55,7 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
-			name: "3.0 chat is Markdown, kept", raw: chatMsg(t, "m", "1-a", "w_a", "a &lt;b&gt;", 9), v: v30, wantOK: true,
+			name: "3.0 chat is Markdown, kept", raw: bbbmsg.Chat(t, "m", "1-a", "w_a", "a &lt;b&gt;", 9), v: v30, wantOK: true,
 			check: func(t *testing.T, e state.Event) {
 				if e.Text != "a &lt;b&gt;" || e.BBBVersion != "3.0" {
 					t.Errorf("%+v", e)
@@ -61,7 +63,7 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
-			name: "unknown version: no version field", raw: chatMsg(t, "m", "1-a", "w_a", "x", 9), wantOK: true,
+			name: "unknown version: no version field", raw: bbbmsg.Chat(t, "m", "1-a", "w_a", "x", 9), wantOK: true,
 			check: func(t *testing.T, e state.Event) {
 				if e.BBBVersion != "" {
 					t.Errorf("%+v", e)
@@ -69,7 +71,7 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
-			name: "meeting ended", raw: meetingEnded(t, "MeetingEndedEvtMsg", "m", 1), v: v27, wantOK: true,
+			name: "meeting ended", raw: bbbmsg.MeetingEnded(t, "MeetingEndedEvtMsg", "m", 1), v: v27, wantOK: true,
 			subject: "bbbchat.m.meeting.ended",
 			check: func(t *testing.T, e state.Event) {
 				if e.ID != "ended-m" || e.Type != state.TypeMeetingEnded {
@@ -78,7 +80,7 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
-			name: "meeting destroyed: the same id", raw: meetingEnded(t, "MeetingDestroyedEvtMsg", "m", 2), wantOK: true,
+			name: "meeting destroyed: the same id", raw: bbbmsg.MeetingEnded(t, "MeetingDestroyedEvtMsg", "m", 2), wantOK: true,
 			check: func(t *testing.T, e state.Event) {
 				if e.ID != "ended-m" {
 					t.Errorf("%+v", e)
@@ -104,7 +106,7 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
-			name: "user joined", raw: userJoined(t, "m", "w_b", "Bob", 3), wantOK: true, subject: "bbbchat.m.user.joined",
+			name: "user joined", raw: bbbmsg.UserJoined(t, "m", "w_b", "Bob", 3), wantOK: true, subject: "bbbchat.m.user.joined",
 			check: func(t *testing.T, e state.Event) {
 				if e.UserID != "w_b" || e.UserName != "Bob" || e.UserRole != "VIEWER" || e.ExternalUserID != "w_b" {
 					t.Errorf("%+v", e)
@@ -137,8 +139,8 @@ func TestBuildEvent(t *testing.T) {
 // Ids of events without a BBB id depend on the payload only: the same bytes give the same id in every relay, and
 // two distinct events differ.
 func TestEventIDStable(t *testing.T) {
-	a := userJoined(t, "m", "w_a", "A", 1)
-	b := userJoined(t, "m", "w_a", "A", 2)
+	a := bbbmsg.UserJoined(t, "m", "w_a", "A", 1)
+	b := bbbmsg.UserJoined(t, "m", "w_a", "A", 2)
 	ea, _ := buildEvent(decode(t, a), a, bbb.Version{}, "")
 	ea2, _ := buildEvent(decode(t, a), bytes.Clone(a), bbb.Version{Major: 2, Minor: 7}, "other")
 	eb, _ := buildEvent(decode(t, b), b, bbb.Version{}, "")
