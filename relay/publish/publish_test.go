@@ -323,11 +323,71 @@ func libraryVerdict(m *nats.Msg) (Result, error) {
 	return Stored, nil
 }
 
-// FuzzParseAck is differential against the library: whatever comes back on the reply subject, parseAck's verdict
-// (stored, duplicate, the stream's error or not an acknowledgement) is the one nats.go's own types give the
-// answer, so the hand parser never takes an error for a stored event, a duplicate for a new one, or the reverse.
-func FuzzParseAck(f *testing.F) {
-	for _, s := range []string{
+// libraryVerdict is nats.go's verdict: a stand-in stream answers publishes made with nats.go's asynchronous
+// publish with the answers FuzzParseAck starts from and a few more, and what nats.go makes of each is what
+// libraryVerdict and parseAck say.
+func TestLibraryVerdict(t *testing.T) {
+	t.Parallel()
+	answers := append(parseAckSeeds(), `{"stream":"X","seq":1,"ſtream":"Y"}`, `{"stream":"X","seq":1.5}`,
+		`{"stream":"X","seq":1,"val":2}`, `{"type":1,"stream":"X","seq":1}`, `{"stream":"X","seq":1,"error":{"err_code":70000}}`,
+		`{"stream":"X","seq":1,"error":{}}`, `{"stream":"X","seq":1} `, `{"stream":"X","seq":1}{}`, `"x"`, `{"stream":null,"seq":1}`)
+	ns := testenv.NATS(t)
+	nc, err := nats.Connect(testenv.NATSURL(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	answer := map[string][]byte{}
+	sub, err := nc.Subscribe("answer.*", func(m *nats.Msg) {
+		mu.Lock()
+		data := answer[m.Subject]
+		mu.Unlock()
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, data := range answers {
+		subject := fmt.Sprint("answer.", i)
+		mu.Lock()
+		answer[subject] = []byte(data)
+		mu.Unlock()
+		paf, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: []byte("event")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			libRes Result
+			libErr error
+		)
+		select {
+		case ack := <-paf.Ok():
+			libRes = Stored
+			if ack.Duplicate {
+				libRes = Duplicate
+			}
+		case libErr = <-paf.Err():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q: nats.go gave no verdict", data)
+		}
+		m := &nats.Msg{Data: []byte(data)}
+		for name, verdict := range map[string]func(*nats.Msg) (Result, error){"libraryVerdict": libraryVerdict, "parseAck": parseAck} {
+			res, err := verdict(m)
+			if fmt.Sprint(res, err) != fmt.Sprint(libRes, libErr) {
+				t.Errorf("%q: %s says %v, %v; nats.go says %v, %v", data, name, res, err, libRes, libErr)
+			}
+		}
+	}
+}
+
+func parseAckSeeds() []string {
+	return []string{
 		`{"stream":"BBBCHAT_EVENTS","seq":42}`,
 		`{"stream":"BBBCHAT_EVENTS","domain":"hub","seq":42}`,
 		`{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true}`,
@@ -340,7 +400,14 @@ func FuzzParseAck(f *testing.F) {
 		`{"error":null,"stream":"X","seq":1}`,
 		`{"stream":"","seq":1}`, `{"stream":"X","seq":01}`, `{"type":"io.nats.jetstream.api.v1.pub_ack"}`,
 		``, `{"error":`, `null`, `[]`,
-	} {
+	}
+}
+
+// FuzzParseAck is differential against the library: whatever comes back on the reply subject, parseAck's verdict
+// (stored, duplicate, the stream's error or not an acknowledgement) is the one nats.go's own types give the
+// answer, so the hand parser never takes an error for a stored event, a duplicate for a new one, or the reverse.
+func FuzzParseAck(f *testing.F) {
+	for _, s := range parseAckSeeds() {
 		f.Add([]byte(s), false)
 	}
 	f.Add([]byte(nil), true)
