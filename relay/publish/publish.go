@@ -1,7 +1,13 @@
 // Package publish owns relay's way into the events stream: the publisher that puts every event read from Redis
-// into the stream, in the order it came, with nats.go's asynchronous publish (the event id as the message id, so
-// the stream deduplicates), riding out NATS outages in a bounded buffer. It reports in the
-// bbbchat_relay_events_* and bbbchat_relay_publish_* metrics and the Redis→NATS hop histogram.
+// into the stream, in the order it came, with the event id as the message id (so the stream deduplicates), riding
+// out NATS outages in a bounded buffer. It reports in the bbbchat_relay_events_* and bbbchat_relay_publish_*
+// metrics and the Redis→NATS hop histogram.
+//
+// The publisher is a hand version, kept for measured speed: it publishes with a reply subject of its own, reads
+// the acknowledgements on its own goroutine and parses them itself (parseAck), where nats.go's asynchronous
+// publish cost relay CPU and missed the forward target. FuzzParseAck is a differential test against the library:
+// for any answer, parseAck's verdict must be the one nats.go's types give. See docs/performance.md, "Hand-written
+// code kept".
 //
 // It must not decode Redis messages (package redisfeed makes the events), must not touch the KV buckets (package
 // keep applies what a stored event means, through the Done hook) and must never make the reader wait: a full
@@ -10,9 +16,12 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,47 +53,24 @@ const (
 	Lost                    // given up after repeated errors
 )
 
-// flight is one publish awaiting the stream's acknowledgement (nats.go's future for it).
+// flight is one publish awaiting the stream's acknowledgement.
 type flight struct {
-	it      *Item
-	ok      <-chan *jetstream.PubAck
-	failed  <-chan error
-	settled bool // the acknowledgement (or an error) arrived
-	res     Result
-	err     error
+	it       *Item
+	token    uint64    // the last token of the publish's reply subject
+	deadline time.Time // when it counts as timed out
+	settled  bool      // the acknowledgement (or an error) arrived
+	res      Result
+	err      error
 }
 
-// settle records the acknowledgement or the error; ack nil means err.
-func (f *flight) settle(ack *jetstream.PubAck, err error) {
-	f.settled = true
-	switch {
-	case err != nil:
-		f.err = err
-	case ack.Duplicate:
-		f.res = Duplicate
-	default:
-		f.res = Stored
-	}
-}
-
-// poll settles f if its answer is in, without waiting; it reports whether f is settled.
-func (f *flight) poll() bool {
-	if f.settled {
-		return true
-	}
-	select {
-	case ack := <-f.ok:
-		f.settle(ack, nil)
-	case err := <-f.failed:
-		f.settle(nil, err)
-	default:
-	}
-	return f.settled
-}
+// errPublishTimeout: the stream did not acknowledge a publish in time (NATS slow, or the reply lost in a
+// reconnect). Sending it again is safe: the stream deduplicates by event id.
+var errPublishTimeout = errors.New("no acknowledgement from the stream in time")
 
 // Publisher puts events into the stream in the order they came from Redis, asynchronously: up to window
-// publishes await their acknowledgement at once (nats.go's asynchronous publish, each with the event id as its
-// message id), so relay keeps up with thousands of events a second.
+// publishes await their acknowledgement at once, each with the event id as its message id, so relay keeps up with
+// thousands of events a second. It publishes with a reply subject of its own and reads the acknowledgements from a
+// channel subscription on its own goroutine, so an acknowledgement wakes the publisher and nothing else.
 //
 // Redis pub/sub cannot be paused, so the reader never waits on the publisher: Enqueue takes an event or, when the
 // buffer (NATS down or too slow) is full, drops it and says so loudly.
@@ -240,33 +226,190 @@ func isTransient(err error) bool {
 		errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrSlowConsumer) ||
-		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
-		errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
+		errors.Is(err, errPublishTimeout) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, context.DeadlineExceeded)
+}
+
+// parseAck reads the stream's answer to a publish: stored, a duplicate of a stored event, or an error. Its verdict
+// is the one nats.go's own reading of the answer gives (FuzzParseAck holds it to that); the answers nats-server
+// writes are read without a JSON decoder, anything else is decoded as nats.go decodes it.
+func parseAck(m *nats.Msg) (Result, error) {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		return 0, jetstream.ErrNoStreamResponse // no stream takes the subject
+	}
+	if res, ok := fastAck(m.Data); ok {
+		return res, nil
+	}
+	// nats.go's pubAckResponse: the API response's type and error, and the acknowledgement.
+	var a struct {
+		Type  string              `json:"type"`
+		Error *jetstream.APIError `json:"error"`
+		*jetstream.PubAck
+	}
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if a.Error != nil {
+		return 0, a.Error
+	}
+	if a.PubAck == nil || a.Stream == "" {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if a.Duplicate {
+		return Duplicate, nil
+	}
+	return Stored, nil
+}
+
+// fastAck reads an acknowledgement in the forms nats-server writes, {"stream":"EVENTS","seq":42} with optionally
+// "domain":"…" and "duplicate": true, without a JSON decoder. It takes only a JSON object whose keys are stream,
+// domain, seq and duplicate, each at most once, spelled exactly so, with a non-empty plain ASCII stream name, a
+// plain ASCII domain, seq a uint64 and duplicate a boolean; ok false for anything else (encoding/json's reading
+// of it could differ: other keys, keys in another case or with escapes, repeated keys, null, errors).
+func fastAck(data []byte) (res Result, ok bool) {
+	i := 0
+	ws := func() {
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+			i++
+		}
+	}
+	// str reads a string with no escapes and only printable ASCII in it.
+	str := func() ([]byte, bool) {
+		if i >= len(data) || data[i] != '"' {
+			return nil, false
+		}
+		i++
+		start := i
+		for ; i < len(data) && data[i] != '"'; i++ {
+			if c := data[i]; c < 0x20 || c > 0x7e || c == '\\' {
+				return nil, false
+			}
+		}
+		if i >= len(data) {
+			return nil, false
+		}
+		i++
+		return data[start : i-1], true
+	}
+	const (
+		seenStream = 1 << iota
+		seenDomain
+		seenSeq
+		seenDuplicate
+	)
+	var (
+		seen      int
+		stream    bool // non-empty
+		duplicate bool
+	)
+	ws()
+	if i >= len(data) || data[i] != '{' {
+		return 0, false
+	}
+	i++
+	for {
+		ws()
+		key, ok := str()
+		if !ok {
+			return 0, false
+		}
+		ws()
+		if i >= len(data) || data[i] != ':' {
+			return 0, false
+		}
+		i++
+		ws()
+		var bit int
+		switch string(key) {
+		case "stream", "domain":
+			bit = seenStream
+			if key[0] == 'd' {
+				bit = seenDomain
+			}
+			v, ok := str()
+			if !ok {
+				return 0, false
+			}
+			if bit == seenStream {
+				stream = len(v) > 0
+			}
+		case "seq":
+			bit = seenSeq
+			start := i
+			for i < len(data) && data[i] >= '0' && data[i] <= '9' {
+				i++
+			}
+			// A JSON integer (no leading zero) that fits a uint64 (19 digits always do).
+			if n := i - start; n == 0 || n > 19 || n > 1 && data[start] == '0' {
+				return 0, false
+			}
+		case "duplicate":
+			bit = seenDuplicate
+			switch {
+			case len(data)-i >= 4 && string(data[i:i+4]) == "true":
+				duplicate = true
+				i += 4
+			case len(data)-i >= 5 && string(data[i:i+5]) == "false":
+				i += 5
+			default:
+				return 0, false
+			}
+		default:
+			return 0, false
+		}
+		if seen&bit != 0 {
+			return 0, false
+		}
+		seen |= bit
+		ws()
+		if i >= len(data) {
+			return 0, false
+		}
+		if data[i] == ',' {
+			i++
+			continue
+		}
+		if data[i] != '}' {
+			return 0, false
+		}
+		i++
+		break
+	}
+	ws()
+	if i != len(data) || !stream {
+		return 0, false
+	}
+	if duplicate {
+		return Duplicate, true
+	}
+	return Stored, true
 }
 
 // Run publishes until the queue is closed and everything in it settled, or until ctx (the shutdown deadline)
 // ends; what is left then is counted as unflushed.
 func (p *Publisher) Run(ctx context.Context) {
-	// The acknowledgements time out after p.timeout (nats.go's timer); nats.go fails those in flight when the
-	// connection is lost. At most window await theirs, so nats.go's own limit never stalls a publish.
-	js, err := jetstream.New(p.nc, jetstream.WithPublishAsyncMaxPending(p.window),
-		jetstream.WithPublishAsyncTimeout(p.timeout))
-	if err != nil { // only options out of range
-		p.log.Error("cannot publish to the stream", "err", err)
-		return
-	}
 	var (
 		retry    []*Item   // failed, to send again before anything newer, kept in seq order
-		inflight []*flight // sent, awaiting acknowledgement, in send (and so seq) order
+		inflight []*flight // sent, awaiting acknowledgement, in send order (and so in token and seq order)
 		held     []*flight // stored while an older event waits to be sent again, kept in seq order
 		next     *Item     // taken from the queue, not sent yet
 		closed   bool      // the queue is closed: no more events
 		failing  bool      // an error happened: drain inflight, wait, then resend
 		backoff  = p.retry.Start()
+		token    uint64
+		sub      *nats.Subscription
+		acks     = make(chan *nats.Msg, 2*p.window+64) // never full: at most window publishes await an answer
+		inbox    = p.nc.NewInbox() + "."
+		timer    = time.NewTimer(time.Hour)
+		armed    time.Time // the deadline timer is set for
 	)
+	timer.Stop()
 	defer func() {
+		timer.Stop()
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
 		for _, f := range held { // in the stream already
 			p.finish(ctx, f.it, f.res)
 		}
@@ -340,9 +483,38 @@ func (p *Publisher) Run(ctx context.Context) {
 			return nil
 		}
 	}
+	// answer settles the flight an acknowledgement is for; one for a flight no longer waited for is ignored.
+	answer := func(m *nats.Msg) {
+		tok, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, inbox), 10, 64)
+		if err != nil {
+			return
+		}
+		i := sort.Search(len(inflight), func(i int) bool { return inflight[i].token >= tok })
+		if i == len(inflight) || inflight[i].token != tok || inflight[i].settled {
+			return
+		}
+		f := inflight[i]
+		f.settled = true
+		f.res, f.err = parseAck(m)
+	}
+	buf := make([]byte, 0, 64)
 	for {
 		if ctx.Err() != nil {
 			return
+		}
+		if sub == nil {
+			s, err := p.nc.ChanSubscribe(inbox+"*", acks)
+			if err != nil {
+				if ok, n := p.limit.Allow("publish-subscribe"); ok {
+					p.log.Warn("cannot subscribe to the stream's acknowledgements, retrying", "err", err,
+						"retries_before", n)
+				}
+				if !p.sleep(ctx, backoff.Next()) {
+					return
+				}
+				continue
+			}
+			sub = s
 		}
 		// Send while the window has room.
 		if !failing && p.ready() {
@@ -351,23 +523,32 @@ func (p *Publisher) Run(ctx context.Context) {
 				if it == nil {
 					break
 				}
-				msg := &nats.Msg{Subject: it.Event.Subject(), Data: it.Payload}
-				paf, err := js.PublishMsgAsync(msg, jetstream.WithMsgID(it.Event.ID))
-				if err != nil {
+				token++
+				buf = strconv.AppendUint(append(buf[:0], inbox...), token, 10)
+				msg := &nats.Msg{Subject: it.Event.Subject(), Reply: string(buf), Data: it.Payload,
+					Header: nats.Header{jetstream.MsgIDHeader: []string{it.Event.ID}}}
+				if err := p.nc.PublishMsg(msg); err != nil {
 					if p.failed(ctx, it, err) {
 						addRetry(it)
 					}
 					failing = true
 					break
 				}
-				inflight = append(inflight, &flight{it: it, ok: paf.Ok(), failed: paf.Err()})
+				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout)})
 			}
 		}
-		// Settle, in send order, what was answered.
-		for len(inflight) > 0 && inflight[0].poll() {
+		// Settle, in send order, what was answered or timed out.
+		now := p.now()
+		for len(inflight) > 0 {
 			f := inflight[0]
+			if !f.settled && now.Before(f.deadline) {
+				break
+			}
 			inflight[0] = nil
 			inflight = inflight[1:]
+			if !f.settled {
+				f.err = errPublishTimeout
+			}
 			if f.err != nil {
 				if p.failed(ctx, f.it, f.err) {
 					addRetry(f.it)
@@ -391,17 +572,28 @@ func (p *Publisher) Run(ctx context.Context) {
 		}
 		release()
 		if len(inflight) > 0 {
-			// Wait for the oldest publish's answer or (with room in the window) the next event.
+			if d := inflight[0].deadline; !d.Equal(armed) {
+				timer.Reset(d.Sub(now))
+				armed = d
+			}
+			// Wait for an answer, the oldest publish's deadline, or (with room in the window) the next event.
 			var queue <-chan *Item
 			if !failing && !closed && next == nil && len(retry) == 0 && len(inflight) < p.window {
 				queue = p.queue
 			}
-			head := inflight[0]
 			select {
-			case ack := <-head.ok:
-				head.settle(ack, nil)
-			case err := <-head.failed:
-				head.settle(nil, err)
+			case m := <-acks:
+				answer(m)
+				for more := true; more; { // take what else arrived without waiting
+					select {
+					case m := <-acks:
+						answer(m)
+					default:
+						more = false
+					}
+				}
+			case <-timer.C:
+				armed = time.Time{}
 			case it, ok := <-queue:
 				if !ok {
 					closed = true
@@ -432,6 +624,8 @@ func (p *Publisher) Run(ctx context.Context) {
 				} else {
 					next = it
 				}
+			case m := <-acks:
+				answer(m) // late: its flight was given up already
 			case <-ctx.Done():
 				return
 			}

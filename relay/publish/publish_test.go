@@ -2,9 +2,12 @@ package publish
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +21,56 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+func TestParseAck(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		data   string
+		header nats.Header
+		want   Result
+		err    string
+	}{
+		{"stored", `{"stream":"BBBCHAT_EVENTS","seq":42}`, nil, Stored, ""},
+		{"stored in a domain", `{"stream":"BBBCHAT_EVENTS","domain":"hub","seq":42}`, nil, Stored, ""},
+		{"duplicate", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true}`, nil, Duplicate, ""},
+		{"duplicate, no space", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate":true}`, nil, Duplicate, ""},
+		{"not a duplicate", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": false}`, nil, Stored, ""},
+		{"pretty", "{ \"stream\" : \"BBBCHAT_EVENTS\" ,\n \"seq\" : 42 }\n", nil, Stored, ""},
+		{"other keys", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate":true,"batch":"b1","count":3}`, nil, Duplicate, ""},
+		{"key in another case", `{"stream":"BBBCHAT_EVENTS","seq":42,"Duplicate":true}`, nil, Duplicate, ""},
+		{"key escaped", `{"stream":"BBBCHAT_EVENTS","seq":42,"\u0064uplicate":true}`, nil, Duplicate, ""},
+		{"key repeated, the last counts", `{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate":true,"duplicate":false}`, nil, Stored, ""},
+		{"duplicate mentioned in a value", `{"stream":"x\"duplicate\": true","seq":42}`, nil, Stored, ""},
+		{"refused", `{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"},"stream":"BBBCHAT_EVENTS","seq":0}`, nil, 0, "message size exceeds maximum allowed"},
+		{"unavailable", `{"error":{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}}`, nil, 0, "temporarily unavailable"},
+		{"error in another case", `{"stream":"X","seq":0,"Error":{"code":400,"description":"refused"}}`, nil, 0, "refused"},
+		{"error key escaped", `{"stream":"X","seq":0,"\u0065rror":{"code":400,"description":"refused"}}`, nil, 0, "refused"},
+		{"error null", `{"stream":"X","seq":1,"error":null}`, nil, Stored, ""},
+		{"no stream", ``, nats.Header{"Status": []string{"503"}}, 0, jetstream.ErrNoStreamResponse.Error()},
+		{"empty", ``, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"stream name empty", `{"stream":"","seq":42}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"not an ack", `{"type":"io.nats.jetstream.api.v1.pub_ack"}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"null", `null`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"broken error", `{"error":`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"trailing garbage", `{"stream":"X","seq":42}x`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"seq with a leading zero", `{"stream":"X","seq":042}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"seq beyond uint64", `{"stream":"X","seq":18446744073709551616}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+		{"domain not a string", `{"stream":"X","domain":1,"seq":42}`, nil, 0, jetstream.ErrInvalidJSAck.Error()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := parseAck(&nats.Msg{Data: []byte(tc.data), Header: tc.header})
+			if tc.err == "" {
+				if err != nil || res != tc.want {
+					t.Fatalf("parseAck = %v, %v; want %v", res, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("parseAck error = %v, want one saying %q", err, tc.err)
+			}
+		})
+	}
+}
+
 func TestIsTransient(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -28,8 +81,7 @@ func TestIsTransient(t *testing.T) {
 		{"JetStream request timeout", &jetstream.APIError{Code: 408}, true},
 		{"refused", &jetstream.APIError{Code: 400, Description: "message size exceeds maximum allowed"}, false},
 		{"no stream", jetstream.ErrNoStreamResponse, true},
-		{"acknowledgement timed out", jetstream.ErrAsyncPublishTimeout, true},
-		{"too many in flight", jetstream.ErrTooManyStalledMsgs, true},
+		{"acknowledgement timed out", errPublishTimeout, true},
 		{"disconnected", nats.ErrDisconnected, true},
 		{"wrapped", fmt.Errorf("publish: %w", nats.ErrConnectionClosed), true},
 		{"invalid acknowledgement", jetstream.ErrInvalidJSAck, false},
@@ -237,4 +289,156 @@ func TestPublisherThroughFaults(t *testing.T) {
 	if n := w.m.publishLost.Load(); n != 1 {
 		t.Errorf("lost = %d, want 1", n)
 	}
+}
+
+// libraryVerdict is how nats.go reads an answer to a publish (jetstream's handling of an asynchronous publish's
+// reply): no answer from a stream, not an acknowledgement, the stream's error, or stored / a duplicate. It decodes
+// with encoding/json into nats.go's PubAck and a struct of its own mirroring the JetStream API response around it.
+func libraryVerdict(m *nats.Msg) (Result, error) {
+	if len(m.Data) == 0 && m.Header.Get("Status") == "503" {
+		return 0, jetstream.ErrNoStreamResponse
+	}
+	var a struct {
+		Type  string `json:"type"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     uint16 `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		*jetstream.PubAck
+	}
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if a.Error != nil {
+		return 0, &jetstream.APIError{Code: a.Error.Code, ErrorCode: jetstream.ErrorCode(a.Error.ErrCode),
+			Description: a.Error.Description}
+	}
+	if a.PubAck == nil || a.Stream == "" {
+		return 0, jetstream.ErrInvalidJSAck
+	}
+	if a.Duplicate {
+		return Duplicate, nil
+	}
+	return Stored, nil
+}
+
+// libraryVerdict is nats.go's verdict: a stand-in stream answers publishes made with nats.go's asynchronous
+// publish with the answers FuzzParseAck starts from and a few more, and what nats.go makes of each is what
+// libraryVerdict and parseAck say.
+func TestLibraryVerdict(t *testing.T) {
+	t.Parallel()
+	answers := append(parseAckSeeds(), `{"stream":"X","seq":1,"ſtream":"Y"}`, `{"stream":"X","seq":1.5}`,
+		`{"stream":"X","seq":1,"val":2}`, `{"type":1,"stream":"X","seq":1}`, `{"stream":"X","seq":1,"error":{"err_code":70000}}`,
+		`{"stream":"X","seq":1,"error":{}}`, `{"stream":"X","seq":1} `, `{"stream":"X","seq":1}{}`, `"x"`, `{"stream":null,"seq":1}`)
+	ns := testenv.NATS(t)
+	nc, err := nats.Connect(testenv.NATSURL(ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	answer := map[string][]byte{}
+	sub, err := nc.Subscribe("answer.*", func(m *nats.Msg) {
+		mu.Lock()
+		data := answer[m.Subject]
+		mu.Unlock()
+		_ = m.Respond(data)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, data := range answers {
+		subject := fmt.Sprint("answer.", i)
+		mu.Lock()
+		answer[subject] = []byte(data)
+		mu.Unlock()
+		paf, err := js.PublishMsgAsync(&nats.Msg{Subject: subject, Data: []byte("event")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			libRes Result
+			libErr error
+		)
+		select {
+		case ack := <-paf.Ok():
+			libRes = Stored
+			if ack.Duplicate {
+				libRes = Duplicate
+			}
+		case libErr = <-paf.Err():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q: nats.go gave no verdict", data)
+		}
+		m := &nats.Msg{Data: []byte(data)}
+		for name, verdict := range map[string]func(*nats.Msg) (Result, error){"libraryVerdict": libraryVerdict, "parseAck": parseAck} {
+			res, err := verdict(m)
+			if fmt.Sprint(res, err) != fmt.Sprint(libRes, libErr) {
+				t.Errorf("%q: %s says %v, %v; nats.go says %v, %v", data, name, res, err, libRes, libErr)
+			}
+		}
+	}
+}
+
+func parseAckSeeds() []string {
+	return []string{
+		`{"stream":"BBBCHAT_EVENTS","seq":42}`,
+		`{"stream":"BBBCHAT_EVENTS","domain":"hub","seq":42}`,
+		`{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true}`,
+		`{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate": true,"batch":"b1","count":3}`,
+		`{"stream":"BBBCHAT_EVENTS","seq":42,"Duplicate":true}`,
+		`{"stream":"BBBCHAT_EVENTS","seq":42,"duplicate":true,"duplicate":false}`,
+		`{"stream":"BBBCHAT_EVENTS","seq":42,"\u0065rror":{"code":400}}`,
+		`{"error":{"code":400,"err_code":10054,"description":"message size exceeds maximum allowed"},"stream":"BBBCHAT_EVENTS","seq":0}`,
+		`{"error":{"code":503,"err_code":10008,"description":"unavailable"}}`,
+		`{"error":null,"stream":"X","seq":1}`,
+		`{"stream":"","seq":1}`, `{"stream":"X","seq":01}`, `{"type":"io.nats.jetstream.api.v1.pub_ack"}`,
+		``, `{"error":`, `null`, `[]`,
+	}
+}
+
+// FuzzParseAck is differential against the library: whatever comes back on the reply subject, parseAck's verdict
+// (stored, duplicate, the stream's error or not an acknowledgement) is the one nats.go's own types give the
+// answer, so the hand parser never takes an error for a stored event, a duplicate for a new one, or the reverse.
+func FuzzParseAck(f *testing.F) {
+	for _, s := range parseAckSeeds() {
+		f.Add([]byte(s), false)
+	}
+	f.Add([]byte(nil), true)
+	f.Fuzz(func(t *testing.T, data []byte, noResponders bool) {
+		m := &nats.Msg{Data: data}
+		if noResponders {
+			m.Header = nats.Header{"Status": []string{"503"}}
+		}
+		res, err := parseAck(m)
+		if err == nil && res != Stored && res != Duplicate {
+			t.Fatalf("parseAck(%q) = %v with no error", data, res)
+		}
+		wantRes, wantErr := libraryVerdict(m)
+		// On any input, JSON or not (nats.go takes what is not JSON for no acknowledgement, so must parseAck).
+		switch {
+		case (err == nil) != (wantErr == nil):
+			t.Fatalf("%q (valid JSON: %v): parseAck says %v, %v; nats.go's types say %v, %v", data, json.Valid(data),
+				res, err, wantRes, wantErr)
+		case err == nil && res != wantRes:
+			t.Fatalf("%q: parseAck says %v, nats.go's types say %v", data, res, wantRes)
+		case err != nil:
+			var got, want *jetstream.APIError
+			if errors.As(err, &got) != errors.As(wantErr, &want) {
+				t.Fatalf("%q: parseAck's error %v, nats.go's types' %v", data, err, wantErr)
+			}
+			if got != nil && *got != *want {
+				t.Fatalf("%q: parseAck's stream error %+v, nats.go's types' %+v", data, *got, *want)
+			}
+			if got == nil && !errors.Is(err, wantErr) {
+				t.Fatalf("%q: parseAck's error %v, nats.go's types' %v", data, err, wantErr)
+			}
+		}
+	})
 }
