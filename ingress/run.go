@@ -198,6 +198,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		ln.Close()
 		return err
 	}
+	go service.NewProcs(log).Adapt(ctx, getenv)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

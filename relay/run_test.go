@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ func TestServeInProcess(t *testing.T) {
 	w := newWorld(t)
 	env := w.env(t)
 	env["BBB_CHAT_LOG_FORMAT"] = "json"
+	env["GOMAXPROCS"] = strconv.Itoa(runtime.GOMAXPROCS(0)) // service.Procs leaves the processors of this test process as they are
 	logs := &testenv.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

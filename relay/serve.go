@@ -91,6 +91,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	if err := service.ServeDebug(ctx, cfg.DebugListen, log); err != nil {
 		return err
 	}
+	go service.NewProcs(log).Adapt(ctx, getenv)
 	v, src := versions.Get()
 	log.Info("relay starting", "version", version, "listen", ln.Addr().String(), "bbb_version", v.String(),
 		"bbb_version_source", src)

@@ -2,8 +2,8 @@
 // SIGHUP can change; errors under the key "err"), go-redis logging, the one NATS connection builder
 // (ConnectNATS), the one SIGHUP reload path (ReloadOnHUP), systemd readiness notification, /healthz and /readyz
 // (one body shape for both), the `healthcheck` probe used by container health checks, the loopback profiles
-// (ServeDebug). It holds nothing about chat, and no metric: each binary counts
-// what the hooks tell it.
+// (ServeDebug) and the processor governor (Procs). It holds nothing about chat, and no metric: each binary
+// counts what the hooks tell it.
 package service
 
 import (
