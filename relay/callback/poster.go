@@ -18,6 +18,8 @@ import (
 // keeps per receiver. net/http's client hands every request to two goroutines of the connection (one writes, one
 // reads) and wakes the caller when the reply is in: at a thousand callbacks a second, those hand-offs were a
 // good part of relay's CPU. Parsing the reply is net/http's (http.ReadResponse); proxies are left to net/http.
+// It is a hand version kept for measured speed (docs/performance.md, "Hand-written code kept");
+// FuzzPosterAgainstNetHTTP holds it to net/http's client on every reply.
 type poster struct {
 	tr          *http.Transport // dialler (with the egress guard), TLS configuration and proxy of the fallback
 	maxIdle     int             // idle connections kept per receiver
