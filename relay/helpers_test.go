@@ -219,4 +219,3 @@ func captured(t testing.TB) [][]byte {
 	return bbbmsg.Captured(t, filepath.Join("testdata", "bbb-2.7-captured-raw.jsonl"))
 }
 
-type obj = map[string]any
