@@ -218,4 +218,3 @@ func dump(rs []received) string {
 func captured(t testing.TB) [][]byte {
 	return bbbmsg.Captured(t, filepath.Join("testdata", "bbb-2.7-captured-raw.jsonl"))
 }
-
