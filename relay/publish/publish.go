@@ -213,22 +213,23 @@ func (p *Publisher) Notify() {
 	}
 }
 
-// isTransient reports errors that say nothing about the event itself: retry until NATS is back.
+// isTransient reports errors that say nothing about the event itself: retry until NATS is back. Which errors mean
+// that NATS cannot be reached is state.Unavailable's to know; the publisher adds its own: its acknowledgement
+// timeout, the server's request timeout, and nats.go's full reconnect buffer or slow reply subscription. Its own
+// context ending is not transient: Run is stopping.
 func isTransient(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return apiErr.Code == 503 || apiErr.Code == 408
+	if errors.Is(err, context.Canceled) {
+		return false
 	}
-	return errors.Is(err, nats.ErrDisconnected) ||
-		errors.Is(err, nats.ErrConnectionClosed) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) ||
+	if state.Unavailable(err) {
+		return true
+	}
+	if apiErr, ok := errors.AsType[*jetstream.APIError](err); ok {
+		return apiErr.Code == 408
+	}
+	return errors.Is(err, errPublishTimeout) ||
 		errors.Is(err, nats.ErrReconnectBufExceeded) ||
-		errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) ||
-		errors.Is(err, nats.ErrSlowConsumer) ||
-		errors.Is(err, errPublishTimeout) ||
-		errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, context.DeadlineExceeded)
+		errors.Is(err, nats.ErrSlowConsumer)
 }
 
 // parseAck reads the stream's answer to a publish: stored, a duplicate of a stored event, or an error. Its verdict

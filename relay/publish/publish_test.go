@@ -85,6 +85,8 @@ func TestIsTransient(t *testing.T) {
 		{"disconnected", nats.ErrDisconnected, true},
 		{"wrapped", fmt.Errorf("publish: %w", nats.ErrConnectionClosed), true},
 		{"invalid acknowledgement", jetstream.ErrInvalidJSAck, false},
+		{"reconnect buffer full", nats.ErrReconnectBufExceeded, true},
+		{"stopping", context.Canceled, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := isTransient(tc.err); got != tc.want {

@@ -14,9 +14,9 @@ import (
 // together with their cause; ingress answers them with 503.
 var ErrUnavailable = errors.New("nats unavailable")
 
-// unavailable reports whether err means that NATS or JetStream cannot be reached or did not answer. It is the one
-// place that knows which errors of nats.go and of the server say so.
-func unavailable(err error) bool {
+// Unavailable reports whether err means that NATS or JetStream cannot be reached or did not answer. It is the one
+// place that knows which errors of nats.go and of the server say so; relay's publisher asks it too.
+func Unavailable(err error) bool {
 	switch {
 	case err == nil:
 		return false
@@ -47,7 +47,7 @@ func unavailable(err error) bool {
 
 // wrap adds the operation's context to err and marks it ErrUnavailable when it is of that kind.
 func wrap(op string, err error) error {
-	if unavailable(err) && !errors.Is(err, ErrUnavailable) {
+	if Unavailable(err) && !errors.Is(err, ErrUnavailable) {
 		return fmt.Errorf("state: %s: %w: %w", op, ErrUnavailable, err)
 	}
 	return fmt.Errorf("state: %s: %w", op, err)

@@ -31,8 +31,8 @@ func TestUnavailable(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", nats.ErrTimeout), true},
 		{&jetstream.APIError{Code: 503, Description: "JetStream system temporarily unavailable"}, true},
 	} {
-		if got := unavailable(tc.err); got != tc.want {
-			t.Errorf("unavailable(%v) = %v, want %v", tc.err, got, tc.want)
+		if got := Unavailable(tc.err); got != tc.want {
+			t.Errorf("Unavailable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
 		w := wrap("op", tc.err)
 		if tc.err != nil && errors.Is(w, ErrUnavailable) != tc.want {
