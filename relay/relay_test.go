@@ -55,13 +55,12 @@ func TestCapturedEvents(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "presence and meeting recorded", func() bool {
 		us, _ := s.MeetingUsers(ctx, capturedMeeting)
 		m, err := s.MeetingByInternal(ctx, capturedMeeting)
+		// The name index is written after the user's own key: wait for both.
+		p, ferr := s.FindUser(ctx, capturedMeeting, "John Doe")
 		return len(us) == 1 && us[0].UserID == "w_xfsb9gxtlfom" && us[0].Name == "John Doe" && err == nil &&
-			m.ExternalID == "random-9019868"
+			m.ExternalID == "random-9019868" && ferr == nil && p.Role == "MODERATOR" &&
+			p.JoinedAt.Equal(time.UnixMilli(1698771164638))
 	})
-	if p, err := s.FindUser(ctx, capturedMeeting, "John Doe"); err != nil || p.Role != "MODERATOR" ||
-		!p.JoinedAt.Equal(time.UnixMilli(1698771164638)) {
-		t.Fatalf("FindUser = %+v, %v", p, err)
-	}
 
 	// left (another user), MeetingEnded then MeetingDestroyed: one meeting.ended event.
 	w.publish(t, bbb.ChannelFromAkka, ev[3], bbbmsg.MeetingEnded(t, "MeetingEndedEvtMsg", capturedMeeting, 1698771307700), ev[4],
