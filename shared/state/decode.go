@@ -22,7 +22,8 @@ func DecodeEvent(data []byte, e *Event) error {
 // eventKeys are Event's JSON keys.
 var eventKeys = []string{"type", "id", "meeting_id", "external_meeting_id", "timestamp", "bbb_version", "chat_id",
 	"message_id", "sender_id", "sender_name", "sender_role", "text", "correlation_id", "reply_to_message_id",
-	"user_id", "external_user_id", "user_name", "user_role", "meeting_name", "is_breakout", "parent_meeting_id"}
+	"user_id", "external_user_id", "user_name", "user_role", "meeting_name", "is_breakout", "parent_meeting_id",
+	"emoji", "from", "to", "server"}
 
 // decodeShort decodes data into e as json.Unmarshal would, or reports false (e then partly filled: the caller
 // starts over).
@@ -34,6 +35,10 @@ func decodeShort(raw []byte, e *Event) bool {
 			return s.Int(&e.Timestamp)
 		case "is_breakout":
 			return s.Bool(&e.IsBreakout)
+		case "from":
+			return s.Int(&e.From)
+		case "to":
+			return s.Int(&e.To)
 		}
 		return s.Str(e.stringField(key))
 	}) && s.End()
@@ -80,6 +85,10 @@ func (e *Event) stringField(key string) *string {
 		return &e.MeetingName
 	case "parent_meeting_id":
 		return &e.ParentID
+	case "emoji":
+		return &e.Emoji
+	case "server":
+		return &e.Server
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func TestDecodeEvent(t *testing.T) {
 	}
 	// The short path is taken for what relay writes.
 	e := Event{Type: TypeMessage, ID: "1-m", MeetingID: "m", Timestamp: 1730000000001, BBBVersion: "3.0",
-		SenderName: "Zoë", Text: "Grüße", IsBreakout: true}
+		SenderName: "Zoë", Text: "Grüße", IsBreakout: true, Emoji: "👍", From: 1, To: 2, Server: "bbb1"}
 	raw, _ := json.Marshal(e)
 	var got Event
 	if !decodeShort(raw, &got) || got != e {

@@ -40,6 +40,18 @@ func AppendEvent(dst []byte, e Event) []byte {
 		dst = append(dst, `,"is_breakout":true`...)
 	}
 	dst = appendMember(dst, `,"parent_meeting_id":`, e.ParentID)
+
+	dst = appendMember(dst, `,"emoji":`, e.Emoji)
+
+	if e.From != 0 {
+		dst = append(dst, `,"from":`...)
+		dst = strconv.AppendInt(dst, e.From, 10)
+	}
+	if e.To != 0 {
+		dst = append(dst, `,"to":`...)
+		dst = strconv.AppendInt(dst, e.To, 10)
+	}
+	dst = appendMember(dst, `,"server":`, e.Server)
 	return append(dst, '}')
 }
 
@@ -55,7 +67,7 @@ func encodedSizeHint(e Event) int {
 	return 256 + len(e.Type) + len(e.ID) + len(e.MeetingID) + len(e.ExternalMeetingID) + len(e.BBBVersion) +
 		len(e.ChatID) + len(e.MessageID) + len(e.SenderID) + len(e.SenderName) + len(e.SenderRole) + len(e.Text) +
 		len(e.CorrelationID) + len(e.ReplyTo) + len(e.UserID) + len(e.ExternalUserID) + len(e.UserName) +
-		len(e.UserRole) + len(e.MeetingName) + len(e.ParentID)
+		len(e.UserRole) + len(e.MeetingName) + len(e.ParentID) + len(e.Emoji) + len(e.Server)
 }
 
 // appendMember appends an omitempty string member: key (with its leading comma, quotes and colon) and the

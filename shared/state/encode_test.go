@@ -37,6 +37,9 @@ func encodeSeeds() []Event {
 		{Text: "Grüße, 你好, Ελλάδα, emoji 👋🏽, \ufffd, \U0010ffff", SenderName: "Zoë"},
 		{Type: TypeMessage, Text: strings.Repeat("a long chat message, with some words in it. ", 200) + "<end>"},
 		{IsBreakout: true},
+		{Type: TypeReactionAdded, ID: "r", MeetingID: "m", MessageID: "mi", UserID: "u", Emoji: "👍"},
+		{Type: TypeGap, ID: "g", From: 1730000000001, To: 1730000000002, Server: "bbb1.example.org"},
+		{From: -1, To: -1 << 63},
 	}
 }
 
@@ -146,17 +149,19 @@ func FuzzAppendEvent(f *testing.F) {
 	for _, e := range encodeSeeds() {
 		f.Add(e.Type, e.ID, e.MeetingID, e.ExternalMeetingID, e.Timestamp, e.BBBVersion,
 			e.ChatID, e.MessageID, e.SenderID, e.SenderName, e.SenderRole, e.Text, e.CorrelationID, e.ReplyTo,
-			e.UserID, e.ExternalUserID, e.UserName, e.UserRole, e.MeetingName, e.IsBreakout, e.ParentID)
+			e.UserID, e.ExternalUserID, e.UserName, e.UserRole, e.MeetingName, e.IsBreakout, e.ParentID,
+			e.Emoji, e.From, e.To, e.Server)
 	}
 	f.Fuzz(func(t *testing.T, typ, id, meetingID, externalMeetingID string, timestamp int64, bbbVersion,
 		chatID, messageID, senderID, senderName, senderRole, text, correlationID, replyTo,
-		userID, externalUserID, userName, userRole, meetingName string, isBreakout bool, parentID string) {
+		userID, externalUserID, userName, userRole, meetingName string, isBreakout bool, parentID string,
+		emoji string, from, to int64, server string) {
 		checkEncode(t, Event{Type: typ, ID: id, MeetingID: meetingID, ExternalMeetingID: externalMeetingID,
 			Timestamp: timestamp, BBBVersion: bbbVersion, ChatID: chatID, MessageID: messageID,
 			SenderID: senderID, SenderName: senderName, SenderRole: senderRole, Text: text,
 			CorrelationID: correlationID, ReplyTo: replyTo, UserID: userID, ExternalUserID: externalUserID,
 			UserName: userName, UserRole: userRole, MeetingName: meetingName, IsBreakout: isBreakout,
-			ParentID: parentID})
+			ParentID: parentID, Emoji: emoji, From: from, To: to, Server: server})
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 // Event is the JSON payload of every message in the events stream (documented in docs/nats.md). Fields that do
 // not apply to a type are left out.
 type Event struct {
-	Type              string `json:"type"` // message, cleared, user.joined, user.left, meeting.created, meeting.ended
+	Type              string `json:"type"` // one of the Type constants
 	ID                string `json:"id"`   // stable: BBB's message id for messages; derived from the BBB event otherwise
 	MeetingID         string `json:"meeting_id"`
 	ExternalMeetingID string `json:"external_meeting_id,omitempty"`
@@ -36,6 +36,12 @@ type Event struct {
 	MeetingName string `json:"meeting_name,omitempty"`
 	IsBreakout  bool   `json:"is_breakout,omitempty"`
 	ParentID    string `json:"parent_meeting_id,omitempty"`
+
+	Emoji string `json:"emoji,omitempty"` // reaction.added, reaction.removed
+
+	From   int64  `json:"from,omitempty"`   // gap: ms, the last moment a relay was known subscribed
+	To     int64  `json:"to,omitempty"`     // gap: ms, when a relay was subscribed again
+	Server string `json:"server,omitempty"` // the BBB server the event comes from, where it is said
 }
 
 // Subject is the event's subject.

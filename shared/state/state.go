@@ -37,6 +37,19 @@ const (
 	TypeUserLeft       = "user.left"
 	TypeMeetingCreated = "meeting.created"
 	TypeMeetingEnded   = "meeting.ended"
+
+	// The rest of the chat (BBB 3.0 and later; docs/nats.md): message_id names the message concerned; text is the
+	// new text of an edit, emoji the reaction.
+	TypeMessageEdited   = "message.edited"
+	TypeMessageDeleted  = "message.deleted"
+	TypeReactionAdded   = "reaction.added"
+	TypeReactionRemoved = "reaction.removed"
+	TypeMessagePinned   = "message.pinned"
+	TypeMessageUnpinned = "message.unpinned"
+
+	// TypeGap says that no relay was subscribed to BBB's Redis from From to To (ms) on Server: events of that window
+	// may be missing. It is the one event that belongs to no meeting (subject bbbchat.gap).
+	TypeGap = "gap"
 )
 
 // Sentinel errors.
