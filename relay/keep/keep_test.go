@@ -71,7 +71,7 @@ func TestKeeperAndUpdater(t *testing.T) {
 	go k.Run(ctx, nc, func(s *state.Store) { opened <- s })
 	v := versions{v: bbb.Version{Major: 2, Minor: 7}, changed: make(chan struct{}, 1)}
 	v.changed <- struct{}{}
-	go RecordVersion(ctx, k, v, log, now)
+	go RecordVersion(ctx, k, "bbb-1", v, log, now)
 	var s *state.Store
 	select {
 	case s = <-opened:
@@ -132,7 +132,7 @@ func TestKeeperAndUpdater(t *testing.T) {
 		})
 	}
 	testenv.Eventually(t, 10*time.Second, "BBB version recorded", func() bool {
-		sv, err := s.GetServerVersion(t.Context())
+		sv, err := s.GetServerVersion(t.Context(), "bbb-1")
 		return err == nil && sv.Version == "2.7" && sv.Source == "config"
 	})
 }

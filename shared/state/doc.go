@@ -17,7 +17,7 @@
 //	kv bbbchat_presence     <meeting>.u.<user>          Presence of one user
 //	                        <meeting>.n.<name hash>     ids of the present users with that name
 //	kv bbbchat_meetings     i.<meeting> / e.<ext hash>  Meeting (internal ↔ external id)
-//	                        meta.bbb_version            ServerVersion, inferred by relay from events
+//	                        meta.bbb_version.<server>   ServerVersion of the server BBB_CHAT_SERVER_ID names
 //	kv bbbchat_callbacks    <meeting>                   CallbackStats, with the bridge's Position
 //	consumer callbacks_<meeting> on BBBCHAT_EVENTS      one per bridge with a callback, state in memory, pushing to
 //	                        _bbbchat.callbacks.callbacks_<meeting> (queue group bbbchat-relay): named,
