@@ -35,6 +35,9 @@ type Bridge struct {
 	CreatedAt      time.Time `json:"created_at"`
 	Ending         bool      `json:"ending,omitempty"` // the meeting ended; the bridge ends once its queue is done
 	Revision       uint64    `json:"-"`
+
+	// FollowRoom: made for its room (Room), whose next meeting gets a bridge too.
+	FollowRoom bool `json:"follow_room,omitempty"`
 }
 
 // HasCallback reports whether the bridge sends callbacks.

@@ -24,6 +24,7 @@ const (
 	BucketFailed    = "bbbchat_failed"
 	BucketNonces    = "bbbchat_nonces"
 	BucketAPIPosts  = "bbbchat_api_posts"
+	BucketEnded     = "bbbchat_ended"
 	StreamEvents    = "BBBCHAT_EVENTS"
 	SubjectRoot     = "bbbchat"
 	SubjectRetry    = "bbbchat-retry"
@@ -98,6 +99,7 @@ type Store struct {
 	failed    jetstream.KeyValue
 	nonces    jetstream.KeyValue
 	apiPosts  jetstream.KeyValue
+	ended     jetstream.KeyValue
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -122,6 +124,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, func(s *Store) *jetstream.KeyValue { return &s.callbacks }),
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
+		kv(BucketEnded, "bbb-chat: meetings that ended lately", EndedTTL, func(s *Store) *jetstream.KeyValue { return &s.ended }),
 	}
 	if o.NonceTTL > 0 {
 		// Only ingress, which knows the checksum time window, defines this bucket.

@@ -1,0 +1,97 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"math"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+// Follow starts a chat that follows the room r.ExternalID (docs/api.md, "Following a room"): it stores the room
+// and, when current names the room's running meeting (InternalID set), starts that meeting's bridge now. A bridge
+// started for the same meeting by a relay that saw the meeting created first is taken as this one. state.ErrExists
+// when the room is followed already or the running meeting has a chat of its own; ErrTooManyBridges and
+// ErrTooManyConsumers as Start (the room is then not followed).
+func (l *Lifecycle) Follow(ctx context.Context, r state.Room, current state.Meeting, maxBridges int) (state.Room, state.Bridge, error) {
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = l.now()
+	}
+	r.Bridge.FollowRoom = true
+	r.Bridge.MeetingID, r.Bridge.ExternalID = current.InternalID, r.ExternalID
+	tmpl := r.Bridge
+	tmpl.CreatedAt = r.CreatedAt
+	r, err := l.s.CreateRoom(ctx, r)
+	if err != nil {
+		return r, state.Bridge{}, err
+	}
+	if current.InternalID == "" {
+		return r, state.Bridge{}, nil
+	}
+	b, err := l.Start(ctx, tmpl, maxBridges)
+	if errors.Is(err, state.ErrExists) {
+		if got, gerr := l.s.GetBridge(ctx, current.InternalID); gerr == nil && got.FollowRoom && got.ExternalID == r.ExternalID {
+			return r, got, nil // made from the room by a relay that saw the meeting created
+		}
+	}
+	if err != nil {
+		_ = l.s.DeleteRoom(context.WithoutCancel(ctx), r.ExternalID)
+		return r, b, err
+	}
+	return r, b, nil
+}
+
+// RoomMeetingCreated makes the bridge of a meeting whose external id names a followed room, from the room's bridge
+// (the same chat user, callback, secret and events), starting at the meeting's creation. Every relay of a pair
+// calls it for the same event; it acts once (the room's compare-and-set, then the bridge's create). started is
+// false when the room is not followed or its bridge for this meeting exists already.
+func (l *Lifecycle) RoomMeetingCreated(ctx context.Context, m state.Meeting) (b state.Bridge, started bool, err error) {
+	if m.ExternalID == "" || m.IsBreakout {
+		return b, false, nil
+	}
+	r, err := l.s.GetRoom(ctx, m.ExternalID)
+	if errors.Is(err, state.ErrNotFound) {
+		return b, false, nil
+	}
+	if err != nil {
+		return b, false, err
+	}
+	if r.Bridge.MeetingID != m.InternalID {
+		if r, _, err = l.s.MoveRoom(ctx, m.ExternalID, m.InternalID); err != nil {
+			return b, false, err
+		}
+	}
+	b = r.Bridge
+	b.MeetingID, b.ExternalID, b.FollowRoom, b.Ending = m.InternalID, m.ExternalID, true, false
+	b.CallbackState, b.Revision = "", 0
+	b.CreatedAt = m.CreatedAt
+	if b.CreatedAt.IsZero() {
+		b.CreatedAt = l.now()
+	}
+	// A room's next meeting is not refused for the bridge limit: the room was admitted when it was followed.
+	b, err = l.Start(ctx, b, math.MaxInt)
+	if errors.Is(err, state.ErrExists) {
+		return b, false, nil
+	}
+	return b, err == nil, err
+}
+
+// Unfollow stops following a room and ends the bridge of its running meeting, if any. state.ErrNotFound when the
+// room was not followed.
+func (l *Lifecycle) Unfollow(ctx context.Context, ext string) (state.Room, error) {
+	r, err := l.s.GetRoom(ctx, ext)
+	if err != nil {
+		return r, err
+	}
+	if err := l.s.DeleteRoom(ctx, ext); err != nil && !errors.Is(err, state.ErrNotFound) {
+		return r, err
+	}
+	if id := r.Bridge.MeetingID; id != "" {
+		if b, err := l.s.GetBridge(ctx, id); err == nil && b.FollowRoom && b.ExternalID == ext {
+			if err := l.End(ctx, id); err != nil && !errors.Is(err, state.ErrNotFound) {
+				return r, err
+			}
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,112 @@
+package bridge
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/state"
+)
+
+// TestRoomMeetingOnce: the relays of a pair both apply a followed room's meeting.created; the meeting gets one
+// bridge, made from the room's, with one consumer, whichever relay is first, meeting after meeting.
+func TestRoomMeetingOnce(t *testing.T) {
+	ts := openStore(t)
+	lc := New(ts.s, Options{})
+	ctx := t.Context()
+	r, b, err := lc.Follow(ctx, state.Room{ExternalID: "room", Bridge: state.Bridge{RequestedID: "room", ChatUser: "Bridge",
+		CallbackURI: "http://127.0.0.1:9/hook", CallbackSecret: "s", CallbackEvents: []string{state.CallbackMeetingEnded}}},
+		state.Meeting{}, 10)
+	if err != nil || b.MeetingID != "" || r.Bridge.MeetingID != "" {
+		t.Fatalf("follow a room that is not meeting: %+v %+v %v", r, b, err)
+	}
+	if _, _, err := lc.Follow(ctx, state.Room{ExternalID: "room"}, state.Meeting{}, 10); !errors.Is(err, state.ErrExists) {
+		t.Fatalf("following twice: %v", err)
+	}
+	for week := 1; week <= 3; week++ {
+		m := state.Meeting{InternalID: fmt.Sprintf("m%d", week), ExternalID: "room", CreatedAt: time.Now().UTC()}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		started := 0
+		for range 4 { // four relays at once
+			wg.Go(func() {
+				_, ok, err := New(ts.s, Options{}).RoomMeetingCreated(ctx, m)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					mu.Lock()
+					started++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if started != 1 {
+			t.Fatalf("week %d: %d bridges started, want 1", week, started)
+		}
+		got, err := ts.s.GetBridge(ctx, m.InternalID)
+		if err != nil || !got.FollowRoom || got.CallbackURI != "http://127.0.0.1:9/hook" || got.ChatUser != "Bridge" ||
+			got.RequestedID != "room" || got.CallbackState != state.CallbackActive || !got.CreatedAt.Equal(m.CreatedAt) {
+			t.Fatalf("week %d: bridge %+v, %v", week, got, err)
+		}
+		if _, err := lc.Pending(ctx, m.InternalID); err != nil {
+			t.Fatalf("week %d: no consumer: %v", week, err)
+		}
+		if r, err := ts.s.GetRoom(ctx, "room"); err != nil || r.Bridge.MeetingID != m.InternalID {
+			t.Fatalf("week %d: room %+v, %v", week, r, err)
+		}
+		if err := lc.Finish(ctx, m.InternalID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another room's meeting and a breakout of this room get nothing.
+	for _, m := range []state.Meeting{{InternalID: "x1", ExternalID: "other"}, {InternalID: "b1", ExternalID: "room", IsBreakout: true}} {
+		if _, ok, err := lc.RoomMeetingCreated(ctx, m); ok || err != nil {
+			t.Fatalf("%+v: started %v, %v", m, ok, err)
+		}
+	}
+	if _, err := lc.Unfollow(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := lc.RoomMeetingCreated(ctx, state.Meeting{InternalID: "m4", ExternalID: "room"}); ok || err != nil {
+		t.Fatalf("after unfollow: started %v, %v", ok, err)
+	}
+	if _, err := lc.Unfollow(ctx, "room"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("unfollow twice: %v", err)
+	}
+}
+
+// TestFollowRunningMeeting: following a room whose meeting runs starts its bridge at once, and a bridge made for
+// it by a relay first is taken as the one; Unfollow ends it.
+func TestFollowRunningMeeting(t *testing.T) {
+	ts := openStore(t)
+	lc := New(ts.s, Options{})
+	ctx := t.Context()
+	cur := state.Meeting{InternalID: "m1", ExternalID: "room"}
+	r, b, err := lc.Follow(ctx, state.Room{ExternalID: "room", Bridge: state.Bridge{ChatUser: "Bridge"}}, cur, 10)
+	if err != nil || b.MeetingID != "m1" || !b.FollowRoom || r.Bridge.MeetingID != "m1" {
+		t.Fatalf("follow a running room: %+v %+v %v", r, b, err)
+	}
+	if _, ok, err := lc.RoomMeetingCreated(ctx, cur); ok || err != nil {
+		t.Fatalf("a relay late for the meeting: started %v, %v", ok, err)
+	}
+	if _, err := lc.Unfollow(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.s.GetBridge(ctx, "m1"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("bridge left after Unfollow: %v", err)
+	}
+	// A meeting with a chat of its own cannot be followed as well, and the room is then not left behind.
+	if _, err := lc.Start(ctx, state.Bridge{MeetingID: "m2", ChatUser: "Bridge"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := lc.Follow(ctx, state.Room{ExternalID: "room2"}, state.Meeting{InternalID: "m2", ExternalID: "room2"}, 10); !errors.Is(err, state.ErrExists) {
+		t.Fatalf("follow over a chat of its own: %v", err)
+	}
+	if _, err := ts.s.GetRoom(ctx, "room2"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("room left behind: %v", err)
+	}
+}
