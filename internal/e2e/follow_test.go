@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/relay/callback"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -78,9 +79,11 @@ func TestFollowRoom(t *testing.T) {
 		if !b.FollowRoom || b.CallbackURI != recv.URL() || b.RequestedID != "weekly" || b.ChatUser != "Bridge" {
 			t.Fatalf("week %d: bridge %+v", week, b)
 		}
-		if ev := e.lastEvent(m.IntID, state.TypeMeetingCreated); ev.ExternalMeetingID != "weekly" {
-			t.Fatalf("week %d: meeting.created event without the room: %+v", week, ev)
+		created := e.lastEvent(m.IntID, state.TypeMeetingCreated)
+		if created.ExternalMeetingID != "weekly" {
+			t.Fatalf("week %d: meeting.created event without the room: %+v", week, created)
 		}
+		want = append(want, callback.WebhookID(created))
 		info := e.call(callInfo, "meeting_id", "weekly")
 		expect(t, info, 200, "Chat info")
 		if info.Body["meeting_id"] != m.IntID || info.Body["follow_room"] != true {
@@ -124,10 +127,20 @@ func TestFollowRoom(t *testing.T) {
 		expect(t, e.send("weekly", "a", "late"), 404, "whose last meeting ended at ")
 		expect(t, e.call(callInfo, "meeting_id", m.IntID), 404, "the meeting ended at ")
 	}
+	kinds := map[string]int{}
 	for _, d := range recv.deliveries() {
 		if d.Body["meeting_id"] != "weekly" {
 			t.Fatalf("callback for %v, want the room's id the client gave", d.Body["meeting_id"])
 		}
+		if k, ok := d.Body["type"].(string); ok {
+			kinds[k]++
+			if d.Body["external_meeting_id"] != "weekly" || d.Body["internal_meeting_id"] == nil {
+				t.Fatalf("%s callback without the room or the meeting: %v", k, d.Body)
+			}
+		}
+	}
+	if kinds["meetingStarted"] != 2 || kinds["meetingEnded"] != 2 {
+		t.Fatalf("room callbacks %v, want two starts and two ends", kinds)
 	}
 
 	expect(t, e.call(callEnd, "meeting_id", "weekly"), 200, "ended")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -41,6 +42,9 @@ func (l *Lifecycle) Follow(ctx context.Context, r state.Room, current state.Meet
 	return r, b, nil
 }
 
+// roomClockMargin is how much earlier than the meeting's creation a followed room's bridge starts.
+const roomClockMargin = time.Minute
+
 // RoomMeetingCreated makes the bridge of a meeting whose external id names a followed room, from the room's bridge
 // (the same chat user, callback, secret and events), starting at the meeting's creation. Every relay of a pair
 // calls it for the same event; it acts once (the room's compare-and-set, then the bridge's create). started is
@@ -64,9 +68,12 @@ func (l *Lifecycle) RoomMeetingCreated(ctx context.Context, m state.Meeting) (b 
 	b = r.Bridge
 	b.MeetingID, b.ExternalID, b.FollowRoom, b.Ending = m.InternalID, m.ExternalID, true, false
 	b.CallbackState, b.Revision = "", 0
-	b.CreatedAt = m.CreatedAt
-	if b.CreatedAt.IsZero() {
-		b.CreatedAt = l.now()
+	// The consumer starts at CreatedAt. BBB's clock stamped the creation, NATS's clock stamps the stream: start a
+	// margin earlier, which costs nothing (the meeting's subjects hold nothing before its creation) and keeps its
+	// first events when the clocks differ.
+	b.CreatedAt = m.CreatedAt.Add(-roomClockMargin)
+	if m.CreatedAt.IsZero() {
+		b.CreatedAt = l.now().Add(-roomClockMargin)
 	}
 	// A room's next meeting is not refused for the bridge limit: the room was admitted when it was followed.
 	b, err = l.Start(ctx, b, math.MaxInt)

@@ -14,6 +14,9 @@ const (
 	CallbackMessage      = "sendChatMessage"
 	CallbackChatCleared  = "chatCleared"
 	CallbackMeetingEnded = "meetingEnded"
+	// CallbackMeetingStarted is sent to a bridge that follows its room (Bridge.FollowRoom) when the room's meeting
+	// starts; such a bridge gets meetingEnded too.
+	CallbackMeetingStarted = "meetingStarted"
 )
 
 // Callback states of a bridge.
