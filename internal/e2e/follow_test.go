@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,4 +213,56 @@ func TestUnknownAndEndedMeeting(t *testing.T) {
 		expect(t, e.call(callEnd, "meeting_id", mid), 404, "the meeting ended at "+at)
 	}
 	expect(t, e.call(callInfo, "meeting_id", "never-was"), 404, "Chat was not found")
+}
+
+// TestFollowRoomOrder: a followed room's receiver that is slow across two meetings gets them in order: the next
+// meeting's callbacks wait until the previous meeting's, its end included, are delivered.
+func TestFollowRoomOrder(t *testing.T) {
+	e := newEnv(t, "2.7")
+	ctx := t.Context()
+	recv := newReceiver(t)
+	hold := make(chan struct{})
+	var once sync.Once
+	recv.setAnswer(func(*http.Request) int {
+		once.Do(func() {
+			select { // the first callback hangs (under the 2 s callback timeout) while the room meets again
+			case <-hold:
+			case <-time.After(1500 * time.Millisecond):
+			}
+		})
+		return http.StatusNoContent
+	})
+	expect(t, e.startFollowing("room-order", "Bridge", recv.URL(), "cb-order"), 200, "started")
+	var want []string
+	say := func(m string, text string) {
+		t.Helper()
+		talker, err := e.sim.Join(ctx, m, "Talker", "VIEWER")
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := e.sim.Say(ctx, m, talker, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, msg.ID)
+	}
+	m1 := e.meeting("room-order", "One")
+	e.waitBridge(m1.IntID)
+	want = append(want, callback.WebhookID(e.lastEvent(m1.IntID, state.TypeMeetingCreated)))
+	say(m1.IntID, "first meeting")
+	if err := e.sim.EndMeeting(ctx, m1.IntID); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "ended-"+m1.IntID)
+	m2 := e.meeting("room-order", "Two")
+	if b := e.waitBridge(m2.IntID); b.CallbackState != state.CallbackHeld || b.After != m1.IntID {
+		t.Fatalf("second meeting's bridge while the first's callbacks go out: %+v", b)
+	}
+	want = append(want, callback.WebhookID(e.lastEvent(m2.IntID, state.TypeMeetingCreated)))
+	say(m2.IntID, "second meeting")
+	close(hold)
+	testenv.Eventually(t, 15*time.Second, "both meetings' callbacks", func() bool {
+		return len(recv.deliveries()) >= len(want)
+	})
+	checkDelivered(t, "room receiver", recv.deliveries(), want)
 }

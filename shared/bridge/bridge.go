@@ -105,6 +105,7 @@ func (l *Lifecycle) Start(ctx context.Context, b state.Bridge, maxBridges int) (
 // End removes a bridge with its consumer (and the deliveries it still held), its failed deliveries and its
 // statistics. state.ErrNotFound when there is no such bridge.
 func (l *Lifecycle) End(ctx context.Context, meetingID string) error {
+	b, _ := l.s.GetBridge(ctx, meetingID)
 	if err := l.DeleteConsumer(ctx, meetingID); err != nil {
 		return err
 	}
@@ -113,7 +114,10 @@ func (l *Lifecycle) End(ctx context.Context, meetingID string) error {
 			_ = l.s.DeleteFailed(ctx, meetingID, f.Seq)
 		}
 	}
-	return l.s.DeleteBridge(ctx, meetingID)
+	if err := l.s.DeleteBridge(ctx, meetingID); err != nil {
+		return err
+	}
+	return l.releaseAfter(ctx, b)
 }
 
 // Retry puts a bridge's failed deliveries back in its queue and returns how many. A callback marked gone (410) is
@@ -176,6 +180,9 @@ func (l *Lifecycle) MeetingEnded(ctx context.Context, meetingID string) (Outcome
 		if err := l.s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
 			return NoBridge, fmt.Errorf("end bridge: %w", err)
 		}
+		if err := l.releaseAfter(ctx, b); err != nil {
+			return Ended, fmt.Errorf("release the room's next bridge: %w", err)
+		}
 		return Ended, nil
 	}
 	changed := false
@@ -199,10 +206,15 @@ func (l *Lifecycle) MeetingEnded(ctx context.Context, meetingID string) (Outcome
 // Finish removes the bridge of an ended meeting once its queue is done (nil when it is gone already). Its
 // consumer goes with the delivery worker (DeleteConsumer).
 func (l *Lifecycle) Finish(ctx context.Context, meetingID string) error {
+	b, err := l.s.GetBridge(ctx, meetingID)
+	if errors.Is(err, state.ErrNotFound) {
+		// Gone already: maybe by an earlier Finish that could not release the room's next bridge; look again.
+		b = state.Bridge{MeetingID: meetingID, FollowRoom: true, CallbackURI: "-"}
+	}
 	if err := l.s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return err
 	}
-	return nil
+	return l.releaseAfter(ctx, b) // a followed room's next meeting's callbacks go out now
 }
 
 // ConsumerName is the durable consumer that delivers a bridge's callbacks.

@@ -64,10 +64,25 @@ func (l *Lifecycle) RoomMeetingCreated(ctx context.Context, m state.Meeting) (b 
 		if r, _, err = l.s.MoveRoom(ctx, m.ExternalID, m.InternalID); err != nil {
 			return b, false, err
 		}
+		if r.Bridge.MeetingID != m.InternalID {
+			return b, false, nil // no longer followed
+		}
 	}
 	b = r.Bridge
 	b.MeetingID, b.ExternalID, b.FollowRoom, b.Ending = m.InternalID, m.ExternalID, true, false
-	b.CallbackState, b.Revision = "", 0
+	b.CallbackState, b.After, b.Revision = "", "", 0
+	// While the previous meeting's callbacks are still going out, this one's wait (CallbackHeld): the room's
+	// receiver gets them in order. A previous bridge whose end was never seen does not hold it.
+	if b.HasCallback() && r.Previous != "" {
+		pb, err := l.s.GetBridge(ctx, r.Previous)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return b, false, err
+		}
+		if err == nil && pb.FollowRoom && pb.ExternalID == m.ExternalID && pb.HasCallback() &&
+			(pb.CallbackState == state.CallbackHeld || pb.Ending && pb.CallbackState != state.CallbackGone) {
+			b.CallbackState, b.After = state.CallbackHeld, r.Previous
+		}
+	}
 	// The consumer starts at CreatedAt. BBB's clock stamped the creation, NATS's clock stamps the stream: start a
 	// margin earlier, which costs nothing (the meeting's subjects hold nothing before its creation) and keeps its
 	// first events when the clocks differ.
@@ -80,7 +95,49 @@ func (l *Lifecycle) RoomMeetingCreated(ctx context.Context, m state.Meeting) (b 
 	if errors.Is(err, state.ErrExists) {
 		return b, false, nil
 	}
-	return b, err == nil, err
+	if err != nil {
+		return b, false, err
+	}
+	if b.CallbackState == state.CallbackHeld {
+		// The previous bridge may have finished before this one was stored; its Finish then found nothing to
+		// release (releaseAfter), so release it here.
+		if _, err := l.s.GetBridge(ctx, b.After); errors.Is(err, state.ErrNotFound) {
+			if nb, err := l.release(ctx, b.MeetingID, b.After); err == nil {
+				b = nb
+			}
+		}
+	}
+	return b, true, nil
+}
+
+// releaseAfter turns on the callbacks of the bridges held after finished, a followed room's bridge that is gone.
+func (l *Lifecycle) releaseAfter(ctx context.Context, finished state.Bridge) error {
+	if !finished.FollowRoom || !finished.HasCallback() {
+		return nil
+	}
+	bs, err := l.s.Bridges(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range bs {
+		if b.CallbackState == state.CallbackHeld && b.After == finished.MeetingID {
+			if _, err := l.release(ctx, b.MeetingID, finished.MeetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// release turns on the callbacks of a bridge held after the meeting after.
+func (l *Lifecycle) release(ctx context.Context, meetingID, after string) (state.Bridge, error) {
+	return l.s.UpdateBridge(ctx, meetingID, func(b *state.Bridge) bool {
+		if b.CallbackState != state.CallbackHeld || b.After != after {
+			return false
+		}
+		b.CallbackState, b.After = state.CallbackActive, ""
+		return true
+	})
 }
 
 // Unfollow stops following a room and ends the bridge of its running meeting, if any. state.ErrNotFound when the

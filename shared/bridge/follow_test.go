@@ -110,3 +110,75 @@ func TestFollowRunningMeeting(t *testing.T) {
 		t.Fatalf("room left behind: %v", err)
 	}
 }
+
+// TestRoomCallbackOrder: while a followed room's meeting still has callbacks to deliver, the next meetings'
+// bridges are held behind it, each released when the one before is finished, so the room's receiver gets its
+// meetings in order.
+func TestRoomCallbackOrder(t *testing.T) {
+	ts := openStore(t)
+	lc := New(ts.s, Options{})
+	ctx := t.Context()
+	if _, _, err := lc.Follow(ctx, state.Room{ExternalID: "room", Bridge: state.Bridge{ChatUser: "Bridge",
+		CallbackURI: "http://127.0.0.1:9/hook", CallbackSecret: "s"}}, state.Meeting{}, 10); err != nil {
+		t.Fatal(err)
+	}
+	meet := func(id string) state.Bridge {
+		t.Helper()
+		b, ok, err := lc.RoomMeetingCreated(ctx, state.Meeting{InternalID: id, ExternalID: "room", CreatedAt: time.Now()})
+		if err != nil || !ok {
+			t.Fatalf("%s: started %v, %v", id, ok, err)
+		}
+		return b
+	}
+	end := func(id string, want Outcome) {
+		t.Helper()
+		if got, err := lc.MeetingEnded(ctx, id); err != nil || got != want {
+			t.Fatalf("%s ended: %v, %v; want %v", id, got, err, want)
+		}
+	}
+	check := func(id, wantState, wantAfter string) {
+		t.Helper()
+		b, err := ts.s.GetBridge(ctx, id)
+		if err != nil || b.CallbackState != wantState || b.After != wantAfter {
+			t.Fatalf("%s: %+v, %v; want %s after %q", id, b, err, wantState, wantAfter)
+		}
+	}
+	if b := meet("m1"); b.CallbackState != state.CallbackActive {
+		t.Fatalf("first meeting: %+v", b)
+	}
+	end("m1", EndsAfterQueue) // its callbacks are still going out
+	meet("m2")
+	check("m2", state.CallbackHeld, "m1")
+	end("m2", EndsAfterQueue)
+	meet("m3")
+	check("m3", state.CallbackHeld, "m2")
+	if err := lc.Finish(ctx, "m1"); err != nil {
+		t.Fatal(err)
+	}
+	check("m2", state.CallbackActive, "")
+	check("m3", state.CallbackHeld, "m2")
+	if err := lc.Finish(ctx, "m2"); err != nil {
+		t.Fatal(err)
+	}
+	check("m3", state.CallbackActive, "")
+	// A meeting whose predecessor is done already is not held.
+	end("m3", EndsAfterQueue)
+	if err := lc.Finish(ctx, "m3"); err != nil {
+		t.Fatal(err)
+	}
+	if b := meet("m4"); b.CallbackState != state.CallbackActive {
+		t.Fatalf("after a finished meeting: %+v", b)
+	}
+	// A predecessor whose end was never seen (still running for bbb-chat) holds nothing.
+	meet("m5")
+	check("m5", state.CallbackActive, "")
+	// Finish for a bridge gone already (an earlier Finish could not release) still releases what is held after it.
+	if _, err := ts.s.CreateBridge(ctx, state.Bridge{MeetingID: "x1", FollowRoom: true, ExternalID: "room2", CallbackURI: "http://127.0.0.1:9/hook",
+		CallbackState: state.CallbackHeld, After: "gone-already"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Finish(ctx, "gone-already"); err != nil {
+		t.Fatal(err)
+	}
+	check("x1", state.CallbackActive, "")
+}

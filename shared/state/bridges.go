@@ -23,6 +23,9 @@ const (
 const (
 	CallbackActive = "active"
 	CallbackGone   = "gone" // the receiver answered 410 Gone: no more callbacks
+	// CallbackHeld: a followed room's bridge whose callbacks wait until the room's previous meeting's are done
+	// (Bridge.After), so the room's receiver gets them in order.
+	CallbackHeld = "held"
 )
 
 // Bridge is one meeting opened to the outside by startChatForMeeting.
@@ -41,6 +44,8 @@ type Bridge struct {
 
 	// FollowRoom: made for its room (Room), whose next meeting gets a bridge too.
 	FollowRoom bool `json:"follow_room,omitempty"`
+	// After is the room's previous meeting, whose callbacks go first (CallbackHeld).
+	After string `json:"after,omitempty"`
 }
 
 // HasCallback reports whether the bridge sends callbacks.

@@ -14,6 +14,7 @@ import (
 type Room struct {
 	ExternalID string    `json:"external_id"`
 	Bridge     Bridge    `json:"bridge"`
+	Previous   string    `json:"previous,omitempty"` // the meeting before Bridge.MeetingID
 	CreatedAt  time.Time `json:"created_at"`
 	Revision   uint64    `json:"-"`
 }
@@ -38,8 +39,8 @@ func (s *Store) GetRoom(ctx context.Context, ext string) (Room, error) {
 	return r, err
 }
 
-// MoveRoom records that the room's bridge was made for meeting, with compare-and-set: moved is false when the
-// room already names meeting (another relay was first) or is gone.
+// MoveRoom records that the room's bridge was made for meeting (and the meeting before as Previous), with
+// compare-and-set: moved is false when the room already names meeting (another relay was first) or is gone.
 func (s *Store) MoveRoom(ctx context.Context, ext, meetingID string) (r Room, moved bool, err error) {
 	for i := 0; ; i++ {
 		r, err = s.GetRoom(ctx, ext)
@@ -49,7 +50,7 @@ func (s *Store) MoveRoom(ctx context.Context, ext, meetingID string) (r Room, mo
 		if err != nil || r.Bridge.MeetingID == meetingID {
 			return r, false, err
 		}
-		r.Bridge.MeetingID = meetingID
+		r.Previous, r.Bridge.MeetingID = r.Bridge.MeetingID, meetingID
 		rev, err := updateJSON(ctx, s.meetings, roomKey(ext), r, r.Revision)
 		if err == nil {
 			r.Revision = rev
