@@ -98,6 +98,7 @@ func stateOptions(cfg config.Ingress) state.Options {
 		Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes,
 		// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
 		NonceTTL: max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second),
+		Server:   cfg.ServerID,
 	}
 }
 

@@ -127,6 +127,10 @@ func (a *api) whyNoChat(ctx context.Context, s *state.Store, meetingID string, m
 		}
 		return state.EndedMeeting{}, false
 	}
+	if e, err := s.Ended(ctx, meetingID); err == nil && e.InternalID == meetingID {
+		// That very meeting ended (a followed room's too: its chat goes on with the room's next meeting).
+		return withDetail(errMeetingEnded, "the meeting ended at %s", e.EndedAt.UTC().Format(time.RFC3339))
+	}
 	if r, err := a.roomOf(ctx, s, meetingID); err == nil {
 		if e, ok := ended(); ok {
 			return withDetail(errRoomWaiting, "room %q, whose last meeting ended at %s; the chat starts again with the next one",

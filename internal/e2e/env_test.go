@@ -89,7 +89,11 @@ func newEnvOn(t *testing.T, version string, releaseFile bool, natsSrv *testenv.S
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if e.store, err = state.Open(t.Context(), nc, state.Options{}); err != nil {
+	server := e2eServerID
+	if id := extra["BBB_CHAT_SERVER_ID"]; id != "" {
+		server = id
+	}
+	if e.store, err = state.Open(t.Context(), nc, state.Options{Server: server}); err != nil {
 		t.Fatal(err)
 	}
 	if e.js, err = jetstream.New(nc); err != nil {

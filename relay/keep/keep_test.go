@@ -35,10 +35,14 @@ func TestHasEffect(t *testing.T) {
 
 func TestStateOptions(t *testing.T) {
 	cfg := config.Relay{}
-	cfg.Replicas, cfg.StreamMaxAge, cfg.StreamMaxBytes = 3, 48*time.Hour, 1<<30
-	want := state.Options{Replicas: 3, EventsMaxAge: 48 * time.Hour, EventsMaxBytes: 1 << 30}
+	cfg.Replicas, cfg.StreamMaxAge, cfg.StreamMaxBytes, cfg.ServerID = 3, 48*time.Hour, 1<<30, "bbb-1"
+	want := state.Options{Replicas: 3, EventsMaxAge: 48 * time.Hour, EventsMaxBytes: 1 << 30, Server: "bbb-1"}
 	if got := StateOptions(cfg); got != want {
 		t.Errorf("StateOptions = %+v, want %+v", got, want)
+	}
+	// A configuration without a server id and a Store opened without one name the same server.
+	if config.LocalServerID != state.DefaultServer {
+		t.Errorf("config.LocalServerID %q, state.DefaultServer %q", config.LocalServerID, state.DefaultServer)
 	}
 }
 

@@ -121,10 +121,17 @@ func (l *Lifecycle) End(ctx context.Context, meetingID string) error {
 }
 
 // Retry puts a bridge's failed deliveries back in its queue and returns how many. A callback marked gone (410) is
-// turned back on first, from now: events stored while it was gone are not its to deliver.
+// turned back on first, from now: events stored while it was gone are not its to deliver; a held one (follow.go)
+// is released.
 func (l *Lifecycle) Retry(ctx context.Context, b state.Bridge) (int, error) {
 	if !b.HasCallback() {
 		return 0, ErrNoCallback
+	}
+	if b.CallbackState == state.CallbackHeld {
+		// A followed room's bridge held behind its previous meeting's: go now (that meeting's end may be lost).
+		if _, err := l.release(ctx, b.MeetingID, b.After); err != nil {
+			return 0, err
+		}
 	}
 	if b.CallbackState == state.CallbackGone {
 		nb, err := l.s.UpdateBridge(ctx, b.MeetingID, func(b *state.Bridge) bool {

@@ -72,14 +72,16 @@ func (l *Lifecycle) RoomMeetingCreated(ctx context.Context, m state.Meeting) (b 
 	b.MeetingID, b.ExternalID, b.FollowRoom, b.Ending = m.InternalID, m.ExternalID, true, false
 	b.CallbackState, b.After, b.Revision = "", "", 0
 	// While the previous meeting's callbacks are still going out, this one's wait (CallbackHeld): the room's
-	// receiver gets them in order. A previous bridge whose end was never seen does not hold it.
+	// receiver gets them in order. BBB runs one meeting per external id, so the previous one has ended, though its
+	// end may not be applied yet (relay applies events of different meetings side by side). Should its end never
+	// come (a gap in BBB's events), retryCallbacks releases the held bridge.
 	if b.HasCallback() && r.Previous != "" {
 		pb, err := l.s.GetBridge(ctx, r.Previous)
 		if err != nil && !errors.Is(err, state.ErrNotFound) {
 			return b, false, err
 		}
 		if err == nil && pb.FollowRoom && pb.ExternalID == m.ExternalID && pb.HasCallback() &&
-			(pb.CallbackState == state.CallbackHeld || pb.Ending && pb.CallbackState != state.CallbackGone) {
+			pb.CallbackState != state.CallbackGone {
 			b.CallbackState, b.After = state.CallbackHeld, r.Previous
 		}
 	}

@@ -68,7 +68,13 @@ type Options struct {
 	EventsMaxBytes int64         // how many bytes of events are kept (0: 1 GiB)
 	NonceTTL       time.Duration // how long a used checksum is remembered; 0: the nonce bucket is left alone (relay)
 	FailedMaxAge   time.Duration // how long failed deliveries are kept (0: 30 days)
+	// Server is this BBB server's id (BBB_CHAT_SERVER_ID; "": DefaultServer), under which the Store keeps the
+	// facts of this server only (presence). It changes no definition.
+	Server string
 }
+
+// DefaultServer is the server id of a Store opened without one (config.LocalServerID is the same).
+const DefaultServer = "local"
 
 func (o Options) withDefaults() Options {
 	if o.Replicas < 1 {
@@ -82,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FailedMaxAge <= 0 {
 		o.FailedMaxAge = 30 * 24 * time.Hour
+	}
+	if o.Server == "" {
+		o.Server = DefaultServer
 	}
 	return o
 }
@@ -100,6 +109,7 @@ type Store struct {
 	nonces    jetstream.KeyValue
 	apiPosts  jetstream.KeyValue
 	ended     jetstream.KeyValue
+	server    string // Options.Server
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -156,8 +166,9 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	if err != nil {
 		return nil, wrap("jetstream", err)
 	}
-	s := &Store{nc: nc, js: js}
-	buckets, stream := definitions(o.withDefaults())
+	o = o.withDefaults()
+	s := &Store{nc: nc, js: js, server: o.Server}
+	buckets, stream := definitions(o)
 	for _, d := range buckets {
 		b, err := js.CreateOrUpdateKeyValue(ctx, d.cfg)
 		if err != nil {
