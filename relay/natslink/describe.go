@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 )
@@ -82,5 +83,24 @@ func logJoined(nc *nats.Conn, serverID string, log *slog.Logger) {
 		log.Info("joined the embedded NATS server of a relay", attrs...)
 	default:
 		log.Info("joined bbb-chat's NATS server", attrs...)
+	}
+}
+
+// CheckJoined is `relay check`'s line on the NATS server nc joined: which server and account, and whether it looks
+// like another application's or other bbb-chat servers share the account. It creates and changes nothing.
+func CheckJoined(ctx context.Context, c *service.Checks, nc *nats.Conn, serverID string) {
+	j, err := describe(ctx, nc, serverID)
+	switch {
+	case err != nil:
+		c.Warn("cannot look at bbb-chat's state on NATS server %s: %v", j.Server, err)
+	case j.Foreign():
+		c.Warn("NATS server %s (account %s) is no relay's embedded server and holds no bbb-chat stream: relay will create "+
+			"its state there; if another application uses it, give bbb-chat an account of its own (docs/operations.md)",
+			j.Server, j.Account)
+	case len(j.Others) > 0:
+		c.Warn("NATS server %s, account %s: other bbb-chat servers keep their state here too (%v); give each BBB server an "+
+			"account of its own (docs/operations.md)", j.Server, j.Account, j.Others)
+	default:
+		c.OK("NATS server %s, account %s: bbb-chat's (this server is %s)", j.Server, j.Account, serverID)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/config"
+	"github.com/bbb-chat/bbb-chat/shared/service"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -88,5 +89,15 @@ func TestJoinedSays(t *testing.T) {
 	}
 	if out := connect("bbb-b"); strings.Contains(out, "level=WARN") {
 		t.Errorf("its own record is no other server's:\n%s", out)
+	}
+
+	// relay check says the same.
+	for id, want := range map[string]string{"bbb-a": "other bbb-chat servers keep their state here too ([bbb-b])",
+		"bbb-b": "account $G: bbb-chat's (this server is bbb-b)"} {
+		var out bytes.Buffer
+		CheckJoined(t.Context(), &service.Checks{W: &out}, nc, id)
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check as %s: %q, want %q", id, out.String(), want)
+		}
 	}
 }
