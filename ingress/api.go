@@ -531,7 +531,11 @@ func (a *api) running(ctx context.Context, s *state.Store, _ request) (response,
 			"callback": b.HasCallback(), "callback_state": b.CallbackState,
 		})
 	}
-	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
+	rooms, err := a.followedRooms(ctx, s)
+	if err != nil {
+		return response{}, err
+	}
+	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats, "rooms": rooms}), nil
 }
 
 func (a *api) retry(ctx context.Context, s *state.Store, req request) (response, error) {

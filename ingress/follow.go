@@ -166,3 +166,24 @@ func (a *api) roomInfo(ctx context.Context, s *state.Store, meetingID string) (r
 	}
 	return ok("Chat info", out), nil
 }
+
+// followedRooms is runningChats' list of the followed rooms: each room's external id, chat user, the meeting its
+// chat runs in now ("" while it waits) and whether it waits.
+func (a *api) followedRooms(ctx context.Context, s *state.Store) ([]map[string]any, error) {
+	rs, err := s.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(rs))
+	for _, r := range rs {
+		current := ""
+		if id := r.Bridge.MeetingID; id != "" {
+			if b, err := a.reads(s).GetBridge(ctx, id); err == nil && !b.Ending {
+				current = id
+			}
+		}
+		out = append(out, map[string]any{"external_meeting_id": r.ExternalID, "chat_user": r.Bridge.ChatUser,
+			"meeting_id": current, "waiting": current == "", "callback": r.Bridge.HasCallback()})
+	}
+	return out, nil
+}

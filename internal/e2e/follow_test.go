@@ -72,6 +72,12 @@ func TestFollowRoom(t *testing.T) {
 		t.Fatalf("info of a waiting room: %s", info.Raw)
 	}
 	expect(t, e.send("weekly", "a", "too early"), 404, "room whose meeting is not running")
+	running := e.call(callRunning)
+	expect(t, running, 200, "Running chats")
+	if rooms, _ := running.Body["rooms"].([]any); len(rooms) != 1 || rooms[0].(map[string]any)["waiting"] != true ||
+		rooms[0].(map[string]any)["external_meeting_id"] != "weekly" {
+		t.Fatalf("runningChats of a waiting room: %s", running.Raw)
+	}
 
 	var want []string
 	for week := 1; week <= 2; week++ {
