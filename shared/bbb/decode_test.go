@@ -408,7 +408,7 @@ func TestDecodeLenient(t *testing.T) {
 		},
 		{
 			name: "edit with later fields and reordered",
-			raw: `{"core":{"body":{"messageAsHtml":"<p>x</p>","message":"x","messageId":"i","chatId":"c","future":true},"header":{"userId":"u","meetingId":"m","name":"GroupChatMessageEditedEvtMsg"}},"envelope":{"timestamp":4,"name":"GroupChatMessageEditedEvtMsg"}}`,
+			raw:  `{"core":{"body":{"messageAsHtml":"<p>x</p>","message":"x","messageId":"i","chatId":"c","future":true},"header":{"userId":"u","meetingId":"m","name":"GroupChatMessageEditedEvtMsg"}},"envelope":{"timestamp":4,"name":"GroupChatMessageEditedEvtMsg"}}`,
 			want: Event{Kind: KindMessageEdited, Name: "GroupChatMessageEditedEvtMsg", MeetingID: "m", Timestamp: 4,
 				Action: &Action{ChatID: "c", MessageID: "i", UserID: "u", Text: "x"}, Hint: Version{3, 0}},
 		},
