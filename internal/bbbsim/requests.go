@@ -157,7 +157,7 @@ func parseRequest(raw []byte, v ver) (*request, error) {
 	spec, ok := requestSpec(v, name)
 	if !ok {
 		reason := label + ": " + notHandled
-		if _, other := requestSpec(v30, name); other && name != "" {
+		if _, other := requestSpec(latest, name); other && name != "" {
 			reason += fmt.Sprintf(": akka-apps %s has no such message", v)
 		}
 		return nil, &parseError{name: name, reason: reason}

@@ -150,6 +150,7 @@ type meeting struct {
 	registered     map[string]*regUser // by authToken
 	chats          map[string]bool
 	chat           []ChatMessage
+	actions        chatActions // reactions and pins (chat_events.go)
 	ended          bool
 	colors         int
 }
