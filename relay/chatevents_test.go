@@ -32,8 +32,8 @@ func pairs(kv []any) obj {
 	return o
 }
 
-// Edits, deletes, reactions and pins reach the stream on their subjects, once each with two relays, carrying who
-// acted by id and name: a relay started after the user joined takes the name from the presence bucket.
+// Edits, deletes, reactions and pins reach the stream on their subjects, carrying who acted by id and name: a
+// relay started after the user joined takes the name from the presence bucket. With two relays each is stored once.
 func TestChatActions(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -55,6 +55,8 @@ func TestChatActions(t *testing.T) {
 		return err == nil
 	})
 
+	// The relay that saw the join goes; a new one never saw it.
+	r1.Kill()
 	env2 := w.env(t)
 	env2["BBB_CHAT_BBB_VERSION"] = "4.0"
 	r2 := startRelay(t, env2)
@@ -69,14 +71,21 @@ func TestChatActions(t *testing.T) {
 			"reactionEmoji", "👍", "reactionEmojiId", "+1"),
 		chatAction(t, "PinGroupChatMessageEvtMsg", meeting, "w_alice0000001", msgID, 1760000090000),
 		chatAction(t, "UnpinGroupChatMessageEvtMsg", meeting, "w_alice0000001", msgID, 1760000100000),
-		// An actor relay never saw: no name.
-		chatAction(t, "GroupChatMessageDeletedEvtMsg", meeting, "w_moderator001", msgID, 1760000110000),
 	)
-	got := waitEvents(t, nc, 8)
-	for _, r := range []*relayProc{r1, r2} {
+	waitEvents(t, nc, 7)
+
+	// Two relays: the delete, by a user neither saw (no name), is stored once.
+	env3 := w.env(t)
+	env3["BBB_CHAT_BBB_VERSION"] = "4.0"
+	r3 := startRelay(t, env3)
+	r3.waitReady(t)
+	w.publish(t, bbb.ChannelFromAkka,
+		chatAction(t, "GroupChatMessageDeletedEvtMsg", meeting, "w_moderator001", msgID, 1760000110000))
+	for _, r := range []*relayProc{r2, r3} {
 		r.waitMetric(t, `bbbchat_relay_redis_events_total{name="GroupChatMessageDeletedEvtMsg"}`,
 			func(v float64) bool { return v == 1 })
 	}
+	got := waitEvents(t, nc, 8)
 	wantTypes := []string{state.TypeUserJoined, state.TypeMessage, state.TypeMessageEdited, state.TypeReactionAdded,
 		state.TypeReactionRemoved, state.TypeMessagePinned, state.TypeMessageUnpinned, state.TypeMessageDeleted}
 	for i, g := range got {
