@@ -30,7 +30,7 @@ const (
 
 // Options configure a Sim.
 type Options struct {
-	// Version is the BBB version to play: one of Versions() ("2.2" … "2.7", "3.0").
+	// Version is the BBB version to play: one of Versions() ("2.2" … "2.7", "3.0", "4.0").
 	Version string
 	// Now is the clock for ids and timestamps; nil means time.Now. It is called from several goroutines.
 	Now func() time.Time
