@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -628,6 +629,14 @@ func TestSkipName(t *testing.T) {
 		e, err := Decode(line)
 		if _, ok := SkipName(line); ok && (err != nil || e.Kind != KindOther) {
 			t.Errorf("captured %s skipped", e.Name)
+		}
+	}
+}
+
+func TestSkipGuards(t *testing.T) {
+	for name := range interpreted {
+		if !slices.ContainsFunc(skipGuards, func(g []byte) bool { return strings.Contains(name, string(g)) }) {
+			t.Errorf("%s contains none of skipGuards: SkipName could let relay skip it", name)
 		}
 	}
 }
