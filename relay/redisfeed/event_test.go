@@ -238,6 +238,7 @@ func TestDecodeReason(t *testing.T) {
 		{"unknown name", `{"envelope":{"name":"X"}}`, "not_envelope"},
 		{"header name only", `{"core":{"header":{"name":"UserLeftMeetingEvtMsg"}}}`, "bad_UserLeftMeetingEvtMsg"},
 		{"known name", `{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"}}`, "bad_GroupChatMessageBroadcastEvtMsg"},
+		{"event about a message", `{"envelope":{"name":"PinGroupChatMessageEvtMsg"}}`, "bad_PinGroupChatMessageEvtMsg"},
 		{"huge", `"` + strings.Repeat("a", bbb.MaxMessageSize) + `"`, "too_large"},
 	}
 	for _, tc := range cases {
