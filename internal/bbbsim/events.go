@@ -190,6 +190,7 @@ func userJoined(v ver, meetingID string, u *user, ts int64) []outMsg {
 		"webcamBackground", opt(v >= v30, ""),
 		"color", opt(v >= v26, u.Color),
 		"clientType", u.clientType,
+		"joinRequestMetadata", opt(v >= v40, map[string]string{}),
 		"userMetadata", opt(v >= v30, map[string]string{}),
 	)
 	data := envelopeJSON(name, routeMeeting(meetingID, u.ID), ts, headerClient(name, meetingID, u.ID), body)

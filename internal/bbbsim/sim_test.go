@@ -50,10 +50,14 @@ func joinedKeys(v string) []string {
 	case "2.7":
 		return []string{"intId", "extId", "name", "role", "guest", "authed", "guestStatus", "emoji",
 			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "color", "clientType"}
-	default:
+	case "3.0":
 		return []string{"intId", "extId", "name", "role", "bot", "guest", "authed", "guestStatus",
 			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "webcamBackground",
 			"color", "clientType", "userMetadata"}
+	default:
+		return []string{"intId", "extId", "name", "role", "bot", "guest", "authed", "guestStatus",
+			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "webcamBackground",
+			"color", "clientType", "joinRequestMetadata", "userMetadata"}
 	}
 }
 
@@ -105,6 +109,9 @@ func registerBody(v, meetingID, userID, token string) M {
 	case "3.0", "4.0":
 		extra := M{"firstName": "Chat", "lastName": "Bridge", "sessionToken": "st", "webcamBackgroundURL": "",
 			"bot": true, "excludeFromDashboard": true, "enforceLayout": "", "logoutUrl": "", "userMetadata": M{}}
+		if v == "4.0" {
+			extra["joinRequestMetadata"] = M{}
+		}
 		for k, x := range extra {
 			b[k] = x
 		}

@@ -130,8 +130,8 @@ type Event struct {
 	//     → 3.0; sender.role → 2.5; color → 2.2 (i.e. the 2.2–2.4 shape); none
 	//     of them → zero.
 	//   Edits, deletes and reactions → 3.0; pins → 4.0.
-	//   UserJoinedMeetingEvtMsg: bot → 3.0; reactionEmoji → 2.7; color → 2.6;
-	//     pin → 2.5; else 2.2.
+	//   UserJoinedMeetingEvtMsg: joinRequestMetadata → 4.0; bot → 3.0;
+	//     reactionEmoji → 2.7; color → 2.6; pin → 2.5; else 2.2.
 	//   UserLeftMeetingEvtMsg: eject → 2.5; else 2.2.
 	//   Everything else: zero.
 	//
@@ -452,8 +452,9 @@ type userFields struct {
 	Eject  *bool   `json:"eject"`
 	Reason string  `json:"reason"`
 	// Presence-only fields, used for Event.Hint; their types do not matter (reactionEmoji is in reactionField).
-	Color json.RawMessage `json:"color"`
-	Pin   json.RawMessage `json:"pin"`
+	Color               json.RawMessage `json:"color"`
+	Pin                 json.RawMessage `json:"pin"`
+	JoinRequestMetadata json.RawMessage `json:"joinRequestMetadata"`
 }
 
 // meetingFields: MeetingCreatedEvtMsg, MeetingEndedEvtMsg, MeetingDestroyedEvtMsg.
@@ -668,9 +669,13 @@ func decodeUserJoined(e *Event, h *wireHeader, b *wireBody) error {
 		return malformed(e.Name, "core.body.name", errMissing)
 	}
 	u := &User{ID: id, ExtID: b.ExtID, Name: *b.Name, Role: b.Role, Guest: b.Guest}
-	switch {
-	case b.Bot != nil:
+	if b.Bot != nil {
 		u.Bot = *b.Bot
+	}
+	switch {
+	case present(b.JoinRequestMetadata):
+		e.Hint = Version{4, 0}
+	case b.Bot != nil:
 		e.Hint = Version{3, 0}
 	case present(b.ReactionEmoji):
 		e.Hint = Version{2, 7}

@@ -150,6 +150,11 @@ func TestDecodeConstructed(t *testing.T) {
 			User: &User{ID: "w_chatbridge01", ExtID: "chat-bridge", Name: "Chat Bridge", Role: "VIEWER", Bot: true},
 			Hint: Version{3, 0},
 		}},
+		{"4.0-user-joined", Event{
+			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: m40, Timestamp: 1760000000500,
+			User: &User{ID: "w_bob000000001", ExtID: "bob", Name: "Bob", Role: "VIEWER"},
+			Hint: Version{4, 0},
+		}},
 		{"2.2-user-left", Event{
 			Kind: KindUserLeft, Name: "UserLeftMeetingEvtMsg", MeetingID: m22, Timestamp: 1616000900000,
 			User: &User{ID: "w_k2lqo1bw3yfz"},
