@@ -17,12 +17,12 @@ var ErrNoFeature = errors.New("bbbsim: this BBB version has no such feature")
 
 // Event kinds of the actions on chat messages.
 const (
-	EventChatEdited      EventKind = "chat-edited"
-	EventChatDeleted     EventKind = "chat-deleted"
+	EventMessageEdited   EventKind = "message-edited"
+	EventMessageDeleted  EventKind = "message-deleted"
 	EventReactionAdded   EventKind = "reaction-added"
 	EventReactionRemoved EventKind = "reaction-removed"
-	EventChatPinned      EventKind = "chat-pinned"
-	EventChatUnpinned    EventKind = "chat-unpinned"
+	EventMessagePinned   EventKind = "message-pinned"
+	EventMessageUnpinned EventKind = "message-unpinned"
 )
 
 // Names of the requests and events (common-message GroupChatMsg.scala).
@@ -182,7 +182,7 @@ func (s *Sim) applyEdit(m *meeting, userID, chatID, messageID, text string) outc
 		"messageAsHtml", opt(s.v >= v40, messageAsHTML(text)))
 	return outcome{
 		outs: chatActionEvent(nameEdited, m.IntID, u.ID, body, s.nowMs()),
-		events: []Event{{Kind: EventChatEdited, MeetingID: m.IntID, UserID: u.ID,
+		events: []Event{{Kind: EventMessageEdited, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("%s edited by %s: %q", messageID, u.ID, text)}},
 	}
 }
@@ -201,7 +201,7 @@ func (s *Sim) applyDelete(m *meeting, userID, chatID, messageID string) outcome 
 	m.actions.pinned = slices.DeleteFunc(m.actions.pinned, func(id string) bool { return id == messageID })
 	return outcome{
 		outs: chatActionEvent(nameDeleted, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
-		events: []Event{{Kind: EventChatDeleted, MeetingID: m.IntID, UserID: u.ID,
+		events: []Event{{Kind: EventMessageDeleted, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("%s deleted by %s", messageID, u.ID)}},
 	}
 }
@@ -257,12 +257,12 @@ func (s *Sim) applyPin(m *meeting, userID, chatID, messageID string, pin bool) o
 	if pinned == pin {
 		return outcome{} // nothing to do, nothing published
 	}
-	name, kind, verb := namePinned, EventChatPinned, "pinned"
+	name, kind, verb := namePinned, EventMessagePinned, "pinned"
 	if pin {
 		m.actions.pinned = append(m.actions.pinned, messageID)
 	} else {
 		m.actions.pinned = slices.DeleteFunc(m.actions.pinned, func(id string) bool { return id == messageID })
-		name, kind, verb = nameUnpinned, EventChatUnpinned, "unpinned"
+		name, kind, verb = nameUnpinned, EventMessageUnpinned, "unpinned"
 	}
 	return outcome{
 		outs: chatActionEvent(name, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
