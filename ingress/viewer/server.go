@@ -5,6 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html/template"
 	"io"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -64,6 +66,44 @@ type Server struct {
 	hubs    *hubs
 	slow    slowMode
 	streams streamCap
+	revoked revocations // for the streams' periodic checks
+}
+
+// revocations caches meetings' revocation times for a heartbeat, so that thousands of open streams of a meeting
+// ask NATS about once per heartbeat, not once each. New requests read NATS itself.
+type revocations struct {
+	mu sync.Mutex
+	m  map[string]revocation
+}
+
+type revocation struct {
+	notBefore time.Time
+	at        time.Time
+}
+
+func (c *revocations) notBefore(ctx context.Context, st *state.Store, meetingID string, now time.Time) (time.Time, error) {
+	c.mu.Lock()
+	r, ok := c.m[meetingID]
+	c.mu.Unlock()
+	if ok && now.Sub(r.at) < heartbeat/2 {
+		return r.notBefore, nil
+	}
+	nb, err := st.ViewerLinksNotBefore(ctx, meetingID)
+	if err != nil {
+		return nb, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]revocation{}
+	}
+	for id, old := range c.m {
+		if now.Sub(old.at) > heartbeat {
+			delete(c.m, id)
+		}
+	}
+	c.m[meetingID] = revocation{notBefore: nb, at: now}
+	return nb, nil
 }
 
 // Frames a meeting's hub keeps for viewers who join or come back, and how long it lives on without viewers.
@@ -106,6 +146,13 @@ func (s *Server) Close() { s.close() }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest, _ := strings.CutPrefix(r.URL.Path, "/chat/")
 	token, action, _ := strings.Cut(rest, "/")
+	defer func() {
+		// Recovered here rather than by the router, whose log line would carry the path and so the token.
+		if v := recover(); v != nil {
+			s.o.Log.Error("panic in the viewer page", "token", Redact(token), "action", action, "panic", fmt.Sprint(v))
+			s.o.Fail(w, r, callPage, errPanic)
+		}
+	}()
 	switch {
 	case token == "assets" && r.Method == http.MethodGet && (action == "app.js" || action == "app.css"):
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -124,14 +171,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// errPanic is a handler's panic: no table row, so an internal error.
+var errPanic = errors.New("viewer: internal error")
+
 // Routing refusals, mapped like the API's.
 var (
 	ErrMethod   = errors.New("viewer: method not allowed")
 	ErrNotFound = errors.New("viewer: no such page")
 )
 
-// check reads a token and refuses it when it is forged, expired or revoked.
+// check reads a token and refuses it when it is forged, expired or revoked (asking NATS).
 func (s *Server) check(ctx context.Context, token string) (Link, error) {
+	return s.checkWith(ctx, token, nil)
+}
+
+// checkWith is check with the revocation read through revoked, when given.
+func (s *Server) checkWith(ctx context.Context, token string, revoked *revocations) (Link, error) {
 	set := s.o.Settings()
 	l, err := Parse(token, set.Keys, s.o.Now())
 	if err != nil {
@@ -141,7 +196,12 @@ func (s *Server) check(ctx context.Context, token string) (Link, error) {
 	if st == nil || !st.Connected() {
 		return l, state.ErrUnavailable
 	}
-	nb, err := st.ViewerLinksNotBefore(ctx, l.MeetingID)
+	var nb time.Time
+	if revoked != nil {
+		nb, err = revoked.notBefore(ctx, st, l.MeetingID, s.o.Now())
+	} else {
+		nb, err = st.ViewerLinksNotBefore(ctx, l.MeetingID)
+	}
 	if err != nil {
 		return l, err
 	}
@@ -275,7 +335,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, token strin
 			return
 		case <-wake:
 		case <-tick.C:
-			if _, err := s.check(ctx, token); errors.Is(err, ErrLinkExpired) || errors.Is(err, ErrLinkRevoked) {
+			if _, err := s.checkWith(ctx, token, &s.revoked); errors.Is(err, ErrLinkExpired) || errors.Is(err, ErrLinkRevoked) {
 				io.WriteString(w, "event: refused\ndata: {}\n\n")
 				rc.Flush()
 				return
