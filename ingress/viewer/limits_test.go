@@ -44,8 +44,10 @@ func TestSlowMode(t *testing.T) {
 
 func TestStreamCap(t *testing.T) {
 	var c streamCap
-	if !c.acquire("1.2.3.4", 2) || !c.acquire("1.2.3.4", 2) || c.acquire("1.2.3.4", 2) {
-		t.Fatal("cap of 2 not kept")
+	for i, want := range []bool{true, true, false} {
+		if got := c.acquire("1.2.3.4", 2); got != want {
+			t.Fatalf("stream %d: acquire %v, want %v (a cap of 2)", i+1, got, want)
+		}
 	}
 	if !c.acquire("5.6.7.8", 2) {
 		t.Fatal("another address refused")
