@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,4 +302,70 @@ func TestViewerLinksAndEvents(t *testing.T) {
 	}
 	for ev := s2.next(t); ev.Type != "meeting.ended"; ev = s2.next(t) {
 	}
+}
+
+// TestViewerRotationAndSettings: links signed with the previous secret work during a rotation and stop after it;
+// the viewer settings (public URL, template, slow mode off, word list, streams per address) take effect.
+func TestViewerRotationAndSettings(t *testing.T) {
+	v := newViewerEnv(t)
+	old := v.viewerLink(v.meetingID, true, 0)
+	expect(t, old, 200, "created")
+	oldToken := old.Body["token"].(string)
+
+	words := filepath.Join(t.TempDir(), "words")
+	if err := os.WriteFile(words, []byte("# no spoilers\nspoiler\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const newSecret = "the-new-shared-secret"
+	_, during := v.startIngressWith(map[string]string{
+		"BBB_CHAT_SHARED_SECRET": newSecret, "BBB_CHAT_SHARED_SECRET_OLD": v.secret,
+		"BBB_CHAT_PUBLIC_URL": "https://bbb.example.org/bbb-chat", "BBB_CHAT_VIEWER_TEMPLATE": "[{name}] {message}",
+		"BBB_CHAT_VIEWER_SLOW_MODE": "0", "BBB_CHAT_VIEWER_BLOCKLIST_FILE": words,
+		"BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS": "1", "BBB_CHAT_VIEWER_FRAME_ANCESTORS": "https://tv.example.org",
+	})
+	page := during.url + "/chat/" + oldToken
+	status, _, h := httpGet(t, page)
+	if status != 200 || !strings.HasSuffix(h.Get("Content-Security-Policy"), "frame-ancestors https://tv.example.org") {
+		t.Fatalf("old secret's link during the rotation: %d %v", status, h)
+	}
+	if _, status := openEvents(t, page+"/events", 0); status != 200 {
+		t.Fatalf("first stream: %d", status)
+	}
+	if _, status := openEvents(t, page+"/events", 0); status != 429 {
+		t.Fatalf("second stream from the address: %d, want 429", status)
+	}
+	if status, ans, _ := viewerPost(t, page+"/messages", "Ann", "Big SPOILER ahead"); status != 422 || !strings.Contains(ans["message"].(string), "not allowed") {
+		t.Fatalf("blocked word: %d %v", status, ans)
+	}
+	for i, text := range []string{"one", "two"} { // no slow mode
+		if status, ans, _ := viewerPost(t, page+"/messages", "Ann", text); status != 200 {
+			t.Fatalf("post %d: %d %v", i, status, ans)
+		}
+	}
+	msgs := v.waitChat(v.meetingID, 3)
+	if msgs[1].Message != "[Ann] one" || msgs[2].Message != "[Ann] two" {
+		t.Fatalf("BBB shows %q, %q", msgs[1].Message, msgs[2].Message)
+	}
+
+	// Minted with the new secret: an absolute URL under the public one.
+	ans := during.viewerLink(v.meetingID)
+	newToken, _ := ans.Body["token"].(string)
+	if ans.Status != 200 || ans.Body["url"] != "https://bbb.example.org/bbb-chat/chat/"+newToken {
+		t.Fatalf("link during the rotation: %s", ans.Raw)
+	}
+
+	// After the rotation only the new secret's links work.
+	_, after := v.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": newSecret})
+	if status, body, _ := httpGet(t, after.url+"/chat/"+oldToken); status != 404 || !strings.Contains(body, "not valid") {
+		t.Fatalf("old secret's link after the rotation: %d", status)
+	}
+	if status, _, _ := httpGet(t, after.url+"/chat/"+newToken); status != 200 {
+		t.Fatalf("new secret's link after the rotation: %d", status)
+	}
+}
+
+// viewerLink mints a link through this client's ingress, with its secret.
+func (c apiClient) viewerLink(meetingID string) answer {
+	c.t.Helper()
+	return c.call("createViewerLink", "meeting_id", meetingID)
 }
