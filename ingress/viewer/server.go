@@ -220,7 +220,7 @@ func (s *Server) securityHeaders(w http.ResponseWriter) {
 	}
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "+
-		"img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors "+anc)
+		"img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors "+anc)
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")

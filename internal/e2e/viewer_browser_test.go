@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,14 +131,33 @@ func TestViewerPageInBrowser(t *testing.T) {
 	if updateScreenshots() {
 		screenshots(t, ctx, page)
 	}
+	// Edits and reactions (BBB 3.0's events, put into the stream as relay does) change the message in place.
+	v.publish(state.Event{Type: state.TypeMessageEdited, ID: "edit-" + live.ID, MeetingID: v.meetingID,
+		ChatID: "MAIN-PUBLIC-GROUP-CHAT", MessageID: live.ID, Text: "An <edited> message", Timestamp: time.Now().UnixMilli()})
+	pageHas(t, ctx, "edit shown", logHas("An <edited> message(edited)"))
+	for i, typ := range []string{state.TypeReactionAdded, state.TypeReactionAdded, state.TypeReactionRemoved} {
+		v.publish(state.Event{Type: typ, ID: "react-" + strconv.Itoa(i), MeetingID: v.meetingID,
+			ChatID: "MAIN-PUBLIC-GROUP-CHAT", MessageID: live.ID, Emoji: "👍", Timestamp: time.Now().UnixMilli()})
+	}
+	pageHas(t, ctx, "reactions counted", logHas("👍 1"))
 	v.publish(state.Event{Type: state.TypeMessageDeleted, ID: "del-" + live.ID, MeetingID: v.meetingID,
 		ChatID: "MAIN-PUBLIC-GROUP-CHAT", MessageID: live.ID, Timestamp: time.Now().UnixMilli()})
-	pageHas(t, ctx, "deleted message gone", "!("+logHas("A live message")+")")
+	pageHas(t, ctx, "deleted message gone", "!("+logHas("An <edited> message")+")")
 
 	// A read-only link: the chat, no form.
 	ro := v.viewerLink(v.meetingID, false, 0)
 	run(t, ctx, "open a read-only link", chromedp.Navigate(v.apiURL+"/chat/"+ro.Body["token"].(string)), chromedp.WaitVisible("#log"))
 	pageHas(t, ctx, "read-only: history, no form", logHas("Welcome, <everyone>!")+` && document.getElementById("post") === null`)
+
+	// A moderator clears the chat, then the meeting ends: the page says both.
+	if err := v.sim.ClearChat(t.Context(), v.meetingID, v.bob); err != nil {
+		t.Fatal(err)
+	}
+	pageHas(t, ctx, "cleared", `document.querySelectorAll("#log .msg").length === 0 && document.getElementById("log").textContent.includes("cleared")`)
+	if err := v.sim.EndMeeting(t.Context(), v.meetingID); err != nil {
+		t.Fatal(err)
+	}
+	pageHas(t, ctx, "meeting ended", `document.getElementById("status").textContent === "The meeting has ended."`)
 
 	// An expired and a revoked link are refused, the page saying why.
 	short := v.viewerLink(v.meetingID, true, 1)

@@ -63,7 +63,7 @@
     var m = byID.get(ev.message_id);
     if (!m) return;
     m.text.textContent = ev.text || "";
-    if (!m.li.querySelector(".edited")) m.li.insertBefore(span("edited", "(edited)"), m.reactions);
+    if (!m.li.querySelector(".edited")) m.li.insertBefore(span("edited", "(edited)"), m.text.nextSibling);
   }
 
   function deleted(ev) {
