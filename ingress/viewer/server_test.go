@@ -29,6 +29,11 @@ type streamEnv struct {
 }
 
 func newStreamEnv(t *testing.T, keep int) *streamEnv {
+	return newStreamEnvWith(t, keep, 0)
+}
+
+// newStreamEnvWith serves with the given read and write timeouts (0: none), as ingress's server has them.
+func newStreamEnvWith(t *testing.T, keep int, timeout time.Duration) *streamEnv {
 	ns := testenv.NATS(t)
 	nc, err := nats.Connect(testenv.NATSURL(ns))
 	if err != nil {
@@ -54,7 +59,9 @@ func newStreamEnv(t *testing.T, keep int) *streamEnv {
 	})
 	srv.hubs.keep = keep
 	t.Cleanup(srv.Close)
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(srv)
+	hs.Config.ReadTimeout, hs.Config.WriteTimeout = timeout, timeout
+	hs.Start()
 	t.Cleanup(hs.Close)
 	return &streamEnv{t: t, store: store, srv: srv, url: hs.URL, key: key}
 }
@@ -177,5 +184,33 @@ func TestEventsWithoutGapOrRepeat(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("live messages did not arrive")
+	}
+}
+
+// TestEventsOutliveServerTimeouts: ingress's HTTP server has read and write timeouts; an event stream lives on past
+// them and still gets what comes.
+func TestEventsOutliveServerTimeouts(t *testing.T) {
+	e := newStreamEnvWith(t, 100, 300*time.Millisecond)
+	e.say("m1", 1)
+	got := make(chan []string, 1)
+	go func() {
+		_, texts := e.read("m1", 0, 2)
+		got <- texts
+	}()
+	testenv.Consistently(t, time.Second, "the stream ended within three times the server's timeouts", func() bool {
+		return len(got) == 0
+	})
+	ev := state.Event{Type: state.TypeMessage, ID: "late", MeetingID: "m1", MessageID: "late", Text: "message 1"}
+	payload, _ := json.Marshal(ev)
+	if _, err := e.store.PublishEvent(t.Context(), ev, payload); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case texts := <-got:
+		if texts[1] != "message 1" {
+			t.Fatalf("got %v", texts)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the late message did not arrive")
 	}
 }
