@@ -295,28 +295,15 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, token strin
 	for {
 		fs, wake, behind := hb.since(cursor)
 		if behind > 0 {
-			// Older than the hub keeps: read from the stream up to where the hub begins.
-			var werr error
-			err := s.o.Store().FollowMeeting(ctx, l.MeetingID, cursor, func(seq uint64, payload []byte) bool {
-				if seq > behind {
-					return false
+			if err := s.catchUp(ctx, w, l.MeetingID, &cursor, behind); err != nil {
+				if ctx.Err() == nil {
+					s.o.Log.Warn("cannot read a meeting's older events for a viewer", "meeting_id", l.MeetingID, "err", err)
 				}
-				if b, ok := render(seq, payload); ok {
-					if _, werr = w.Write(b); werr != nil {
-						return false
-					}
-				}
-				cursor = seq
-				return true
-			})
-			if werr != nil || ctx.Err() != nil {
 				return
 			}
-			if err != nil {
-				s.o.Log.Warn("cannot read a meeting's older events for a viewer", "meeting_id", l.MeetingID, "err", err)
+			if rc.Flush() != nil {
 				return
 			}
-			rc.Flush()
 			continue
 		}
 		for _, f := range fs {
@@ -345,6 +332,43 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, token strin
 			}
 		}
 	}
+}
+
+// catchUpIdle is how long a catch-up waits for the stream's next event: the events it waits for may have aged out
+// of the stream meanwhile.
+const catchUpIdle = 5 * time.Second
+
+// catchUp writes a meeting's events after *cursor up to sequence upTo from the stream itself (older than the
+// meeting's hub keeps), moving *cursor along. When the stream has nothing more up to upTo, the cursor moves to it.
+func (s *Server) catchUp(ctx context.Context, w io.Writer, meetingID string, cursor *uint64, upTo uint64) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	idle := time.AfterFunc(catchUpIdle, cancel)
+	defer idle.Stop()
+	var werr error
+	err := s.o.Store().FollowMeeting(cctx, meetingID, *cursor, func(seq uint64, payload []byte) bool {
+		idle.Reset(catchUpIdle)
+		if seq > upTo {
+			return false
+		}
+		if b, ok := render(seq, payload); ok {
+			if _, werr = w.Write(b); werr != nil {
+				return false
+			}
+		}
+		*cursor = seq
+		return true
+	})
+	switch {
+	case werr != nil:
+		return werr
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return err
+	}
+	*cursor = max(*cursor, upTo)
+	return nil
 }
 
 // maxPostBytes bounds a post's body: a name, a message and JSON's quoting of them.
