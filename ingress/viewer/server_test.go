@@ -165,7 +165,6 @@ func TestEventsWithoutGapOrRepeat(t *testing.T) {
 		_, texts := e.read("m1", ids[29], 2)
 		done <- texts
 	}()
-	time.Sleep(200 * time.Millisecond) // let the viewer connect first; it gets the messages either way
 	e.say("m2", 1)
 	ev := state.Event{Type: state.TypeMessage, ID: "m1-live", MeetingID: "m1", MessageID: "m1-live", Text: "message 30"}
 	payload, _ := json.Marshal(ev)
