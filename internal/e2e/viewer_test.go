@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -355,13 +356,26 @@ func TestViewerRotationAndSettings(t *testing.T) {
 	}
 
 	// After the rotation only the new secret's links work.
-	_, after := v.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": newSecret})
+	afterProc, after := v.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": newSecret})
 	if status, body, _ := httpGet(t, after.url+"/chat/"+oldToken); status != 404 || !strings.Contains(body, "not valid") {
 		t.Fatalf("old secret's link after the rotation: %d", status)
 	}
 	if status, _, _ := httpGet(t, after.url+"/chat/"+newToken); status != 200 {
 		t.Fatalf("new secret's link after the rotation: %d", status)
 	}
+
+	// An open event stream does not hold up ingress's shutdown: SIGTERM ends it, and ingress exits at once.
+	stream, status := openEvents(t, after.url+"/chat/"+newToken+"/events", 0)
+	if status != 200 {
+		t.Fatalf("events: %d", status)
+	}
+	stream.next(t) // the history's first message: the stream is up
+	start := time.Now()
+	afterProc.Signal(syscall.SIGTERM)
+	if err, exited := afterProc.Wait(5 * time.Second); !exited || err != nil {
+		t.Fatalf("ingress with an open viewer stream, after SIGTERM: exited=%v err=%v", exited, err)
+	}
+	t.Logf("ingress exited %s after SIGTERM with a viewer stream open", time.Since(start).Round(time.Millisecond))
 }
 
 // viewerLink mints a link through this client's ingress, with its secret.
