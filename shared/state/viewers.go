@@ -44,15 +44,12 @@ func (s *Store) ViewerLinksNotBefore(ctx context.Context, meetingID string) (tim
 	return r.NotBefore, err
 }
 
-// MeetingEventsSubject is the filter that matches every event of a meeting (internal id).
-func MeetingEventsSubject(meetingID string) string { return SubjectRoot + "." + Key(meetingID) + ".>" }
-
 // FollowMeeting reads a meeting's events (internal id) from the stream in order, starting after sequence after (0:
 // from the first), with one ordered consumer, and calls f with each event's stream sequence and payload until f
 // returns false, ctx ends or the consumer fails. f runs on one goroutine. The ordered consumer recreates itself
 // after a NATS interruption from where it was, so f sees neither a gap nor a repeat.
 func (s *Store) FollowMeeting(ctx context.Context, meetingID string, after uint64, f func(seq uint64, payload []byte) bool) error {
-	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{MeetingEventsSubject(meetingID)}}
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{EventSubject(meetingID, ">")}}
 	if after > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = after + 1
