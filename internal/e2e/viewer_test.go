@@ -383,3 +383,29 @@ func (c apiClient) viewerLink(meetingID string) answer {
 	c.t.Helper()
 	return c.call("createViewerLink", "meeting_id", meetingID)
 }
+
+// TestViewerOnBBB30: on BBB 3.0 a viewer posts through BBB's chat API while the chat user is away, and sees the
+// post come back.
+func TestViewerOnBBB30(t *testing.T) {
+	e := newEnv(t, "3.0")
+	m := e.meeting("stream-30", "Streamed on 3.0")
+	expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Chat Bridge"), 200, "started")
+	link := e.viewerLink(m.IntID, true, 0)
+	expect(t, link, 200, "created")
+	page := e.apiURL + "/chat/" + link.Body["token"].(string)
+	s, status := openEvents(t, page+"/events", 0)
+	if status != 200 {
+		t.Fatalf("events: %d", status)
+	}
+	if status, ans, _ := viewerPost(t, page+"/messages", "Ann", "Hello **3.0**"); status != 200 {
+		t.Fatalf("post: %d %v", status, ans)
+	}
+	msgs := e.waitChat(m.IntID, 1)
+	if msgs[0].SenderName != "Ann" || msgs[0].Message != "Hello **3.0**" {
+		t.Fatalf("BBB shows %+v", msgs[0])
+	}
+	ev := s.next(t)
+	if ev.Type != "message" || ev.Data["name"] != "Ann" || ev.Data["text"] != "Hello **3.0**" {
+		t.Fatalf("the post came back as %+v", ev)
+	}
+}
