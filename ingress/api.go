@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
@@ -49,6 +50,8 @@ type api struct {
 	live     *reloadable // what SIGHUP may change
 	bbbAPI   bbbapi.Client
 	m        apiMetrics
+	// viewerPage serves /chat/ (viewerapi.go); closed at shutdown, which ends its event streams.
+	viewerPage *viewer.Server
 }
 
 type apiMetrics struct {
@@ -157,10 +160,13 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callInfo, callInfo, a.info},
 		{"/api/" + callRunning, callRunning, a.running},
 		{"/api/" + callRetry, callRetry, a.retry},
+		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
+		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
 	}
+	a.viewerRoutes(r)
 	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
 	r.Handler(http.MethodGet, "/readyz", service.ReadyHandler(a.readiness))
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errNotFoundPath) })
@@ -412,7 +418,7 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 			MeetingID:     b.MeetingID,
 			UserID:        u.UserID,
 			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
-			Message:       bbb.Render(v, *a.live.template.Load(), userName, message),
+			Message:       bbb.Render(v, req.templateOr(*a.live.template.Load()), userName, message),
 			Timestamp:     now.UnixMilli(),
 		})
 	} else if v.HasAPIChat() {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -72,6 +73,18 @@ func errorTable() []struct {
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
+		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},
+		{viewer.ErrLinkExpired, http.StatusGone, "This chat link has expired"},
+		{viewer.ErrLinkRevoked, http.StatusGone, "This chat link was revoked"},
+		{viewer.ErrReadOnly, http.StatusForbidden, "This chat link is read-only"},
+		{viewer.ErrBadPost, http.StatusBadRequest, "The body must be a JSON object with name and message"},
+		{viewer.ErrName, http.StatusBadRequest, fmt.Sprintf("The name must be 1 to %d characters", viewer.MaxNameLen)},
+		{viewer.ErrMessage, http.StatusBadRequest, fmt.Sprintf("The message must be 1 to %d characters", viewer.MaxMessageLen)},
+		{viewer.ErrBlocked, http.StatusUnprocessableEntity, "The message was not sent: it contains a word that is not allowed here"},
+		{viewer.ErrSlowMode, http.StatusTooManyRequests, "Slow mode: wait a moment before sending again"},
+		{viewer.ErrTooManyStreams, http.StatusTooManyRequests, "Too many chat pages are open from your address"},
+		{viewer.ErrMethod, http.StatusMethodNotAllowed, "Method not allowed"},
+		{viewer.ErrNotFound, http.StatusNotFound, "No such page"},
 	}
 }
 

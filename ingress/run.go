@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
@@ -90,6 +91,7 @@ type reloadable struct {
 	// stays the one ingress started with: the used-checksum bucket's TTL was sized for it.
 	verify atomic.Pointer[checksum.Verifier]
 	delta  int64
+	viewer atomic.Pointer[viewer.Settings]
 }
 
 func (r *reloadable) apply(cfg config.Ingress) error {
@@ -97,6 +99,10 @@ func (r *reloadable) apply(cfg config.Ingress) error {
 		return fmt.Errorf("BBB_CHAT_MESSAGE_TEMPLATE: %w", err)
 	}
 	policy, err := egress.NewPolicy(cfg.CallbackAllow)
+	if err != nil {
+		return err
+	}
+	vs, err := viewerSettings(cfg)
 	if err != nil {
 		return err
 	}
@@ -109,6 +115,7 @@ func (r *reloadable) apply(cfg config.Ingress) error {
 	tmpl := cfg.MessageTemplate
 	r.template.Store(&tmpl)
 	r.egress.Store(&policy)
+	r.viewer.Store(vs)
 	return nil
 }
 
@@ -190,6 +197,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		MaxHeaderBytes:    hardHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	srv.RegisterOnShutdown(a.viewerPage.Close)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("BBB_CHAT_LISTEN %s: %w", cfg.Listen, err)
@@ -229,7 +237,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 			log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
 		}
 		return nil
-	}, "log level, message template, callback allow list, shared secrets")
+	}, "log level, message template, callback allow list, shared secrets, viewer settings")
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
