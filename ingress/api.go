@@ -26,6 +26,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // Limits on parameters, in characters.
@@ -49,6 +50,11 @@ type api struct {
 	live     *reloadable // what SIGHUP may change
 	bbbAPI   bbbapi.Client
 	m        apiMetrics
+	// explain bounds how often a refused checksum is explained (checksum.Verifier.Explain costs up to
+	// checksum.ExplainCost hashes); beyond it, refusals say only "Checksum was incorrect.".
+	explain *rate.Limiter
+	// callNames are the routes' call names, which a refused checksum is tried against.
+	callNames []string
 }
 
 type apiMetrics struct {
@@ -81,8 +87,11 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
-	for _, reason := range []string{"missing", "incorrect", "malformed", "replay"} {
+	for _, reason := range []string{"missing", "malformed", "replay"} {
 		m.authFails.WithLabelValues(reason)
+	}
+	for _, reason := range checksum.Reasons() {
+		m.authFails.WithLabelValues(string(reason))
 	}
 	r.MustRegister(m.requests, m.duration, m.authFails, m.sent)
 	return m
@@ -160,6 +169,7 @@ func (a *api) routes() http.Handler {
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
+		a.callNames = append(a.callNames, c.name)
 	}
 	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
 	r.Handler(http.MethodGet, "/readyz", service.ReadyHandler(a.readiness))
@@ -189,7 +199,11 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		params, sum, err := a.live.verify.Load().Verify(name, body)
+		v := a.live.verify.Load()
+		params, sum, err := v.Verify(name, body)
+		if errors.Is(err, checksum.ErrIncorrect) && a.explain != nil && a.explain.Allow() {
+			err = v.Explain(name, body, a.explainCalls(name, ps.ByName("meeting_id")))
+		}
 		if err != nil {
 			a.m.authFails.WithLabelValues(authReason(err)).Inc()
 			a.fail(w, r, name, err)
@@ -227,12 +241,25 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 	}
 }
 
+// explainCalls are the call names a refused checksum for name is tried against: the other calls, and what a
+// client may mistake for the name (the path, with or without its meeting id).
+func (a *api) explainCalls(name, pathMeetingID string) []string {
+	calls := append(make([]string, 0, len(a.callNames)+3), "/api/"+name)
+	if pathMeetingID != "" {
+		calls = append(calls, name+"/"+pathMeetingID, "/api/"+name+"/"+pathMeetingID)
+	}
+	return append(calls, a.callNames...)
+}
+
 func authReason(err error) string {
+	if m, ok := errors.AsType[*checksum.Mismatch](err); ok {
+		return string(m.Reason)
+	}
 	switch {
 	case errors.Is(err, checksum.ErrMissing):
 		return "missing"
 	case errors.Is(err, checksum.ErrIncorrect):
-		return "incorrect"
+		return string(checksum.ReasonIncorrect)
 	default:
 		return "malformed"
 	}
