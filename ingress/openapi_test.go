@@ -1,0 +1,116 @@
+package main
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/internal/apispec"
+	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// routedAPI is an api with its routes, connected to nothing (Redis at an address nothing listens on).
+func routedAPI(t *testing.T) (*api, http.Handler) {
+	rl := &reloadable{level: new(slog.LevelVar)}
+	rl.verify.Store(&checksum.Verifier{})
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { rdb.Close() })
+	a := &api{
+		log: slog.New(slog.DiscardHandler), now: time.Now, live: rl, rdb: rdb,
+		m: newAPIMetrics(prometheus.NewRegistry()),
+	}
+	a.cfg.MaxBodyBytes = 1 << 10
+	a.cfg.RequestTimeout = time.Second
+	return a, a.routes()
+}
+
+// TestOpenAPIMatchesRoutes keeps docs/openapi.yaml valid and in step with the router: every call ingress routes is
+// described, and every described path is routed (an unrouted one answers "No such API call").
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, h := routedAPI(t)
+	ops := apispec.Operations(doc)
+	for _, name := range a.callNames {
+		if !slices.ContainsFunc(ops, func(o apispec.Operation) bool {
+			return o.Method == http.MethodPost && (o.Path == "/api/"+name || strings.HasPrefix(o.Path, "/api/"+name+"/{"))
+		}) {
+			t.Errorf("ingress routes POST /api/%s; docs/openapi.yaml does not describe it", name)
+		}
+	}
+	param := regexp.MustCompile(`\{[^}]+\}`)
+	for _, o := range ops {
+		path := param.ReplaceAllString(o.Path, "x")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(o.Method, path, strings.NewReader("")))
+		if w.Code == http.StatusNotFound || w.Code == http.StatusMethodNotAllowed {
+			t.Errorf("docs/openapi.yaml describes %s %s; ingress answers %d %s", o.Method, o.Path, w.Code, w.Body)
+		}
+		if strings.HasPrefix(o.Path, "/api/") {
+			name := strings.Split(strings.TrimPrefix(o.Path, "/api/"), "/")[0]
+			if o.Op.OperationID != name {
+				t.Errorf("%s: operationId %q; want the call's name %q", o.Path, o.Op.OperationID, name)
+			}
+		}
+	}
+}
+
+// TestOpenAPIInAPIDoc: every field of every answer that docs/openapi.yaml describes is named in the call's section
+// of docs/api.md, so the prose cannot forget one either.
+func TestOpenAPIInAPIDoc(t *testing.T) {
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range apispec.Operations(doc) {
+		if !strings.HasPrefix(o.Path, "/api/") {
+			continue
+		}
+		name := o.Op.OperationID
+		section := apiDocSection(string(md), name)
+		if section == "" {
+			t.Errorf("docs/api.md has no section ### %s", name)
+			continue
+		}
+		ok := o.Op.Responses.Status(http.StatusOK)
+		if ok == nil {
+			t.Errorf("%s: no 200 answer described", name)
+			continue
+		}
+		for _, f := range apispec.Fields(ok.Value.Content.Get("application/json").Schema) {
+			leaf := f[strings.LastIndexByte(f, '.')+1:]
+			if leaf == "success" || leaf == "message" {
+				continue
+			}
+			if !strings.Contains(section, "`"+leaf+"`") {
+				t.Errorf("docs/api.md, ### %s, does not name the answer's field `%s`", name, f)
+			}
+		}
+	}
+}
+
+// apiDocSection is the text of docs/api.md's "### name…" section, up to the next heading.
+func apiDocSection(md, name string) string {
+	for _, part := range strings.Split(md, "\n### ")[1:] {
+		title, _, _ := strings.Cut(part, "\n")
+		if title == name || strings.HasPrefix(title, name+"/") || strings.HasPrefix(title, name+" ") {
+			body, _, _ := strings.Cut(part, "\n## ")
+			return body
+		}
+	}
+	return ""
+}
