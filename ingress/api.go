@@ -97,16 +97,37 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 	return m
 }
 
-// answered counts an answered API call and the time since the request arrived.
-func (a *api) answered(r *http.Request, endpoint string, status int) {
+// answered counts an answered API call and the time since the request arrived, and logs its outcome once, at info
+// (warn for a 5xx): "request answered", or "request refused" with the error.
+func (a *api) answered(r *http.Request, endpoint string, status int, err error) {
 	now := a.now()
 	start := now
-	if info := reqInfoOf(r.Context()); info != nil {
+	info := reqInfoOf(r.Context())
+	if info != nil {
 		start = info.start
 	}
 	code := strconv.Itoa(status)
 	a.m.requests.WithLabelValues(endpoint, code).Inc()
 	a.m.duration.WithLabelValues(endpoint, code).Observe(now.Sub(start).Seconds())
+
+	level, msg := slog.LevelInfo, "request answered"
+	attrs := make([]any, 0, 14)
+	attrs = append(attrs, "call", endpoint, "status", status)
+	if err != nil {
+		msg = "request refused"
+		attrs = append(attrs, "err", err.Error())
+	}
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs = append(attrs, "duration", now.Sub(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	if info != nil {
+		attrs = append(attrs, "request_id", info.id)
+		if info.meetingID != "" {
+			attrs = append(attrs, "meeting_id", info.meetingID)
+		}
+	}
+	a.log.Log(r.Context(), level, msg, attrs...)
 }
 
 // response is every answer's JSON: success and message first, then what the call adds.
@@ -237,7 +258,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
-		a.answered(r, name, http.StatusOK)
+		a.answered(r, name, http.StatusOK, nil)
 	}
 }
 
@@ -265,26 +286,14 @@ func authReason(err error) string {
 	}
 }
 
-// fail answers with the error's status and message and logs it once.
+// fail answers with the error's status and message and logs it once (answered).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err error) {
 	status, msg := statusOf(err)
 	if name == "" {
 		name = "other"
 	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelWarn
-	}
-	attrs := []any{"call", name, "status", status, "err", err.Error(), "remote", r.RemoteAddr}
-	if info := reqInfoOf(r.Context()); info != nil {
-		attrs = append(attrs, "request_id", info.id)
-		if info.meetingID != "" {
-			attrs = append(attrs, "meeting_id", info.meetingID)
-		}
-	}
-	a.log.Log(r.Context(), level, "request refused", attrs...)
 	writeJSON(w, status, response{Success: false, Message: msg})
-	a.answered(r, name, status)
+	a.answered(r, name, status, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -114,3 +114,25 @@ func apiDocSection(md, name string) string {
 	}
 	return ""
 }
+
+// TestOutcomeLogged: every answered request is one log line at info with its call, status and duration.
+func TestOutcomeLogged(t *testing.T) {
+	a, h := routedAPI(t)
+	var buf strings.Builder
+	a.log = slog.New(slog.NewTextHandler(&buf, nil))
+	for _, path := range []string{"/api/getChatInfo", "/api/nothing"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, path, strings.NewReader(`{"meeting_id": "m"}`)))
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("logged:\n%s", buf.String())
+	}
+	for i, want := range []string{
+		`level=INFO msg="request refused" call=getChatInfo status=401 err="No checksum was given." duration=`,
+		`level=INFO msg="request refused" call=other status=404 err="unknown path" duration=`,
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %s\nwant %s", i, lines[i], want)
+		}
+	}
+}

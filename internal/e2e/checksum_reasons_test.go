@@ -92,7 +92,16 @@ func TestChecksumReasons(t *testing.T) {
 			}
 		})
 	}
-	// The right checksum still works, and ingress is still up.
+	// The right checksum still works, and ingress is still up; each call's outcome is one line at info.
 	c.secret = newSecret
 	expect(t, c.call(callInfo, "meeting_id", m.IntID), 200, "Chat info")
+	testenv.Eventually(t, 5*time.Second, "the answered call is logged", func() bool {
+		for line := range strings.Lines(p.Output()) {
+			if strings.Contains(line, `level=INFO msg="request answered" service=ingress call=getChatInfo status=200 duration=`) &&
+				strings.Contains(line, "meeting_id="+m.IntID) {
+				return true
+			}
+		}
+		return false
+	})
 }
