@@ -243,15 +243,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	hupCtx, stopHUP := context.WithCancel(ctx)
 	defer stopHUP()
-	go service.ReloadOnHUP(hupCtx, getenv, log, config.LoadIngress, func(c config.Ingress) error {
-		if err := rl.apply(c); err != nil {
-			return err
-		}
-		if c.TimeDelta != rl.delta {
-			log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
-		}
-		return nil
-	}, "log level, message template, callback allow list, shared secrets")
+	go service.ReloadOnHUP(hupCtx, getenv, log, config.LoadIngress, service.Reloader(cfg, rl.apply),
+		config.ReloadedText(cfg))
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():

@@ -104,4 +104,16 @@ func TestChecksumReasons(t *testing.T) {
 		}
 		return false
 	})
+
+	// A reload that changes a restart-only key says so, and the running window stays.
+	os.WriteFile(envFile, []byte("BBB_CHAT_SHARED_SECRET="+newSecret+"\nBBB_CHAT_SHARED_SECRET_TIME_DELTA=30\n"), 0o600)
+	p.Signal(syscall.SIGHUP)
+	testenv.Eventually(t, 10*time.Second, "the partial reload is logged", func() bool {
+		return strings.Contains(p.Output(), "configuration reloaded in part") &&
+			strings.Contains(p.Output(), "keys=BBB_CHAT_SHARED_SECRET_TIME_DELTA")
+	})
+	a := c.post("/api/"+callInfo, checksum.SignedBody(callInfo, pyjson.Object(strs("meeting_id", m.IntID, "nonce", "2")...), newSecret, time.Now().Unix()+20))
+	if a.Status != 401 || !strings.Contains(a.Raw, "the window is ±5 s") {
+		t.Fatalf("after the partial reload: %d %s", a.Status, a.Raw)
+	}
 }
