@@ -13,6 +13,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/apispec"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )
@@ -134,5 +135,51 @@ func TestOutcomeLogged(t *testing.T) {
 		if !strings.Contains(lines[i], want) {
 			t.Errorf("line %d: %s\nwant %s", i, lines[i], want)
 		}
+	}
+}
+
+// TestOpenAPIRequests: the description accepts the bodies clients send (signed as the original's README client
+// does, with a nonce), and refuses one without a required parameter.
+func TestOpenAPIRequests(t *testing.T) {
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	str := func(kv ...string) pyjson.Value {
+		var ms []pyjson.Member
+		for i := 0; i+1 < len(kv); i += 2 {
+			ms = append(ms, pyjson.Member{Key: kv[i], Value: pyjson.String(kv[i+1])})
+		}
+		return pyjson.Object(ms...)
+	}
+	withEvents := pyjson.Object(append(str("meeting_id", "m", "chat_user", "Bridge", "callback_uri", "https://r.example/hook",
+		"callback_secret", "s").Members(), pyjson.Member{Key: "callback_events", Value: pyjson.Array(pyjson.String("meetingEnded"))})...)
+	tests := []struct {
+		template, path, call string
+		params               pyjson.Value
+		ok                   bool
+	}{
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, str("meeting_id", "m", "chat_user", "Bridge", "nonce", "1"), true},
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, withEvents, true},
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, str("meeting_id", "m", "callback_events", "meetingEnded,chatCleared"), false},
+		{"/api/sendChatMessage/{meeting_id}", "/api/sendChatMessage/m", callSend, str("user_name", "Ann", "message", "Hi"), true},
+		{"/api/sendChatMessage/{meeting_id}", "/api/sendChatMessage/m", callSend, str("user_name", "Ann"), false},
+		{"/api/endChatForMeeting", "/api/endChatForMeeting", callEnd, str("meeting_id", "m"), true},
+		{"/api/getChatInfo", "/api/getChatInfo", callInfo, str("meeting_id", "m"), true},
+		{"/api/getChatInfo", "/api/getChatInfo", callInfo, str("nonce", "1"), false},
+		{"/api/runningChats", "/api/runningChats", callRunning, str(), true},
+		{"/api/retryCallbacks", "/api/retryCallbacks", callRetry, str("meeting_id", "m"), true},
+	}
+	for _, tc := range tests {
+		body := checksum.SignedBody(tc.call, tc.params, "secret", 1700000000)
+		err := apispec.CheckRequest(t.Context(), doc, http.MethodPost, tc.template, tc.path, map[string]string{"meeting_id": "m"}, body)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s %s: %v; want accepted %v", tc.path, body, err, tc.ok)
+		}
+	}
+	// A checksum that is not lowercase hex SHA-512 is not what the description allows.
+	if err := apispec.CheckRequest(t.Context(), doc, http.MethodPost, "/api/getChatInfo", "/api/getChatInfo", nil,
+		[]byte(`{"meeting_id": "m", "checksum": "ABC"}`)); err == nil {
+		t.Error("a malformed checksum was accepted")
 	}
 }

@@ -219,3 +219,26 @@ func schemaAt(s *openapi3.SchemaRef, field string) *openapi3.SchemaRef {
 	}
 	return schemaAt(p, rest)
 }
+
+// CheckRequest validates a request body for method path (the URL path) against the operation at template.
+func CheckRequest(ctx context.Context, doc *openapi3.T, method, template, path string, params map[string]string, body []byte) error {
+	o := Find(doc, method, template)
+	if o == nil {
+		return fmt.Errorf("%s %s is not in docs/openapi.yaml", method, template)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://ingress"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	in := &openapi3filter.RequestValidationInput{
+		Request:    req,
+		PathParams: params,
+		Route:      &routers.Route{Spec: doc, Path: template, PathItem: o.Item, Method: method, Operation: o.Op},
+		Options:    &openapi3filter.Options{MultiError: true},
+	}
+	if err := openapi3filter.ValidateRequest(ctx, in); err != nil {
+		return fmt.Errorf("%s %s with %s: %w", method, path, body, err)
+	}
+	return nil
+}

@@ -4,6 +4,8 @@ import (
 	"crypto/sha512"
 	"encoding/json"
 	"errors"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,5 +132,18 @@ func BenchmarkExplainUnexplained(b *testing.B) {
 	calls := []string{"a", "b", "c", "d", "e", "f"}
 	for b.Loop() {
 		_ = v.Explain("c", body, calls)
+	}
+}
+
+// TestExplainCostInSecurityDoc keeps docs/security.md's figure for the default window true.
+func TestExplainCostInSecurityDoc(t *testing.T) {
+	md, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := strconv.Itoa(ExplainCost(5))
+	want := n[:len(n)-3] + "," + n[len(n)-3:] + " with the default ±5 s"
+	if !strings.Contains(string(md), want) {
+		t.Errorf("docs/security.md does not say %q", want)
 	}
 }
