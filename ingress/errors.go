@@ -99,6 +99,9 @@ func statusOf(err error) (int, string) {
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {
+			if h, ok := errors.AsType[hinter](err); ok && h.Hint() != "" {
+				return row.status, row.msg + " " + h.Hint()
+			}
 			if detail, ok := errors.AsType[*detailError](err); ok {
 				return row.status, row.msg + ": " + detail.detail
 			}
@@ -106,6 +109,13 @@ func statusOf(err error) (int, string) {
 		}
 	}
 	return http.StatusInternalServerError, "Internal error"
+}
+
+// hinter is an error that carries advice for the client, in whole sentences added after the table's message
+// (checksum.Mismatch: why a checksum was refused).
+type hinter interface {
+	error
+	Hint() string
 }
 
 // detailError adds a detail for the client to a domain error (never a secret).
