@@ -17,6 +17,9 @@ const (
 	callInfo    = "getChatInfo"
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
+
+	callCreateViewerLink  = "createViewerLink"
+	callRevokeViewerLinks = "revokeViewerLinks"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -30,6 +33,8 @@ type request struct {
 	followRoom     bool // startChatForMeeting's follow_room
 	userName       string
 	message        string
+	viewer         viewerParams // createViewerLink
+	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -81,7 +86,14 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
-	case callEnd, callInfo, callRetry:
+	case callCreateViewerLink:
+		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
+			return r, err
+		}
+		if r.viewer, err = decodeViewerParams(p); err != nil {
+			return r, err
+		}
+	case callEnd, callInfo, callRetry, callRevokeViewerLinks:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err
 		}

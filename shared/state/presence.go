@@ -153,6 +153,19 @@ func (n nameEntry) latest() Presence {
 	return best
 }
 
+// PresentUser returns the user with that id present in the meeting; ErrNotFound when there is none.
+func (s *Store) PresentUser(ctx context.Context, meetingID, userID string) (Presence, error) {
+	var p Presence
+	_, err := getJSON(ctx, s.presence, s.userKey(meetingID, userID), &p)
+	if errors.Is(err, ErrNotFound) {
+		_, err = getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p) // joined before the upgrade
+	}
+	if err != nil {
+		return Presence{}, err
+	}
+	return p, nil
+}
+
 // MeetingUsers lists the users present in a meeting.
 func (s *Store) MeetingUsers(ctx context.Context, meetingID string) ([]Presence, error) {
 	ks, err := keys(ctx, s.presence, s.presencePrefix()+Key(meetingID)+".u.*")
