@@ -459,7 +459,7 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 		out["chat_user_id"] = u.UserID
 	}
 	if b.HasCallback() {
-		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": b.Kinds()}
 		pending, err := a.lifecycle(s).Pending(ctx, b.MeetingID)
 		if err != nil {
 			pending = 0

@@ -108,10 +108,11 @@ func param(p pyjson.Value, name string, required bool, max int) (string, error) 
 	return s, nil
 }
 
-// maxCallbackEvents bounds the callback_events list (there are only three names; repeats are allowed).
-const maxCallbackEvents = 16
+// maxCallbackEvents bounds the callback_events list (every kind and spelling once, and a few repeats).
+const maxCallbackEvents = 32
 
-// callbackEvents reads callback_events: a list (or comma-separated string) of call names.
+// callbackEvents reads callback_events: a list (or comma-separated string) of callback kinds (state.CallbackKinds,
+// state.KindAll, or the first spellings).
 func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 	v, present := p.Lookup("callback_events")
 	if !present || v.Kind() == pyjson.KindNull {
@@ -144,16 +145,18 @@ func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 	if len(names) > 0 && !hasCallback {
 		return nil, &paramError{"Parameter callback_events needs callback_uri and callback_secret."}
 	}
-	var out []string
-	for _, n := range names {
-		switch n {
-		case state.CallbackMessage:
-		case state.CallbackChatCleared, state.CallbackMeetingEnded:
-			out = append(out, n)
-		default:
-			return nil, badParam("callback_events", "has %q; allowed are %s, %s and %s", truncateRunes(n, 64),
-				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
+	out, err := state.CheckCallbackEvents(names)
+	if err != nil {
+		bad := ""
+		for _, n := range names {
+			if _, ok := state.NormaliseKind(n); !ok {
+				bad = n
+				break
+			}
 		}
+		return nil, badParam("callback_events", "has %q, which is not a callback kind; allowed are %s and %s (and %s, %s, %s as before)",
+			truncateRunes(bad, 64), strings.Join(state.CallbackKinds(), ", "), state.KindAll,
+			state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
 	}
 	return out, nil
 }

@@ -23,11 +23,21 @@ func checkEvent(e state.Event, subject string, size int, meetingID string) error
 	if size > MaxEventBytes {
 		return fmt.Errorf("%w: %d bytes, more than %d", errMalformed, size, MaxEventBytes)
 	}
+	if subject == state.GapSubject {
+		// The server's gaps belong to no meeting.
+		if e.Type != state.TypeGap {
+			return fmt.Errorf("%w: type %q on the gap subject", errMalformed, truncate(e.Type, 40))
+		}
+		if e.ID == "" {
+			return fmt.Errorf("%w: no id", errMalformed)
+		}
+		return nil
+	}
 	subjMeeting, subjType, err := state.ParseSubject(subject)
 	if err != nil || subjMeeting != meetingID {
 		return fmt.Errorf("%w: subject %q is not this bridge's", errMalformed, subject)
 	}
-	if e.MeetingID != meetingID {
+	if e.MeetingID != meetingID && !(subjType == "retry" && e.Type == state.TypeGap && e.MeetingID == "") {
 		return fmt.Errorf("%w: for meeting %q", errMalformed, truncate(e.MeetingID, 100))
 	}
 	if subjType != "retry" && subjType != e.Type {

@@ -326,16 +326,29 @@ func (w *worker) handle(msg *nats.Msg) error {
 		if why != skipNone {
 			return w.skip(msg)
 		}
-	case state.TypeCleared:
-		if !b.Wants(state.CallbackChatCleared) {
-			return w.skip(msg)
-		}
 	case state.TypeMeetingEnded:
-		if !b.Wants(state.CallbackMeetingEnded) {
+		if !b.Wants(state.TypeMeetingEnded) {
 			return w.endMeeting(msg)
 		}
+	case state.TypeMessageEdited, state.TypeMessageDeleted, state.TypeReactionAdded, state.TypeReactionRemoved,
+		state.TypeMessagePinned, state.TypeMessageUnpinned:
+		if !b.Wants(e.Type) {
+			return w.skip(msg)
+		}
+		why, err := classifyAction(w.m.hard, e, b, w.chatUserID(b))
+		if err != nil {
+			w.log.Warn("callback: cannot look up the chat user; sending the event", "err", err)
+		}
+		if why != skipNone {
+			return w.skip(msg)
+		}
 	default:
-		return w.skip(msg)
+		if !b.Wants(e.Type) {
+			return w.skip(msg)
+		}
+		if _, _, err := Body(e, b, 0); err != nil { // a kind delivered by another part (a transcript, say)
+			return w.skip(msg)
+		}
 	}
 	if time.Since(fetched) > w.m.ackWait/2 {
 		_ = msg.InProgress()

@@ -234,11 +234,7 @@ func DeliverSubject(meetingID string) string {
 // after from when from is a later position (a consumer created again after nats-server restarted). Its state is
 // kept in memory: see state.Position.
 func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) jetstream.ConsumerConfig {
-	filters := []string{state.EventSubject(b.MeetingID, state.TypeMessage)}
-	if b.Wants(state.CallbackChatCleared) {
-		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeCleared))
-	}
-	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded), state.RetrySubject(b.MeetingID))
+	filters := Filters(b)
 	start := b.CreatedAt
 	if start.IsZero() {
 		start = time.Now()
@@ -262,6 +258,26 @@ func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) 
 		cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, from.Seq+1
 	}
 	return cfg
+}
+
+// Filters are the subjects a bridge's callback consumer reads: its meeting's subject of every kind it asked for
+// (messages always), its meeting's end (asked for or not: the bridge ends after its queue), the server-wide gap
+// subject when it asked for gaps, and its retry subject. The meeting's subjects come first: consumerMeeting reads
+// the meeting from them.
+func Filters(b state.Bridge) []string {
+	var filters []string
+	for _, k := range state.CallbackKinds() {
+		switch {
+		case k == state.TypeGap || k == state.TypeMeetingEnded || !b.Wants(k) && k != state.TypeMessage:
+		default:
+			filters = append(filters, state.EventSubject(b.MeetingID, k))
+		}
+	}
+	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded))
+	if b.Wants(state.TypeGap) {
+		filters = append(filters, state.GapSubject)
+	}
+	return append(filters, state.RetrySubject(b.MeetingID))
 }
 
 // EnsureConsumer returns the bridge's callback consumer, creating it when it does not exist. A new one starts at
