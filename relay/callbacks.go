@@ -46,6 +46,7 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 		Schedule:      cfg.RetrySchedule,
 		Jitter:        cfg.RetryJitter,
 		MaxRetryAfter: cfg.MaxRetryAfter,
+		ProbeInterval: probeInterval(cfg.ProbeInterval),
 		Now:           time.Now,
 		Rand:          rand.Float64,
 		Log:           log.With("component", "callback"),
@@ -80,4 +81,13 @@ func registerCallbackMetrics(reg prometheus.Registerer, cm *callback.Metrics) {
 		Name: "bbbchat_relay_callbacks_oldest_pending_seconds",
 		Help: "Age of the oldest undelivered callback this process holds.",
 	}, func() float64 { return cm.OldestPending().Seconds() }))
+}
+
+// probeInterval is BBB_CHAT_CALLBACK_PROBE_INTERVAL as callback.Options takes it (0 there is the default; off is
+// negative).
+func probeInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

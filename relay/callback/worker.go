@@ -60,6 +60,10 @@ type worker struct {
 	statsOff   bool // the bridge was deleted and its statistics with it
 	statsTimer *time.Timer
 	lastFlush  time.Time
+
+	// The prober's (under prober.mu).
+	heldAt   string  // the origin it is held under; "" when not held
+	released release // its last release
 }
 
 func newWorker(m *Manager, parent context.Context, b state.Bridge, prev *worker) *worker {
@@ -195,6 +199,7 @@ func (w *worker) finish(why error) {
 	}
 	w.runMu.Unlock()
 	w.unsubscribe()
+	w.m.prober.drop(w)
 	w.head.Store(0)
 	w.m.metrics.Workers.Add(-1)
 	w.log.Debug("callback: worker stops", "why", why)
@@ -382,6 +387,7 @@ func (w *worker) chatUserID(b state.Bridge) func(context.Context) (string, error
 // result is the outcome of one HTTP attempt.
 type result struct {
 	status        int
+	excerpt       []byte // the first bytes of the reply's body, when asked for
 	err           error
 	retryAfter    time.Duration
 	hasRetryAfter bool
@@ -415,12 +421,13 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		_ = msg.Nak()
 		return errShutdown
 	}
-	attempt := int(meta.NumDelivered)
+	attempt := w.m.prober.attemptNumber(w, meta.Sequence.Stream, int(meta.NumDelivered))
 	// The delivery's logger is made only to log: With formats its attributes at once.
 	logger := func() *slog.Logger {
 		return w.log.With("webhook_id", id, "type", e.Type, "attempt", attempt, "target", redact(b.CallbackURI))
 	}
 	if res.ok() {
+		w.m.prober.drop(w)
 		if e.Type == state.TypeMeetingEnded {
 			w.m.metrics.Delivered.Add(1)
 			return w.endMeeting(msg)
@@ -438,6 +445,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	log := logger()
 	w.note(func(s *state.CallbackStats) { s.LastError, s.LastErrorAt = res.String(), now })
 	if res.err == nil && res.status == http.StatusGone {
+		w.m.prober.drop(w)
 		log.Info("callback: receiver answered 410 Gone; no more callbacks for this bridge")
 		return w.gone(msg, e)
 	}
@@ -448,9 +456,15 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		}
 		w.m.metrics.Retried.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Retries++ })
+		if w.m.prober != nil && delay > 2*w.m.prober.interval {
+			w.m.prober.hold(w, b, meta.Sequence.Stream, attempt, now.Add(delay))
+		} else {
+			w.m.prober.drop(w)
+		}
 		log.Info("callback: attempt failed, retrying", "err", res.String(), "retry_in", delay)
 		return nil
 	}
+	w.m.prober.drop(w)
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
 	f := state.FailedDelivery{MeetingID: w.id, Seq: meta.Sequence.Stream, Subject: e.Subject(), Event: msg.Data,
@@ -473,14 +487,25 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 
 // attempt POSTs body once, within the configured timeout.
 func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) result {
-	o := w.m.o
-	deadline := time.Now().Add(o.Timeout)
-	req, err := http.NewRequestWithContext(w.m.hard, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
+	if w.signer == nil || w.signer.Secret() != b.CallbackSecret {
+		w.signer = checksum.NewWebhookSigner(b.CallbackSecret)
+	}
+	return w.m.post(b, id, body, now, w.signer, w.m.o.Timeout, 0)
+}
+
+// post POSTs body to the bridge's receiver once, within the configured timeout, signed with signer (for the
+// bridge's secret), within timeout, keeping the first keep bytes of the reply's body: the one way every callback,
+// test event and probe is sent.
+func (m *Manager) post(b state.Bridge, id string, body []byte, now time.Time, signer *checksum.WebhookSigner,
+	timeout time.Duration, keep int) result {
+	o := m.o
+	deadline := time.Now().Add(timeout)
+	req, err := http.NewRequestWithContext(m.hard, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
 	if err != nil {
 		return result{err: errors.New("invalid callback URL")}
 	}
 	if o.CheckTarget != nil {
-		ctx := w.m.hard
+		ctx := m.hard
 		if _, err := netip.ParseAddr(req.URL.Hostname()); err != nil { // a name, to resolve within the attempt
 			c, cancel := context.WithDeadline(ctx, deadline)
 			defer cancel()
@@ -491,51 +516,50 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		}
 	}
 	ts := now.Unix()
-	if w.signer == nil || w.signer.Secret() != b.CallbackSecret {
-		w.signer = checksum.NewWebhookSigner(b.CallbackSecret)
-	}
 	req.Header = http.Header{
 		"Content-Type":      {"application/json"},
 		"User-Agent":        {o.UserAgent},
 		"Webhook-Id":        {id},
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
-		"Webhook-Signature": {w.signer.Sign(id, ts, body)},
+		"Webhook-Signature": {signer.Sign(id, ts, body)},
 	}
-	w.m.metrics.InFlight.Add(1)
+	m.metrics.InFlight.Add(1)
 	var a reply
-	if w.m.poster.handles(req) {
-		a, err = w.m.poster.post(w.m.hard, deadline, req, body)
+	if m.poster.handles(req) {
+		a, err = m.poster.post(m.hard, deadline, req, body, keep)
 	} else {
-		ctx, cancel := context.WithDeadline(w.m.hard, deadline)
-		a, err = postWith(o.Client, req.WithContext(ctx))
+		ctx, cancel := context.WithDeadline(m.hard, deadline)
+		a, err = postWith(o.Client, req.WithContext(ctx), keep)
 		cancel()
 	}
-	w.m.metrics.InFlight.Add(-1)
+	m.metrics.InFlight.Add(-1)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) { // its text carries the URL, which may carry a token
 			err = ue.Err
 		}
 		var ne net.Error
-		if w.m.hard.Err() == nil && (!time.Now().Before(deadline) || errors.As(err, &ne) && ne.Timeout()) {
-			err = fmt.Errorf("no answer within %s: %w", o.Timeout, err)
+		if m.hard.Err() == nil && (!time.Now().Before(deadline) || errors.As(err, &ne) && ne.Timeout()) {
+			err = fmt.Errorf("no answer within %s: %w", timeout, err)
 		}
 		return result{err: err}
 	}
-	r := result{status: a.status}
+	r := result{status: a.status, excerpt: a.excerpt}
 	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(a.retryAfter, now)
 	return r
 }
 
-// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body.
-func postWith(c *http.Client, req *http.Request) (reply, error) {
+// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body but its first
+// keep bytes.
+func postWith(c *http.Client, req *http.Request, keep int) (reply, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return reply{}, err
 	}
+	excerpt, _ := readExcerpt(resp.Body, keep)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 	resp.Body.Close()
-	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
+	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), excerpt: excerpt}, nil
 }
 
 // gone marks the bridge's callback gone and stops the worker.

@@ -333,6 +333,27 @@ func (l *Lifecycle) Subscribe(meetingID string, ch chan *nats.Msg) (*nats.Subscr
 	return l.s.QueueSubscribe(DeliverSubject(meetingID), DeliverGroup, ch)
 }
 
+// Release sends a bridge's waiting callback now instead of after its retry delay: the consumer starts again at the
+// first event not acknowledged (state.Store.ResetConsumer), and the schedule starts again with it. head, when not 0,
+// is the stream sequence of the event the caller saw wait; nothing is done when the consumer is past it already.
+// It reports whether the consumer was reset: not when nothing is out (nothing waits on a delay) or head is done.
+// An event another relay is posting at that moment may then be posted twice (receivers deduplicate on webhook-id).
+// state.ErrNotFound when the bridge has no consumer.
+func (l *Lifecycle) Release(ctx context.Context, meetingID string, head uint64) (bool, error) {
+	name := ConsumerName(meetingID)
+	info, err := l.s.ConsumerInfo(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	if info.NumAckPending == 0 || head != 0 && info.AckFloor.Stream >= head {
+		return false, nil
+	}
+	if err := l.s.ResetConsumer(ctx, name); err != nil {
+		return false, fmt.Errorf("bridge: release callbacks: %w", err)
+	}
+	return true, nil
+}
+
 // Pending reports a bridge's undelivered callbacks: waiting in the stream plus in flight. state.ErrNotFound when
 // the bridge has no consumer.
 func (l *Lifecycle) Pending(ctx context.Context, meetingID string) (uint64, error) {

@@ -1,0 +1,131 @@
+package callback
+
+import (
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/pyjson"
+)
+
+// typeOf is a callback body's "type", "" for a body without one.
+func typeOf(body []byte) string {
+	v, err := pyjson.Parse(body)
+	if err != nil {
+		return ""
+	}
+	t, _ := v.Lookup("type")
+	s, _ := t.Str()
+	return s
+}
+
+// TestReceiverBackWithinSeconds: the receiver is down when the first callback goes and its next attempt is an
+// hour away (the schedule's step after a long outage); the receiver is probed with signed test events, and once
+// it answers, everything waiting is delivered, in order, within seconds rather than at the hour.
+func TestReceiverBackWithinSeconds(t *testing.T) {
+	e := newEnv(t)
+	var down atomic.Bool
+	down.Store(true)
+	rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) int {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return 503
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return 204
+	})
+	e.bridge("m1", rcv.url())
+	o := e.testOptions()
+	o.Schedule = []time.Duration{time.Hour, time.Hour}
+	o.ProbeInterval = 500 * time.Millisecond
+	_, stop := e.run(o, time.Second)
+
+	want := e.messages("m1", 0, 40)
+	testenv.Eventually(t, 10*time.Second, "failed probes", func() bool {
+		n := 0
+		for _, h := range rcv.all() {
+			if typeOf(h.Body) == TypePing {
+				n++
+			}
+		}
+		return n >= 2
+	})
+	back := time.Now()
+	down.Store(false)
+	testenv.Eventually(t, 15*time.Second, "every waiting callback delivered", func() bool {
+		n := 0
+		for _, h := range rcv.all() {
+			if h.Status == 204 && typeOf(h.Body) == "" {
+				n++
+			}
+		}
+		return n >= len(want)
+	})
+	t.Logf("all %d delivered %s after the receiver came back", len(want), time.Since(back).Round(time.Millisecond))
+	var got []string
+	for _, h := range rcv.all() {
+		if typeOf(h.Body) == TypePing {
+			verifyHit(t, h, secretOf("m1"), TypePing)
+			continue
+		}
+		if h.Status == 204 {
+			got = append(got, h.ID)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("delivered %d, want %d: %q", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("delivered out of order at %d: %q, want %q", i, got, want)
+		}
+	}
+	stop()
+}
+
+// TestRefusedEventNotReleasedAgain: a receiver that answers test events but refuses one event gets that event
+// once more after a probe, and then not again before its retry is due: the schedule still decides, and the
+// receiver is not probed for it.
+func TestRefusedEventNotReleasedAgain(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) int {
+		if r.Header.Get("webhook-id") == "1730000000000-m1" {
+			w.WriteHeader(http.StatusInternalServerError)
+			return 500
+		}
+		w.WriteHeader(http.StatusOK)
+		return 200
+	})
+	e.bridge("m1", rcv.url())
+	o := e.testOptions()
+	o.Schedule = []time.Duration{time.Hour, time.Hour}
+	o.ProbeInterval = 300 * time.Millisecond
+	m, stop := e.run(o, time.Second)
+	e.message("m1", 0)
+	// Held again after its release, as the event's failure: no probe is armed for it.
+	testenv.Eventually(t, 10*time.Second, "released once, then held as the event's failure", func() bool {
+		m.prober.mu.Lock()
+		defer m.prober.mu.Unlock()
+		for _, o := range m.prober.origins {
+			for _, h := range o.held {
+				return h.asIs && !releasable(h, o) && o.timer == nil && !o.probing
+			}
+		}
+		return false
+	})
+	rcv.mu.Lock()
+	tries := rcv.tries["1730000000000-m1"]
+	pings := 0
+	for _, h := range rcv.hits {
+		if typeOf(h.Body) == TypePing {
+			pings++
+		}
+	}
+	rcv.mu.Unlock()
+	if tries != 2 || pings != 1 {
+		t.Fatalf("the refused event was sent %d times with %d probes; want 2 and 1", tries, pings)
+	}
+	stop()
+}
