@@ -77,7 +77,7 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		}, []string{"bbb_version", "path"}),
 	}
 	// The series every deployment sees start at zero, so that rate() sees their first increase.
-	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry} {
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing} {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
@@ -157,6 +157,7 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callInfo, callInfo, a.info},
 		{"/api/" + callRunning, callRunning, a.running},
 		{"/api/" + callRetry, callRetry, a.retry},
+		{"/api/" + callPing, callPing, a.ping},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
@@ -518,22 +519,6 @@ func (a *api) running(ctx context.Context, s *state.Store, _ request) (response,
 		})
 	}
 	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
-}
-
-func (a *api) retry(ctx context.Context, s *state.Store, req request) (response, error) {
-	b, err := a.bridge(ctx, s, req.meetingID)
-	if err != nil {
-		return response{}, err
-	}
-	if !b.HasCallback() {
-		return response{}, &paramError{"Parameter meeting_id names a chat without a callback."}
-	}
-	// A callback marked gone (410) is turned back on from now.
-	n, err := a.lifecycle(s).Retry(ctx, b)
-	if err != nil {
-		return response{}, err
-	}
-	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
 }
 
 func (a *api) readiness(ctx context.Context) []service.Problem {

@@ -16,7 +16,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
-var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry}
+var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing}
 
 // fuzzTemplates are message templates an operator might configure, hostile ones included.
 var fuzzTemplates = []string{
@@ -139,7 +139,7 @@ func checkRequest(t *testing.T, r request) {
 		if strings.ContainsAny(name, "\r\n\u2028\u2029\u0085") {
 			t.Fatalf("user name %q keeps a line break: %q", r.userName, name)
 		}
-	case callEnd, callInfo, callRetry:
+	case callEnd, callInfo, callRetry, callPing:
 		if strings.TrimSpace(r.meetingID) == "" {
 			t.Fatalf("%s without meeting: %+v", r.call, r)
 		}

@@ -17,6 +17,7 @@ const (
 	callInfo    = "getChatInfo"
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
+	callPing    = "pingCallback"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -29,6 +30,7 @@ type request struct {
 	callbackEvents []string
 	userName       string
 	message        string
+	pending        bool // retryCallbacks: send the pending deliveries now too
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -77,9 +79,14 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
-	case callEnd, callInfo, callRetry:
+	case callEnd, callInfo, callRetry, callPing:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err
+		}
+		if call == callRetry {
+			if r.pending, err = boolParam(p, "pending"); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
@@ -106,6 +113,19 @@ func param(p pyjson.Value, name string, required bool, max int) (string, error) 
 		return "", badParam(name, "is %d characters long; at most %d are allowed", n, max)
 	}
 	return s, nil
+}
+
+// boolParam reads an optional true/false parameter; absent and null are false.
+func boolParam(p pyjson.Value, name string) (bool, error) {
+	v, present := p.Lookup(name)
+	if !present || v.Kind() == pyjson.KindNull {
+		return false, nil
+	}
+	b, ok := v.Boolean()
+	if !ok {
+		return false, badParam(name, "must be true or false, not %s", v.Kind())
+	}
+	return b, nil
 }
 
 // maxCallbackEvents bounds the callback_events list (every kind and spelling once, and a few repeats).

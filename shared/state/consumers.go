@@ -121,3 +121,13 @@ func (s *Store) ResetConsumer(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Request sends data on subject and waits for the first answer, until ctx ends. nats.ErrNoResponders (wrapped)
+// when nobody subscribes to subject.
+func (s *Store) Request(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	msg, err := s.nc.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return nil, wrap("request "+subject, err)
+	}
+	return msg.Data, nil
+}
