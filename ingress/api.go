@@ -275,8 +275,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (a *api) start(ctx context.Context, s *state.Store, req request) (response, error) {
 	meetingID, chatUser, uri, secret, events := req.meetingID, req.chatUser, req.callbackURI, req.callbackSecret, req.callbackEvents
 	if uri != "" {
-		if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
-			return response{}, badParam("callback_uri", "is refused: %v", err)
+		if err := a.checkTarget(ctx, s, uri); err != nil {
+			return response{}, err
 		}
 	}
 	m, known, err := a.resolve(ctx, s, meetingID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -12,6 +13,30 @@ import (
 // The calls about a chat's callback besides its start: retryCallbacks and pingCallback. Ingress sends no callback
 // itself: pingCallback asks a relay over NATS (bridge.Lifecycle.Ping), so every POST to a receiver goes out of
 // relay's one client, with its one signing and its egress guard, and ingress answers what the receiver said.
+
+// checkTarget refuses a callback URI that relay would not send to: against BBB_CHAT_CALLBACK_ALLOW as ingress
+// read it, then as a relay reads it and resolves the URI's host (bridge.Lifecycle.CheckTarget), so a relay
+// started with another value, or on a host that resolves the name elsewhere, cannot disagree unnoticed. When no
+// relay answers in time, ingress's own check stands.
+func (a *api) checkTarget(ctx context.Context, s *state.Store, uri string) error {
+	if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
+		return badParam("callback_uri", "is refused: %v", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, targetCheckTimeout)
+	defer cancel()
+	why, err := a.lifecycle(s).CheckTarget(rctx, uri)
+	switch {
+	case errors.Is(err, bridge.ErrNoRelay):
+	case err != nil:
+		a.logFor(ctx).Warn("cannot ask relay about a callback target; ingress's own check stands", "err", err)
+	case why != "":
+		return badParam("callback_uri", "is refused by relay: %s", why)
+	}
+	return nil
+}
+
+// targetCheckTimeout bounds the wait for relay's verdict on a callback URI.
+const targetCheckTimeout = 5 * time.Second
 
 // callbackBridge finds the chat of req and makes sure it has a callback.
 func (a *api) callbackBridge(ctx context.Context, s *state.Store, req request) (state.Bridge, error) {

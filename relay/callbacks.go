@@ -47,11 +47,14 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 		Jitter:        cfg.RetryJitter,
 		MaxRetryAfter: cfg.MaxRetryAfter,
 		ProbeInterval: probeInterval(cfg.ProbeInterval),
-		Now:           time.Now,
-		Rand:          rand.Float64,
-		Log:           log.With("component", "callback"),
-		UserAgent:     "bbb-chat/" + version,
-		AttemptDone:   m.observeAttempt,
+		CheckURL: func(ctx context.Context, uri string) error {
+			return live.egress.Load().CheckURL(ctx, uri, nil)
+		},
+		Now:         time.Now,
+		Rand:        rand.Float64,
+		Log:         log.With("component", "callback"),
+		UserAgent:   "bbb-chat/" + version,
+		AttemptDone: m.observeAttempt,
 	})
 	registerCallbackMetrics(m.reg, mgr.Metrics())
 	pw := newPendingWatch(s, cfg.MaxPending, log.With("component", "callback"))

@@ -233,3 +233,24 @@ func withoutPings(ds []delivery) []delivery {
 	}
 	return out
 }
+
+// TestCallbackTargetRefusedAtStart: startChatForMeeting refuses a callback target that relay would refuse, even
+// when ingress itself was started with another allow list; with no relay running, ingress's own list decides.
+func TestCallbackTargetRefusedAtStart(t *testing.T) {
+	e := newEnv(t, "2.7")
+	m := e.meeting("ext-target", "Target")
+	recv := newReceiver(t)
+	start := func() answer {
+		return e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri", recv.URL(),
+			"callback_secret", "cb")
+	}
+	e.relay.Kill()
+	strict, _ := e.startRelayWith(map[string]string{"BBB_CHAT_CALLBACK_ALLOW": ""})
+	a := start()
+	expect(t, a, 400, "callback_uri is refused by relay")
+	if !strings.Contains(a.Body["message"].(string), "loopback") || !strings.Contains(a.Body["message"].(string), "BBB_CHAT_CALLBACK_ALLOW") {
+		t.Fatalf("the refusal does not say why: %s", a.Raw)
+	}
+	strict.Kill()
+	expect(t, start(), 200, "started") // no relay: ingress's list allows loopback
+}

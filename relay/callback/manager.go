@@ -173,7 +173,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	m.hard = hard
 	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
-	go m.servePings(ctx)
+	go m.serveRequests(ctx)
 	defer m.poster.closeIdle()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})

@@ -41,6 +41,9 @@ type Options struct {
 
 	UserAgent string // User-Agent of the POSTs, "bbb-chat/<version>" (default "bbb-chat")
 
+	// CheckURL, when set, is what relay answers startChatForMeeting's check of a callback URI with
+	// (bridge.Lifecycle.CheckTarget): the allow list relay delivers with, the URI's host resolved from here.
+	CheckURL func(ctx context.Context, rawURL string) error
 	// CheckTarget, when set, is asked before every attempt whether the callback URL may be called (SSRF guard).
 	// An error counts as a failed attempt.
 	CheckTarget func(ctx context.Context, rawURL string) error

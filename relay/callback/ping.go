@@ -21,25 +21,32 @@ const maxPingTimeout = 5 * time.Second
 // maxPings is how many test events one relay sends at a time; more wait.
 const maxPings = 16
 
-// servePings answers pingCallback's requests (bridge.PingSubject, in the relays' queue group) until ctx ends:
-// each sends the bridge's receiver a test event, as the probes do, and answers what it said.
-func (m *Manager) servePings(ctx context.Context) {
+// serveRequests answers ingress's requests until ctx ends, in the relays' queue group: pingCallback's
+// (bridge.PingSubject), each of which sends the bridge's receiver a test event, as the probes do, and answers what
+// it said; and startChatForMeeting's checks of a callback URI (bridge.TargetSubject) against Options.CheckURL.
+func (m *Manager) serveRequests(ctx context.Context) {
 	ch := make(chan *nats.Msg, maxPings)
-	var sub *nats.Subscription
-	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
-	for sub == nil {
-		s, err := m.o.Store.QueueSubscribe(bridge.PingSubject, bridge.DeliverGroup, ch)
-		if err == nil {
-			sub = s
-			break
+	var subs []*nats.Subscription
+	defer func() {
+		for _, s := range subs {
+			_ = s.Unsubscribe()
 		}
-		wait := retry.Next()
-		m.log.Warn("callback: cannot take test event requests, trying again", "err", err, "in", wait)
-		if !service.Sleep(ctx, wait) {
-			return
+	}()
+	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}.Start()
+	for _, subject := range []string{bridge.PingSubject, bridge.TargetSubject} {
+		for {
+			s, err := m.o.Store.QueueSubscribe(subject, bridge.DeliverGroup, ch)
+			if err == nil {
+				subs = append(subs, s)
+				break
+			}
+			wait := retry.Next()
+			m.log.Warn("callback: cannot take requests, trying again", "subject", subject, "err", err, "in", wait)
+			if !service.Sleep(ctx, wait) {
+				return
+			}
 		}
 	}
-	defer sub.Unsubscribe()
 	slots := make(chan struct{}, maxPings)
 	for {
 		select {
@@ -53,9 +60,32 @@ func (m *Manager) servePings(ctx context.Context) {
 			}
 			go func() {
 				defer func() { <-slots }()
-				m.answerPing(ctx, msg)
+				if msg.Subject == bridge.TargetSubject {
+					m.answerTarget(ctx, msg)
+				} else {
+					m.answerPing(ctx, msg)
+				}
 			}()
 		}
+	}
+}
+
+// answerTarget says whether relay would send callbacks to a URI.
+func (m *Manager) answerTarget(ctx context.Context, msg *nats.Msg) {
+	var req bridge.TargetRequest
+	var a bridge.TargetAnswer
+	if err := json.Unmarshal(msg.Data, &req); err != nil {
+		a.Refused = "bad request"
+	} else if m.o.CheckURL != nil {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := m.o.CheckURL(cctx, req.URI); err != nil {
+			a.Refused = err.Error()
+		}
+		cancel()
+	}
+	data, _ := json.Marshal(a)
+	if err := msg.Respond(data); err != nil {
+		m.log.Debug("callback: cannot answer a target check", "err", err)
 	}
 }
 

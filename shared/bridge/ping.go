@@ -54,3 +54,39 @@ func (l *Lifecycle) Ping(ctx context.Context, meetingID string) (PingAnswer, err
 	}
 	return a, nil
 }
+
+// TargetSubject is where relays, in DeliverGroup, take requests to check a callback URI against the allow list
+// they deliver with (BBB_CHAT_CALLBACK_ALLOW, at the addresses its host resolves to from relay's host), so
+// startChatForMeeting refuses what relay would refuse.
+const TargetSubject = "_bbbchat.target"
+
+// TargetRequest asks a relay whether it would send callbacks to URI.
+type TargetRequest struct {
+	URI string `json:"uri"`
+}
+
+// TargetAnswer is a relay's verdict: Refused says why it would not send there; "" when it would.
+type TargetAnswer struct {
+	Refused string `json:"refused,omitempty"`
+}
+
+// CheckTarget asks a relay whether it would send callbacks to uri, and returns its reason to refuse ("" when it
+// would send). ErrNoRelay when no relay listens.
+func (l *Lifecycle) CheckTarget(ctx context.Context, uri string) (string, error) {
+	req, err := json.Marshal(TargetRequest{URI: uri})
+	if err != nil {
+		return "", err
+	}
+	data, err := l.s.Request(ctx, TargetSubject, req)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return "", ErrNoRelay
+	}
+	if err != nil {
+		return "", err
+	}
+	var a TargetAnswer
+	if err := json.Unmarshal(data, &a); err != nil {
+		return "", fmt.Errorf("bridge: a relay's answer about a callback target: %w", err)
+	}
+	return a.Refused, nil
+}
