@@ -129,3 +129,44 @@ func TestRefusedEventNotReleasedAgain(t *testing.T) {
 	}
 	stop()
 }
+
+// TestReceiverBackAfterRelayRestart: a relay that starts while a bridge's callback waits for a retry hours away
+// (its receiver failed under the relay before) probes that receiver too, and sends what waits once it answers.
+func TestReceiverBackAfterRelayRestart(t *testing.T) {
+	e := newEnv(t)
+	var down atomic.Bool
+	down.Store(true)
+	rcv := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) int {
+		if down.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+			return 502
+		}
+		w.WriteHeader(http.StatusOK)
+		return 200
+	})
+	e.bridge("m1", rcv.url())
+	o := e.testOptions()
+	o.Schedule = []time.Duration{3 * time.Hour}
+	o.ProbeInterval = -1
+	_, stop := e.run(o, time.Second)
+	want := e.messages("m1", 0, 5)
+	testenv.Eventually(t, 10*time.Second, "first attempt failed and written", func() bool {
+		s := e.stats("m1")
+		return rcv.count() >= 1 && !s.LastErrorAt.IsZero()
+	})
+	stop()
+
+	o.ProbeInterval = 300 * time.Millisecond
+	o.Store = e.openStore()
+	e.run(o, time.Second)
+	down.Store(false)
+	testenv.Eventually(t, 10*time.Second, "what waited delivered", func() bool {
+		n := 0
+		for _, h := range rcv.all() {
+			if h.Status == 200 && typeOf(h.Body) == "" {
+				n++
+			}
+		}
+		return n >= len(want)
+	})
+}

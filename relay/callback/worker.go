@@ -247,11 +247,15 @@ func (w *worker) attach() error {
 				}
 				break
 			}
-			if _, err := w.m.bridges.EnsureConsumer(w.ctx, cur, w.position()); err != nil {
+			info, err := w.m.bridges.EnsureConsumer(w.ctx, cur, w.position())
+			if err != nil {
 				if w.ctx.Err() == nil {
 					w.log.Warn("callback: cannot attach to consumer", "err", err, "retry_in", pause)
 				}
 				break
+			}
+			if !w.attached && w.check == nil {
+				w.resumeProbing(cur, info.NumAckPending)
 			}
 			w.attached = true
 			every := backoff.Jitter(checkInterval, 0.2, o.Rand)
@@ -269,6 +273,20 @@ func (w *worker) attach() error {
 		}
 		pause = retry.Next()
 	}
+}
+
+// resumeProbing has the prober watch the receiver of a bridge found failing when the worker starts (relay
+// restarted, or took the bridge over): its last attempt failed and an event is out, maybe waiting for a retry
+// hours away.
+func (w *worker) resumeProbing(b state.Bridge, out int) {
+	if w.m.prober == nil || out == 0 {
+		return
+	}
+	stats, err := w.m.o.Store.GetCallbackStats(w.ctx, w.id)
+	if err != nil || stats.LastErrorAt.IsZero() || !stats.LastErrorAt.After(stats.LastSuccessAt) {
+		return
+	}
+	w.m.prober.hold(w, b, 0, 1, w.m.o.Now().Add(24*time.Hour))
 }
 
 // subscribe subscribes, once for the worker's life, to the bridge's deliver subject in the relays' queue group,
