@@ -179,7 +179,8 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"relative callback", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "/hook", "callback_secret": "s"}`, "", "must be an absolute http or https URL"},
 		{"callback with password", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://a:b@example.com/", "callback_secret": "s"}`, "", "must not carry a user name or password"},
 		{"unknown event", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": ["` + strings.Repeat("x", 500) + `"]}`, "", "has \"" + strings.Repeat("x", 64) + "…\""},
-		{"too many events", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": [` + strings.Repeat(`"chatCleared",`, 16) + `"chatCleared"]}`, "", "has 17 entries"},
+		{"too many events", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": [` + strings.Repeat(`"chatCleared",`, 32) + `"chatCleared"]}`, "", "has 33 entries"},
+		{"bad pending", callRetry, `{"meeting_id": "m", "pending": "yes"}`, "", "Parameter pending must be true or false, not string."},
 		{"events without callback", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_events": "chatCleared"}`, "", "needs callback_uri"},
 		{"events of numbers", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_events": [1]}`, "", "must be a list of strings"},
 	}
