@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +255,37 @@ func TestCallbackTargetRefusedAtStart(t *testing.T) {
 	}
 	strict.Kill()
 	expect(t, start(), 200, "started") // no relay: ingress's list allows loopback
+}
+
+// TestDocReceiversTakeEveryKind: the receivers of docs/api.md accept test events and typed bodies (their checksum
+// is signed under their type), so pingCallback and relay's probes reach them, and a chat asking for all works.
+func TestDocReceiversTakeEveryKind(t *testing.T) {
+	e := newEnv(t, "2.7")
+	ctx := t.Context()
+	receivers := map[string][]string{"go": {testenv.Build(t, "./docs/examples", "receiver")}}
+	if py, err := exec.LookPath("python3"); err == nil {
+		receivers["python"] = []string{py, testenv.RepoRoot(t) + "/docs/examples/receiver.py"}
+	}
+	for name, cmd := range receivers {
+		t.Run(name, func(t *testing.T) {
+			port := strconv.Itoa(testenv.FreePort(t))
+			p := testenv.StartProc(t, cmd[0], map[string]string{"SECRET": "doc secret", "PORT": port}, cmd[1:]...)
+			testenv.WaitTCP(t, "127.0.0.1:"+port, 20*time.Second)
+			m, _ := e.sim.CreateMeeting(ctx, "kinds-"+name, "Docs")
+			e.waitKnown(m.IntID)
+			expect(t, e.call(callStart, "meeting_id", m.IntID, "chat_user", "Bridge", "callback_uri",
+				"http://127.0.0.1:"+port+"/hook", "callback_secret", "doc secret", "callback_events", "all"), 200, "started")
+			a := e.call(callPing, "meeting_id", m.IntID)
+			expect(t, a, 200, "The receiver answered HTTP 204")
+			alice, _ := e.sim.Join(ctx, m.IntID, "Alice", "MODERATOR")
+			if err := e.sim.ClearChat(ctx, m.IntID, alice); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Eventually(t, 20*time.Second, name+" receiver printed the typed events", func() bool {
+				out := p.Output()
+				return strings.Contains(out, "ping "+m.IntID) && strings.Contains(out, "user.joined "+m.IntID) &&
+					strings.Contains(out, "cleared "+m.IntID)
+			})
+		})
+	}
 }
