@@ -3,6 +3,7 @@ package state
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -75,4 +76,37 @@ func TestLegacyBody(t *testing.T) {
 	if (Bridge{CallbackEvents: []string{KindAll}}).Wants(TypeCleared) {
 		t.Error("a bridge without callback wants nothing")
 	}
+}
+
+// FuzzCheckCallbackEvents: whatever a client sends as callback_events, what a bridge keeps is names of kinds
+// (never message, each once), and every kept name is delivered.
+func FuzzCheckCallbackEvents(f *testing.F) {
+	f.Add("cleared,user.joined")
+	f.Add("all,chatCleared,meetingEnded,sendChatMessage")
+	f.Add("reactions, ,gap,gap")
+	f.Fuzz(func(t *testing.T, s string) {
+		names := strings.Split(s, ",")
+		got, err := CheckCallbackEvents(names)
+		if err != nil {
+			if !errors.Is(err, ErrUnknownKind) {
+				t.Fatalf("error %v is not ErrUnknownKind", err)
+			}
+			return
+		}
+		b := Bridge{CallbackURI: "http://x", CallbackEvents: got}
+		seen := map[string]bool{}
+		for _, n := range got {
+			k, ok := NormaliseKind(n)
+			if !ok || k == TypeMessage || seen[n] {
+				t.Fatalf("kept %q of %q", n, names)
+			}
+			seen[n] = true
+			if k != KindAll && !b.Wants(k) {
+				t.Fatalf("kept %q but does not deliver it", n)
+			}
+		}
+		if !b.Wants(TypeMessage) {
+			t.Fatal("messages not delivered")
+		}
+	})
 }
