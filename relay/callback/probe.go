@@ -83,7 +83,7 @@ func originOf(raw string) string {
 
 // attemptNumber is the number of the attempt at the event of seq, delivered for the n-th time by its consumer.
 func (p *prober) attemptNumber(w *worker, seq uint64, n int) int {
-	if p == nil {
+	if p == nil || w.releasedSeq.Load() != seq {
 		return n
 	}
 	p.mu.Lock()
@@ -113,12 +113,13 @@ func (p *prober) hold(w *worker, b state.Bridge, seq uint64, attempt int, until 
 	h.asIs = r.present && r.seq == seq && r.origin == key && r.failed == o.failed
 	o.held[w] = h
 	w.heldAt = key
+	w.held.Store(true)
 	p.armLocked(o)
 }
 
 // drop forgets w: its event was delivered or given up, or the worker stops.
 func (p *prober) drop(w *worker) {
-	if p == nil {
+	if p == nil || !w.held.Load() {
 		return
 	}
 	p.mu.Lock()
@@ -140,6 +141,7 @@ func (p *prober) dropLocked(w *worker) {
 		}
 	}
 	w.heldAt = ""
+	w.held.Store(false)
 }
 
 // releasable reports whether h may be released after a successful probe.
@@ -170,6 +172,7 @@ func (p *prober) probe(o *origin) {
 			// Its retry was due long ago and did not come back here: another relay has it.
 			delete(o.held, w)
 			w.heldAt = ""
+			w.held.Store(false)
 			continue
 		}
 		if releasable(h, o) && target == nil {
@@ -199,7 +202,9 @@ func (p *prober) probe(o *origin) {
 			}
 			delete(o.held, w)
 			w.heldAt = ""
+			w.held.Store(false)
 			w.released = release{seq: h.seq, carry: h.attempt - 1, failed: o.failed, origin: o.key, present: true}
+			w.releasedSeq.Store(h.seq)
 			freed = append(freed, h)
 			workers = append(workers, w)
 		}

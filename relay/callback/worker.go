@@ -61,9 +61,11 @@ type worker struct {
 	statsTimer *time.Timer
 	lastFlush  time.Time
 
-	// The prober's (under prober.mu).
-	heldAt   string  // the origin it is held under; "" when not held
-	released release // its last release
+	// The prober's (under prober.mu; the atomics let a delivery skip the lock when they say there is nothing).
+	heldAt      string  // the origin it is held under; "" when not held
+	released    release // its last release
+	held        atomic.Bool
+	releasedSeq atomic.Uint64 // released.seq
 }
 
 func newWorker(m *Manager, parent context.Context, b state.Bridge, prev *worker) *worker {
