@@ -170,3 +170,41 @@ func TestReceiverBackAfterRelayRestart(t *testing.T) {
 		return n >= len(want)
 	})
 }
+
+// TestStaleHoldDropped: with a fake clock, a bridge held for a retry that was due long ago (another relay took the
+// redelivery) is forgotten at the next probe time, without a probe; one still waiting is probed.
+func TestStaleHoldDropped(t *testing.T) {
+	e := newEnv(t)
+	rcv := newReceiver(t, nil)
+	now := time.Unix(1_800_000_000, 0)
+	o := e.testOptions()
+	o.Now = func() time.Time { return now }
+	o.ProbeInterval = time.Hour // the timers never fire in this test: probe is called by hand
+	m := NewManager(o)
+	m.hard = t.Context()
+	b := e.bridge("m1", rcv.url())
+	w := &worker{m: m, id: "m1", log: e.log}
+	m.prober.hold(w, b, 7, 3, now.Add(2*time.Hour))
+	org := m.prober.origins[originOf(b.CallbackURI)]
+
+	now = now.Add(90 * time.Minute) // still waiting: probed
+	m.prober.probe(org)
+	if n := rcv.count(); n != 1 || typeOf(rcv.all()[0].Body) != TypePing {
+		t.Fatalf("%d requests; want one test event", n)
+	}
+	// The test event was answered: released (it has no consumer here, so nothing is reset) and forgotten.
+	if w.held.Load() || w.released.seq != 7 || w.released.carry != 2 {
+		t.Fatalf("after a 2xx probe: held %v, released %+v", w.held.Load(), w.released)
+	}
+
+	m.prober.hold(w, b, 8, 1, now.Add(time.Minute))
+	org = m.prober.origins[originOf(b.CallbackURI)]
+	now = now.Add(3 * time.Hour) // its retry was due long ago and never came back here
+	m.prober.probe(org)
+	if n := rcv.count(); n != 1 {
+		t.Fatalf("a stale hold was probed: %d requests", n)
+	}
+	if w.held.Load() || len(m.prober.origins) != 0 {
+		t.Fatalf("a stale hold is kept: %v", m.prober.origins)
+	}
+}
