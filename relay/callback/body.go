@@ -52,11 +52,11 @@ func Call(eventType string) (string, error) {
 //	message.edited                   type, meeting_id, chat_id, message_id, user_id, user_name, message, timestamp, checksum
 //	message.deleted, .pinned, .unpinned  type, meeting_id, chat_id, message_id, user_id, user_name, timestamp, checksum
 //	reaction.added, reaction.removed type, meeting_id, chat_id, message_id, user_id, user_name, emoji, timestamp, checksum
-//	gap                              type, meeting_id, server, from, to, timestamp, checksum
+//	gap                              type, meeting_id, from, to, server, checksum
 //	ping                             type, meeting_id, message, timestamp, checksum
 //
 // meeting_id is the id the client gave startChatForMeeting (Bridge.RequestedID, else the internal id), timestamp
-// is BBB's in milliseconds (for a gap, when relay saw it; for a ping, when it was sent), user_id and user_name are
+// is BBB's in milliseconds (for a ping, when it was sent; a gap has from and to instead), user_id and user_name are
 // who acted, and checksum = checksum.SignCallback(call, <the object without checksum>, callback_secret, unix),
 // that is sha512_hex(call + pyjson.Dumps(object) + secret + str(unix)) — what bbb-chat's own sendChatMessage
 // verifies, so a callback_uri pointing at another bbb-chat's sendChatMessage bridges two meetings.
@@ -111,13 +111,16 @@ func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, 
 			acted()
 			ms = append(ms, str("emoji", e.Emoji))
 		case state.TypeGap:
-			ms = append(ms, str("server", e.Server), num("from", e.From), num("to", e.To))
+			// from and to in ms: no relay heard the server in between, so events of that window may be missing.
+			ms = append(ms, num("from", e.From), num("to", e.To), str("server", e.Server))
 		case TypePing:
 			ms = append(ms, str("message", e.Text))
 		default:
 			return "", nil, fmt.Errorf("%w: %q", ErrNoCallback, e.Type)
 		}
-		ms = append(ms, num("timestamp", e.Timestamp))
+		if e.Type != state.TypeGap {
+			ms = append(ms, num("timestamp", e.Timestamp))
+		}
 	}
 	sum := checksum.SignCallback(call, pyjson.Object(ms...), b.CallbackSecret, unix)
 	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})

@@ -90,8 +90,8 @@ func TestBody(t *testing.T) {
 		{"message unpinned", state.Event{Type: state.TypeMessageUnpinned, ID: "p-2", MeetingID: "int-1",
 			Timestamp: 1730000001300, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_mod",
 			UserName: "Mod"}, all, "message.unpinned"},
-		{"gap", state.Event{Type: state.TypeGap, ID: "g-1", Timestamp: 1730000002000, Server: "bbb.example.org",
-			From: 1730000001500, To: 1730000001900}, all, "gap"},
+		{"gap", state.Event{Type: state.TypeGap, ID: "gap-1", Timestamp: 1730000007500, Server: "bbb.example.org",
+			From: 1730000001000, To: 1730000007500}, bridge, "gap"},
 		{"ping", state.Event{Type: TypePing, ID: "ping-1", MeetingID: "int-1", Timestamp: 1730000003000,
 			Text: "a test event from bbb-chat"}, bridge, "ping"},
 	} {

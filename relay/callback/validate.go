@@ -23,7 +23,7 @@ func checkEvent(e state.Event, subject string, size int, meetingID string) error
 	if size > MaxEventBytes {
 		return fmt.Errorf("%w: %d bytes, more than %d", errMalformed, size, MaxEventBytes)
 	}
-	if subject == state.GapSubject {
+	if subject == state.SubjectGap {
 		// The server's gaps belong to no meeting.
 		if e.Type != state.TypeGap {
 			return fmt.Errorf("%w: type %q on the gap subject", errMalformed, truncate(e.Type, 40))

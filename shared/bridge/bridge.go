@@ -275,7 +275,7 @@ func Filters(b state.Bridge) []string {
 	}
 	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded))
 	if b.Wants(state.TypeGap) {
-		filters = append(filters, state.GapSubject)
+		filters = append(filters, state.SubjectGap)
 	}
 	return append(filters, state.RetrySubject(b.MeetingID))
 }

@@ -17,8 +17,8 @@ const (
 	KindAll        = "all"
 )
 
-// GapSubject is the subject of the server-wide gap events (TypeGap), which belong to no meeting.
-const GapSubject = SubjectRoot + "." + TypeGap
+// SubjectGap is the subject of gap events (TypeGap): they belong to no meeting.
+const SubjectGap = SubjectRoot + "." + TypeGap
 
 // The spellings of the first callback_events, still accepted: they name the kinds message, cleared and
 // meeting.ended, and a bridge that asked for a kind by one of them only gets that kind's callbacks in the body

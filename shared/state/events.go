@@ -44,13 +44,8 @@ type Event struct {
 	Server string `json:"server,omitempty"` // the BBB server the event comes from, where it is said
 }
 
-// Subject is the event's subject: its meeting's subject of its type, or GapSubject for a gap.
-func (e Event) Subject() string {
-	if e.Type == TypeGap {
-		return GapSubject
-	}
-	return EventSubject(e.MeetingID, e.Type)
-}
+// Subject is the event's subject.
+func (e Event) Subject() string { return EventSubject(e.MeetingID, e.Type) }
 
 // ErrDuplicate reports that the stream already had an event with that id (another relay published it).
 var ErrDuplicate = errors.New("duplicate event")

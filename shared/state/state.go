@@ -206,6 +206,9 @@ func hashKey(s string) string {
 
 // EventSubject is the subject of an event of type typ in meeting (internal id).
 func EventSubject(meetingID, typ string) string {
+	if typ == TypeGap {
+		return SubjectGap // a gap belongs to no meeting
+	}
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
 
