@@ -72,8 +72,10 @@ func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, 
 		chatID = PublicChatID
 	}
 	var ms []pyjson.Member
-	if legacyCall, err := Call(e.Type); err == nil && b.LegacyBody(e.Type) {
-		call = legacyCall
+	if b.LegacyBody(e.Type) {
+		if call, err = Call(e.Type); err != nil {
+			return "", nil, err
+		}
 		switch e.Type {
 		case state.TypeMessage:
 			messageID := e.MessageID

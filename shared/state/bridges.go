@@ -143,12 +143,16 @@ func (b Bridge) Kinds() []string {
 }
 
 // LegacyBody reports whether the bridge gets a kind's callbacks in the body of the first version (no "type", the
-// first call name in the checksum): always for messages, and for the other kinds unless the bridge asked for them
-// by their names here (or "all"). So a bridge that asked with chatCleared or meetingEnded, as every bridge of the
+// first call name in the checksum): always for messages, and for cleared and meeting.ended unless the bridge asked
+// for them by their names here (or "all"); never for the other kinds, which had no callback then. So a bridge that asked with chatCleared or meetingEnded, as every bridge of the
 // first version did, gets those bodies byte for byte.
 func (b Bridge) LegacyBody(kind string) bool {
-	if kind == TypeMessage {
+	switch kind {
+	case TypeMessage:
 		return true
+	case TypeCleared, TypeMeetingEnded:
+	default:
+		return false // only those three had a body then
 	}
 	for _, e := range b.CallbackEvents {
 		if e == KindAll || e == kind {
