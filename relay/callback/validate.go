@@ -23,21 +23,18 @@ func checkEvent(e state.Event, subject string, size int, meetingID string) error
 	if size > MaxEventBytes {
 		return fmt.Errorf("%w: %d bytes, more than %d", errMalformed, size, MaxEventBytes)
 	}
-	if subject == state.SubjectGap {
-		// The server's gaps belong to no meeting.
-		if e.Type != state.TypeGap {
-			return fmt.Errorf("%w: type %q on the gap subject", errMalformed, truncate(e.Type, 40))
-		}
-		if e.ID == "" {
-			return fmt.Errorf("%w: no id", errMalformed)
+	subjMeeting, subjType, err := state.ParseSubject(subject)
+	if err == nil && e.Type == state.TypeGap && e.MeetingID == "" && (subjType == state.TypeGap || subjMeeting == meetingID) {
+		// A gap belongs to no meeting: it comes on bbbchat.gap, or on this bridge's retry subject.
+		if e.ID == "" || e.From <= 0 || e.To < e.From {
+			return fmt.Errorf("%w: a gap without id or window", errMalformed)
 		}
 		return nil
 	}
-	subjMeeting, subjType, err := state.ParseSubject(subject)
 	if err != nil || subjMeeting != meetingID {
 		return fmt.Errorf("%w: subject %q is not this bridge's", errMalformed, subject)
 	}
-	if e.MeetingID != meetingID && !(subjType == "retry" && e.Type == state.TypeGap && e.MeetingID == "") {
+	if e.MeetingID != meetingID {
 		return fmt.Errorf("%w: for meeting %q", errMalformed, truncate(e.MeetingID, 100))
 	}
 	if subjType != "retry" && subjType != e.Type {
