@@ -18,7 +18,7 @@ import (
 // maxPingTimeout bounds a test event's attempt, so its answer reaches ingress within the API call's time.
 const maxPingTimeout = 5 * time.Second
 
-// maxPings is how many test events one relay sends at a time; more wait.
+// maxPings is how many of ingress's requests (test events, target checks) one relay serves at a time; more wait.
 const maxPings = 16
 
 // serveRequests answers ingress's requests until ctx ends, in the relays' queue group: pingCallback's
