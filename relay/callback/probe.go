@@ -12,9 +12,10 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
-// prober notices within seconds that a failing receiver answers again. A bridge whose head event failed and waits
-// longer than two probe intervals for its next attempt (the retry schedule grows to hours) is held here, under
-// its receiver's origin (scheme, host and port). While an origin holds bridges, one test event (type "ping", as
+// prober notices within seconds that a failing receiver answers again. A bridge whose head event failed because
+// the receiver looked down (no answer, 5xx, 408, 429, without a Retry-After) and waits longer than two probe
+// intervals for its next attempt (the retry schedule grows to hours) is held here, under its receiver's origin
+// (scheme, host and port). While an origin holds bridges, one test event (type "ping", as
 // pingCallback sends) is POSTed to one of their receivers every probe interval (±20 %). When a probe is answered
 // 2xx, every bridge held under that origin is released (bridge.Lifecycle.Release): its waiting event goes now, and
 // the rest of its queue after it, in order.

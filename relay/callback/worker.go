@@ -415,6 +415,16 @@ type result struct {
 
 func (r result) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
 
+// unavailable reports whether the receiver looked down (no answer, 5xx, 408, 429) without saying when to come
+// back (Retry-After): the failures the prober watches for the receiver's return. Other answers come from a
+// receiver that is up and refuses the event; a Retry-After is honoured as it is.
+func (r result) unavailable() bool {
+	if r.hasRetryAfter {
+		return false
+	}
+	return r.err != nil || r.status >= 500 || r.status == http.StatusRequestTimeout || r.status == http.StatusTooManyRequests
+}
+
 // String is the error kept in the statistics: the status or the error, never the URL or the secret.
 func (r result) String() string {
 	if r.err != nil {
@@ -476,7 +486,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		}
 		w.m.metrics.Retried.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Retries++ })
-		if w.m.prober != nil && delay > 2*w.m.prober.interval {
+		if w.m.prober != nil && delay > 2*w.m.prober.interval && res.unavailable() {
 			w.m.prober.hold(w, b, meta.Sequence.Stream, attempt, now.Add(delay))
 		} else {
 			w.m.prober.drop(w)
