@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,6 +288,10 @@ func (w *worker) resumeProbing(b state.Bridge, out int) {
 	stats, err := w.m.o.Store.GetCallbackStats(w.ctx, w.id)
 	if err != nil || stats.LastErrorAt.IsZero() || !stats.LastErrorAt.After(stats.LastSuccessAt) {
 		return
+	}
+	if e := stats.LastError; strings.HasPrefix(e, "HTTP ") && !strings.HasPrefix(e, "HTTP 5") &&
+		!strings.HasPrefix(e, "HTTP 408") && !strings.HasPrefix(e, "HTTP 429") {
+		return // the receiver was up and refused the event (result.unavailable)
 	}
 	w.m.prober.hold(w, b, 0, 1, w.m.o.Now().Add(24*time.Hour))
 }
