@@ -289,3 +289,28 @@ func TestDocReceiversTakeEveryKind(t *testing.T) {
 		})
 	}
 }
+
+// TestReceiverBackWithTwoRelays: with two relays sharing the deliveries, a receiver back from an outage still gets
+// everything that waited, in order (first arrivals; at least once), within 15 s.
+func TestReceiverBackWithTwoRelays(t *testing.T) {
+	e := newEnv(t, "2.7")
+	e.relay.Kill()
+	schedule := map[string]string{"BBB_CHAT_CALLBACK_RETRY_SCHEDULE": "5s,5m,30m,2h,5h,10h,10h", "BBB_CHAT_CALLBACK_TIMEOUT": "10s"}
+	e.startRelayWith(schedule)
+	e.startRelayWith(schedule)
+	b := e.bridgedMeeting("two")
+	b.recv.setAnswer(func(*http.Request) int { return http.StatusBadGateway })
+	want := e.say(b, 50, "while down")
+	testenv.Eventually(t, 30*time.Second, "second attempt failed", func() bool { return b.recv.attempts() >= 2 })
+	back := time.Now()
+	b.recv.setAnswer(nil)
+	testenv.Eventually(t, 15*time.Second, "every waiting message delivered", func() bool {
+		seen := map[string]bool{}
+		for _, d := range withoutPings(b.recv.deliveries()) {
+			seen[d.ID] = true
+		}
+		return len(seen) >= len(want)
+	})
+	t.Logf("all %d delivered %s after the receiver came back", len(want), time.Since(back).Round(time.Millisecond))
+	checkDelivered(t, b.m.ExtID, withoutPings(b.recv.deliveries()), want)
+}
