@@ -8,25 +8,11 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
-	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
 // A chat that follows a room, and the answers for meetings that are not running (docs/api.md, "Following a room"
 // and "Meetings that are not running").
-
-// boolParam reads an optional boolean parameter (absent or null: false).
-func boolParam(p pyjson.Value, name string) (bool, error) {
-	v, present := p.Lookup(name)
-	if !present || v.Kind() == pyjson.KindNull {
-		return false, nil
-	}
-	b, ok := v.Boolean()
-	if !ok {
-		return false, badParam(name, "must be true or false, not %s", v.Kind())
-	}
-	return b, nil
-}
 
 // unknownMeetingWarning is startChatForMeeting's warning for a meeting neither relay nor BBB's API knows.
 func unknownMeetingWarning(id string) string {
@@ -50,9 +36,9 @@ func (a *api) startFollow(ctx context.Context, s *state.Store, req request) (res
 		}
 	}
 	events := req.callbackEvents
-	if req.callbackURI != "" && !slices.Contains(events, state.CallbackMeetingEnded) {
-		// A room's receiver learns when each of its meetings ends.
-		events = append(slices.Clone(events), state.CallbackMeetingEnded)
+	if probe := (state.Bridge{CallbackURI: req.callbackURI, CallbackEvents: events}); probe.HasCallback() && !probe.Wants(state.TypeMeetingEnded) {
+		// A room's receiver learns when each of its meetings ends (and starts: state.Bridge.Wants).
+		events = append(slices.Clone(events), state.TypeMeetingEnded)
 	}
 	r, b, err := a.lifecycle(s).Follow(ctx, state.Room{ExternalID: ext, Bridge: state.Bridge{
 		RequestedID: req.meetingID, ChatUser: req.chatUser, CallbackURI: req.callbackURI,
@@ -158,7 +144,7 @@ func (a *api) roomInfo(ctx context.Context, s *state.Store, meetingID string) (r
 		"callback": nil,
 	}
 	if b.HasCallback() {
-		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "events": b.Kinds()}
 	}
 	if e, err := s.Ended(ctx, r.ExternalID); err == nil {
 		out["last_meeting_id"] = e.InternalID

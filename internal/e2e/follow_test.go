@@ -146,7 +146,7 @@ func TestFollowRoom(t *testing.T) {
 			}
 		}
 	}
-	if kinds["meetingStarted"] != 2 || kinds["meetingEnded"] != 2 {
+	if kinds["meeting.created"] != 2 || kinds["meeting.ended"] != 2 {
 		t.Fatalf("room callbacks %v, want two starts and two ends", kinds)
 	}
 
