@@ -144,7 +144,10 @@ func (a *api) roomInfo(ctx context.Context, s *state.Store, meetingID string) (r
 		"callback": nil,
 	}
 	if b.HasCallback() {
-		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "events": b.Kinds()}
+		// The room's callback, with nothing to deliver until its next meeting.
+		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "state": state.CallbackActive,
+			"events": b.Kinds(), "pending": 0, "max_pending": a.cfg.MaxPending, "overloaded": false, "delivered": 0,
+			"failed": 0, "retries": 0, "last_error": ""}
 	}
 	if e, err := s.Ended(ctx, r.ExternalID); err == nil {
 		out["last_meeting_id"] = e.InternalID
