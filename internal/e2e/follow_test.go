@@ -285,3 +285,40 @@ func TestFollowRoomOrder(t *testing.T) {
 	})
 	checkDelivered(t, "room receiver", recv.deliveries(), want)
 }
+
+// TestFollowRoomTwoRelays: with two relays on the same BBB and NATS, each of a followed room's meetings gets one
+// bridge, and its receiver each callback once, in order.
+func TestFollowRoomTwoRelays(t *testing.T) {
+	e := newEnv(t, "3.0")
+	e.startRelayWith(nil)
+	ctx := t.Context()
+	recv := newReceiver(t)
+	expect(t, e.startFollowing("pair", "Bridge", recv.URL(), "cb-pair"), 200, "started")
+	var want []string
+	for week := 1; week <= 2; week++ {
+		m := e.meeting("pair", fmt.Sprintf("Pair %d", week))
+		e.waitBridge(m.IntID)
+		want = append(want, callback.WebhookID(e.lastEvent(m.IntID, state.TypeMeetingCreated)))
+		talker, err := e.sim.Join(ctx, m.IntID, "Talker", "VIEWER")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			msg, err := e.sim.Say(ctx, m.IntID, talker, fmt.Sprintf("week %d, %d", week, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, msg.ID)
+		}
+		if err := e.sim.EndMeeting(ctx, m.IntID); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "ended-"+m.IntID)
+		testenv.Eventually(t, 15*time.Second, fmt.Sprintf("week %d delivered", week), func() bool {
+			return len(recv.deliveries()) >= len(want)
+		})
+	}
+	if repeats := checkDelivered(t, "room receiver", recv.deliveries(), want); repeats != 0 {
+		t.Errorf("%d callbacks came twice", repeats)
+	}
+}
