@@ -328,6 +328,9 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 	if err != nil {
 		return response{}, err
 	}
+	if err := a.notFollowed(ctx, s, meetingID, m); err != nil {
+		return response{}, err
+	}
 	b, err := a.lifecycle(s).Start(ctx, state.Bridge{
 		MeetingID: m.InternalID, ExternalID: m.ExternalID, RequestedID: meetingID, ChatUser: chatUser,
 		CallbackURI: uri, CallbackSecret: secret, CallbackEvents: events, CreatedAt: a.now(),
