@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,7 @@ type api struct {
 	live     *reloadable // what SIGHUP may change
 	bbbAPI   bbbapi.Client
 	m        apiMetrics
+	confirm  *confirmer // nil: sendChatMessage does not wait for BBB's broadcast
 }
 
 type apiMetrics struct {
@@ -407,15 +409,22 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	path := "user"
 	msg := "Message sent successfully"
 	extra := map[string]any{}
+	var waitKey string
 	if u, present := a.chatUser(ctx, s, b); present {
+		correlation := u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10)
+		if a.confirm != nil {
+			correlation = a.confirm.correlationID(u.UserID, now)
+		}
+		waitKey = userPostKey(b.MeetingID, correlation)
 		payload, err = bbb.EncodeChatPost(v, bbb.ChatPost{
 			MeetingID:     b.MeetingID,
 			UserID:        u.UserID,
-			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
+			CorrelationID: correlation,
 			Message:       bbb.Render(v, *a.live.template.Load(), userName, message),
 			Timestamp:     now.UnixMilli(),
 		})
 	} else if v.HasAPIChat() {
+		waitKey = apiPostKey(b.MeetingID, bbb.SanitizeName(userName), message)
 		path = "api"
 		payload, err = bbb.EncodeAPIChatPost(v, bbb.APIChatPost{
 			MeetingID: b.MeetingID, UserName: bbb.SanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
@@ -433,6 +442,12 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	if err != nil {
 		return response{}, badParam("message", "cannot be sent: %v", err)
 	}
+	// Wait for BBB's broadcast from before the post leaves, so that it cannot be missed.
+	var w *confirmation
+	if wait := a.cfg.SendConfirmTimeout; a.confirm != nil && wait > 0 {
+		w = a.confirm.expect(waitKey)
+		defer w.cancel()
+	}
 	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
 	if err != nil {
 		return response{}, fmt.Errorf("%w: %w", errRedis, err)
@@ -442,7 +457,18 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	}
 	a.m.sent.WithLabelValues(v.String(), path).Inc()
 	extra["via"] = path
-	return ok(msg, extra), nil
+	if w == nil {
+		msg = strings.Replace(msg, "Message sent successfully", "Message handed to BBB (whether BBB shows it is not checked: BBB_CHAT_SEND_CONFIRM_TIMEOUT is 0)", 1)
+		return ok(msg, extra), nil
+	}
+	if e, seen := w.wait(ctx, a.cfg.SendConfirmTimeout); seen {
+		extra["confirmed"], extra["message_id"] = true, e.MessageID
+		return ok(msg, extra), nil
+	}
+	extra["confirmed"] = false
+	a.logFor(ctx).Info("BBB did not show a posted message in time", "meeting_id", b.MeetingID, "via", path,
+		"wait", a.cfg.SendConfirmTimeout)
+	return ok(unconfirmedMessage(a.cfg.SendConfirmTimeout), extra), nil
 }
 
 func (a *api) info(ctx context.Context, s *state.Store, req request) (response, error) {

@@ -109,6 +109,8 @@ type Ingress struct {
 	MaxBodyBytes     int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
 	RequestTimeout   time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
 	MaxBridges       int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
+	// SendConfirmTimeout is how long sendChatMessage waits for BBB's broadcast of the posted message; 0: no wait.
+	SendConfirmTimeout time.Duration `env:"BBB_CHAT_SEND_CONFIRM_TIMEOUT" envDefault:"2s"`
 	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
 	// properties files (BBBProperties, then BBBPropertiesOverride; HostDefault, empty: none).
 	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
@@ -309,6 +311,10 @@ func (c Ingress) Validate() error {
 	}
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_MAX_BODY_BYTES %d: want at least 1024", c.MaxBodyBytes))
+	}
+	if c.SendConfirmTimeout < 0 || (c.RequestTimeout > 0 && c.SendConfirmTimeout >= c.RequestTimeout) {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_SEND_CONFIRM_TIMEOUT %s: want 0 (no wait) or less than BBB_CHAT_REQUEST_TIMEOUT (%s)",
+			c.SendConfirmTimeout, c.RequestTimeout))
 	}
 	return errors.Join(errs...)
 }

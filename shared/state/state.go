@@ -209,6 +209,10 @@ func EventSubject(meetingID, typ string) string {
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
 
+// EveryMeetingSubject is the subject filter of the events of type typ in every meeting. A core NATS subscription
+// on it sees each such event as the stream stores it (ingress confirms its posts this way).
+func EveryMeetingSubject(typ string) string { return SubjectRoot + ".*." + typ }
+
 // RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
 func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
 
