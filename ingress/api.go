@@ -159,6 +159,8 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callInfo, callInfo, a.info},
 		{"/api/" + callRunning, callRunning, a.running},
 		{"/api/" + callRetry, callRetry, a.retry},
+		{"/api/" + callEdit, callEdit, a.editMessage},
+		{"/api/" + callDelete, callDelete, a.deleteMessage},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))

@@ -13,9 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// confirmer tells sendChatMessage when BBB showed a posted message. Relay stores every chat message BBB broadcasts
-// in the events stream; one core NATS subscription per ingress on every meeting's message subject sees each one
-// as it is stored, and hands it to the request waiting for it, if any (docs/api.md, "Confirmation").
+// confirmer tells sendChatMessage when BBB showed a posted message, and editChatMessage and deleteChatMessage when
+// BBB showed the edit or deletion. Relay stores every chat message, edit and deletion BBB broadcasts in the events
+// stream; one core NATS subscription per ingress and event type, on every meeting's subject, sees each one as it
+// is stored, and hands it to the request waiting for it, if any (docs/api.md, "Confirmation").
 //
 // A post as the chat user is recognised by its correlation id, which BBB echoes and which ingress makes unique
 // (correlationID); a post through BBB's chat API carries none (BBB says "SYSTEM"), so it is recognised by meeting,
@@ -31,7 +32,7 @@ type confirmer struct {
 // newConfirmer subscribes on nc and waits until the NATS server has the subscription, so that no broadcast of a
 // message posted afterwards is missed. seed starts the correlation sequence (random, so that two ingress processes
 // posting as the same user in the same millisecond are unlikely to make the same id).
-func newConfirmer(nc *nats.Conn, seed uint64, reg prometheus.Registerer) (*confirmer, *nats.Subscription, error) {
+func newConfirmer(nc *nats.Conn, seed uint64, reg prometheus.Registerer) (*confirmer, func(), error) {
 	c := &confirmer{waiting: map[string][]chan state.Event{}}
 	c.seq.Store(seed)
 	c.results = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -41,16 +42,25 @@ func newConfirmer(nc *nats.Conn, seed uint64, reg prometheus.Registerer) (*confi
 	c.results.WithLabelValues("confirmed")
 	c.results.WithLabelValues("unconfirmed")
 	reg.MustRegister(c.results)
-	sub, err := nc.Subscribe(state.EveryMeetingSubject(state.TypeMessage), c.onMessage)
-	if err != nil {
-		return nil, nil, fmt.Errorf("subscribe to chat messages: %w", err)
+	var subs []*nats.Subscription
+	unsubscribe := func() {
+		for _, sub := range subs {
+			sub.Unsubscribe()
+		}
 	}
-	// Messages nobody waits for are dropped without decoding; a slow consumer must not be cut off.
-	if err := sub.SetPendingLimits(-1, 64<<20); err != nil {
-		sub.Unsubscribe()
-		return nil, nil, fmt.Errorf("subscribe to chat messages: %w", err)
+	for _, typ := range []string{state.TypeMessage, state.TypeMessageEdited, state.TypeMessageDeleted} {
+		sub, err := nc.Subscribe(state.EveryMeetingSubject(typ), c.onMessage)
+		if err == nil {
+			// Messages nobody waits for are dropped without decoding; a slow consumer must not be cut off.
+			err = sub.SetPendingLimits(-1, 64<<20)
+			subs = append(subs, sub)
+		}
+		if err != nil {
+			unsubscribe()
+			return nil, nil, fmt.Errorf("subscribe to %s events: %w", typ, err)
+		}
 	}
-	return c, sub, nil
+	return c, unsubscribe, nil
 }
 
 // correlationID is the correlation id of a post as userID: "<userID>-<digits>" like BBB's clients' (relay's echo
@@ -68,8 +78,16 @@ func apiPostKey(meetingID, userName, text string) string {
 	return "a\x00" + meetingID + "\x00" + userName + "\x00" + text
 }
 
-// eventKey is the key a stored message event answers.
+// actionKey is the key of an edit or deletion (typ) of message messageID.
+func actionKey(typ, meetingID, messageID string) string {
+	return typ + "\x00" + meetingID + "\x00" + messageID
+}
+
+// eventKey is the key a stored event answers.
 func eventKey(e state.Event) string {
+	if e.Type != state.TypeMessage {
+		return actionKey(e.Type, e.MeetingID, e.MessageID)
+	}
 	if e.SenderID == "SYSTEM" {
 		return apiPostKey(e.MeetingID, e.SenderName, e.Text)
 	}
@@ -81,7 +99,7 @@ func (c *confirmer) onMessage(m *nats.Msg) {
 		return
 	}
 	var e state.Event
-	if state.DecodeEvent(m.Data, &e) != nil || e.Type != state.TypeMessage {
+	if state.DecodeEvent(m.Data, &e) != nil {
 		return
 	}
 	key := eventKey(e)

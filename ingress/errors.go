@@ -27,6 +27,9 @@ var (
 	errNotFoundPath    = errors.New("unknown path")
 	errMethod          = errors.New("method not allowed")
 	errPanic           = errors.New("internal error")
+	errNoFeature       = errors.New("BBB version lacks the feature")
+	errNotAllowed      = errors.New("BBB would refuse the request")
+	errMessageNotFound = errors.New("message not found")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -70,6 +73,9 @@ func errorTable() []struct {
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
+		{errNoFeature, http.StatusConflict, "The server's BBB version has no such feature"},
+		{errNotAllowed, http.StatusForbidden, "BBB would refuse this request, so it was not sent"},
+		{errMessageNotFound, http.StatusNotFound, "Message was not found"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
 	}

@@ -17,6 +17,8 @@ const (
 	callInfo    = "getChatInfo"
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
+	callEdit    = "editChatMessage"
+	callDelete  = "deleteChatMessage"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -29,6 +31,7 @@ type request struct {
 	callbackEvents []string
 	userName       string
 	message        string
+	messageID      string // editChatMessage, deleteChatMessage: BBB's id of the message
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -77,6 +80,8 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
+	case callEdit, callDelete:
+		return decodeModeration(call, p)
 	case callEnd, callInfo, callRetry:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err

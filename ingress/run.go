@@ -172,11 +172,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 	var confirm *confirmer
 	if cfg.SendConfirmTimeout > 0 {
-		c, sub, err := newConfirmer(nc, rand.Uint64(), reg)
+		c, unsubscribe, err := newConfirmer(nc, rand.Uint64(), reg)
 		if err != nil {
 			return err
 		}
-		defer sub.Unsubscribe()
+		defer unsubscribe()
 		if err := nc.FlushTimeout(5 * time.Second); err != nil {
 			log.Warn("NATS did not confirm the chat message subscription yet; sendChatMessage may answer unconfirmed until it does", "err", err)
 		}
