@@ -79,7 +79,7 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		}, []string{"bbb_version", "path"}),
 	}
 	// The series every deployment sees start at zero, so that rate() sees their first increase.
-	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry} {
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callEdit, callDelete} {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
