@@ -412,7 +412,23 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	msg := "Message sent successfully"
 	extra := map[string]any{}
 	var waitKey string
-	if u, present := a.chatUser(ctx, s, b); present {
+	u, present := a.chatUser(ctx, s, b)
+	blocked := false
+	if present {
+		m, _, err := a.reads(s).ResolveMeeting(ctx, b.MeetingID)
+		if err != nil {
+			return response{}, err
+		}
+		if reason, byLock := chatBlocked(m, u); reason != "" {
+			// BBB's chat API is not subject to locks; the operator may let posts take it then (3.0 and later).
+			if !byLock || !a.cfg.BlockedViaAPI || !v.HasAPIChat() {
+				return response{}, withDetail(errChatBlocked, "%s", reason)
+			}
+			blocked = true
+			msg = "Message sent successfully, through BBB's chat API under the viewer's name (" + reason + ")"
+		}
+	}
+	if present && !blocked {
 		correlation := u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10)
 		if a.confirm != nil {
 			correlation = a.confirm.correlationID(u.UserID, now)
@@ -431,7 +447,9 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 		payload, err = bbb.EncodeAPIChatPost(v, bbb.APIChatPost{
 			MeetingID: b.MeetingID, UserName: bbb.SanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
 		})
-		msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+		if !blocked {
+			msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+		}
 		// Remember it, so relay does not send BBB's echo of it back to the bridge's callback.
 		if err == nil {
 			if rerr := s.RecordAPIPost(ctx, b.MeetingID, bbb.SanitizeName(userName), message); rerr != nil {

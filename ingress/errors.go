@@ -76,6 +76,7 @@ func errorTable() []struct {
 		{errNoFeature, http.StatusConflict, "The server's BBB version has no such feature"},
 		{errNotAllowed, http.StatusForbidden, "BBB would refuse this request, so it was not sent"},
 		{errMessageNotFound, http.StatusNotFound, "Message was not found"},
+		{errChatBlocked, http.StatusConflict, "BBB would drop this message, so it was not sent"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
 	}

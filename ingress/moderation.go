@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf16"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
@@ -68,6 +69,13 @@ func (a *api) moderationTarget(ctx context.Context, s *state.Store, req request)
 	}
 	if t.meeting, _, err = a.reads(s).ResolveMeeting(ctx, t.b.MeetingID); err != nil {
 		return t, err
+	}
+	if reason, _ := chatBlocked(t.meeting, t.user); reason != "" {
+		return t, withDetail(errChatBlocked, "%s", reason)
+	}
+	feature := map[string]string{callEdit: "editChatMessage", callDelete: "deleteChatMessage"}[req.call]
+	if slices.Contains(t.meeting.DisabledFeatures, feature) {
+		return t, withDetail(errChatBlocked, "%s is a disabled feature of meeting %s", feature, t.b.MeetingID)
 	}
 	t.msg, err = s.FindMessage(ctx, t.b.MeetingID, req.messageID)
 	if errors.Is(err, state.ErrNotFound) {

@@ -26,7 +26,8 @@
 //   - UserLeaveReqMsg removes the user at once; akka sets a left flag and removes the user about 10 s later.
 //   - The 2.2–2.4 grace period that lets a locked user's message through within 5 s of a lock-settings change is
 //     not simulated; SetLock takes effect at once.
-//   - disabledFeatures, per-user locks (3.0), private chats, presenters and the inactivity audit are not simulated.
+//   - Private chats, presenters and the inactivity audit are not simulated. Locks, roles, disabled features and
+//     breakout rooms are, as far as chat is concerned (locks.go), and 3.0's edits and deletions (moderation.go).
 //     Names the simulator does not handle are dropped with the reason "not handled by simulator".
 //   - Scripted joins publish only UserJoinedMeetingEvtMsg (no UserRegisteredRespMsg); MeetingCreatedEvtMsg props for
 //     2.2 and 2.3 follow the 2.4 layout, an approximation (only meetingProp and durationProps matter to a consumer).

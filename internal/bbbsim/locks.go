@@ -136,6 +136,35 @@ func (s *Sim) SetUserChatLock(ctx context.Context, meetingID, userID, setBy stri
 		UserID: userID, Text: fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat)})
 }
 
+// ChangeRole gives a joined user a new role as a moderator changedBy would, and publishes UserRoleChangedEvtMsg.
+// Moderators are never locked out of the chat.
+func (s *Sim) ChangeRole(ctx context.Context, meetingID, userID, changedBy, role string) error {
+	if role != RoleModerator && role != RoleViewer {
+		return fmt.Errorf("%w: %q", ErrBadRole, role)
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	m, err := s.runningLocked(meetingID)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	u := m.findUser(userID)
+	if u == nil {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", ErrNoUser, userID)
+	}
+	u.Role = role
+	s.notifyLocked()
+	s.mu.Unlock()
+	const name = "UserRoleChangedEvtMsg"
+	data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
+		o("userId", userID, "role", role, "changedBy", changedBy))
+	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
+		UserID: userID, Text: fmt.Sprintf("%s is now %s", userID, role)})
+}
+
 // EventLockChanged reports a change of the meeting's or a user's locks.
 const EventLockChanged EventKind = "lock-changed"
 

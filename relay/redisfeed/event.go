@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -24,6 +25,14 @@ func eventType(k bbb.Kind) string {
 		return state.TypeMeetingCreated
 	case bbb.KindMeetingEnded:
 		return state.TypeMeetingEnded
+	case bbb.KindMeetingLocks:
+		return state.TypeMeetingLocks
+	case bbb.KindUserLocked:
+		return state.TypeUserLocked
+	case bbb.KindUserLocks:
+		return state.TypeUserLocks
+	case bbb.KindUserRole:
+		return state.TypeUserRole
 	}
 	return ""
 }
@@ -85,6 +94,12 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID string) (ev state.
 		}
 	case bbb.KindChatCleared:
 		ev.ChatID = e.ChatID
+	case bbb.KindMeetingLocks, bbb.KindUserLocked, bbb.KindUserLocks, bbb.KindUserRole:
+		l := e.Locks
+		if l == nil {
+			return ev, false
+		}
+		ev.UserID, ev.Locked, ev.PublicChatLocked, ev.UserRole = l.UserID, l.Locked, l.PublicChatLocked, l.Role
 	case bbb.KindUserJoined, bbb.KindUserLeft:
 		if e.User == nil || e.User.ID == "" {
 			return ev, false
@@ -93,6 +108,7 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID string) (ev state.
 		ev.ExternalUserID = e.User.ExtID
 		ev.UserName = e.User.Name
 		ev.UserRole = e.User.Role
+		ev.Locked = e.User.Locked
 	case bbb.KindMeetingCreated:
 		if m := e.Meeting; m != nil {
 			if ev.ExternalMeetingID == "" {
@@ -100,6 +116,8 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID string) (ev state.
 			}
 			ev.MeetingName = m.Name
 			ev.IsBreakout = m.IsBreakout
+			ev.PublicChatLocked = m.PublicChatLocked
+			ev.DisabledFeatures = strings.Join(m.DisabledFeatures, ",")
 			if m.ParentID != noParent {
 				ev.ParentID = m.ParentID
 			}

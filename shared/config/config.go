@@ -111,6 +111,9 @@ type Ingress struct {
 	MaxBridges       int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
 	// SendConfirmTimeout is how long sendChatMessage waits for BBB's broadcast of the posted message; 0: no wait.
 	SendConfirmTimeout time.Duration `env:"BBB_CHAT_SEND_CONFIRM_TIMEOUT" envDefault:"2s"`
+	// BlockedViaAPI lets a post that the locks keep the chat user from making go through BBB's chat API (3.0+)
+	// under the viewer's name instead of being refused.
+	BlockedViaAPI bool `env:"BBB_CHAT_BLOCKED_VIA_API" envDefault:"false"`
 	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
 	// properties files (BBBProperties, then BBBPropertiesOverride; HostDefault, empty: none).
 	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
