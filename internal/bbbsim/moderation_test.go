@@ -68,7 +68,9 @@ func TestModerationHandlers(t *testing.T) {
 		}
 		return s.apply(req)
 	}
-	ofHuman := func(raw string) string { return strings.ReplaceAll(raw, "1730000000900-ab12cd34", "1730000000950-ef56gh78") }
+	ofHuman := func(raw string) string {
+		return strings.ReplaceAll(raw, "1730000000900-ab12cd34", "1730000000950-ef56gh78")
+	}
 
 	s, m := setup(RoleViewer, false)
 	out := run(s, edit30)
