@@ -64,8 +64,14 @@ func chatHas(msgs []bbbsim.ChatMessage, id string) (bbbsim.ChatMessage, bool) {
 // messages, deletes others' as a moderator, and what BBB would refuse (and might eject the chat user for) is
 // answered 403 without anything reaching BBB.
 func TestModeration(t *testing.T) {
-	e := newEnv(t, "3.0")
-	m, _, human := e.joinBridge("ext-mod-viewer", bbbsim.MeetingOptions{}, bbbsim.RoleViewer)
+	for _, version := range []string{"3.0", "4.0"} {
+		t.Run(version, func(t *testing.T) { testModeration(t, version) })
+	}
+}
+
+func testModeration(t *testing.T, version string) {
+	e := newEnv(t, version)
+	m, _, human := e.joinBridge("ext-mod-viewer-"+version, bbbsim.MeetingOptions{}, bbbsim.RoleViewer)
 
 	a := e.send(m.IntID, "Alice", "tpyo")
 	expect(t, a, 200, "sent successfully")
@@ -74,8 +80,8 @@ func TestModeration(t *testing.T) {
 
 	// Its own message: edited, templated like a post when user_name is given.
 	a = e.call(callEditMsg, "meeting_id", m.IntID, "message_id", own, "message", "typo *fixed*", "user_name", "Alice")
-	expect(t, a, 200, "")
-	if a.Body["message_id"] != own {
+	expect(t, a, 200, "BBB shows it")
+	if a.Body["message_id"] != own || a.Body["confirmed"] != true {
 		t.Fatalf("edit answered %s", a.Raw)
 	}
 	if got, _ := chatHas(e.sim.Chat(m.IntID), own); got.Message != "Alice: typo *fixed*" {
@@ -96,18 +102,18 @@ func TestModeration(t *testing.T) {
 	expect(t, e.call(callDeleteMsg, "meeting_id", "no-such-meeting", "message_id", own), 404, "Chat was not found")
 
 	// Its own message: deleted.
-	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", own), 200, "")
+	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", own), 200, "BBB shows it")
 	if _, ok := chatHas(e.sim.Chat(m.IntID), own); ok {
 		t.Fatal("BBB still shows the deleted message")
 	}
 
 	// A moderator chat user deletes others' messages, except in a breakout room.
-	m2, _, human2 := e.joinBridge("ext-mod-moderator", bbbsim.MeetingOptions{}, bbbsim.RoleModerator)
-	expect(t, e.call(callDeleteMsg, "meeting_id", m2.IntID, "message_id", human2.ID), 200, "")
+	m2, _, human2 := e.joinBridge("ext-mod-moderator-"+version, bbbsim.MeetingOptions{}, bbbsim.RoleModerator)
+	expect(t, e.call(callDeleteMsg, "meeting_id", m2.IntID, "message_id", human2.ID), 200, "BBB shows it")
 	if _, ok := chatHas(e.sim.Chat(m2.IntID), human2.ID); ok {
 		t.Fatal("BBB still shows the message the moderator deleted")
 	}
-	m3, _, human3 := e.joinBridge("ext-mod-breakout", bbbsim.MeetingOptions{ParentID: m2.IntID}, bbbsim.RoleModerator)
+	m3, _, human3 := e.joinBridge("ext-mod-breakout-"+version, bbbsim.MeetingOptions{ParentID: m2.IntID}, bbbsim.RoleModerator)
 	expect(t, e.call(callDeleteMsg, "meeting_id", m3.IntID, "message_id", human3.ID), 403, "breakout")
 
 	if d := e.sim.Dropped(); len(d) != 0 {

@@ -2,10 +2,6 @@ package bbb
 
 import "fmt"
 
-// HasMessageEdits reports whether v lets a user edit and delete chat messages through akka-apps
-// (EditGroupChatMessageReqMsg, DeleteGroupChatMessageReqMsg: 3.0 and later, docs/protocol.md §9).
-func (v Version) HasMessageEdits() bool { return v.Shape() == ShapeV3 }
-
 // ChatEdit is an EditGroupChatMessageReqMsg: the user UserID replaces the text of its message MessageID in the
 // public chat. akka-apps accepts it only from the message's author (any other sender may be ejected), and only
 // where chat, and editing it, are enabled and not locked for the user.
