@@ -481,14 +481,15 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 		msg = strings.Replace(msg, "Message sent successfully", "Message handed to BBB (whether BBB shows it is not checked: BBB_CHAT_SEND_CONFIRM_TIMEOUT is 0)", 1)
 		return ok(msg, extra), nil
 	}
-	if e, seen := w.wait(ctx, a.cfg.SendConfirmTimeout); seen {
+	wait := a.confirmWait(ctx)
+	if e, seen := w.wait(ctx, wait); seen {
 		extra["confirmed"], extra["message_id"] = true, e.MessageID
 		return ok(msg, extra), nil
 	}
 	extra["confirmed"] = false
 	a.logFor(ctx).Info("BBB did not show a posted message in time", "meeting_id", b.MeetingID, "via", path,
-		"wait", a.cfg.SendConfirmTimeout)
-	return ok(unconfirmedMessage(a.cfg.SendConfirmTimeout), extra), nil
+		"wait", wait)
+	return ok(unconfirmedMessage(wait), extra), nil
 }
 
 func (a *api) info(ctx context.Context, s *state.Store, req request) (response, error) {

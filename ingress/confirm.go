@@ -176,6 +176,19 @@ func (w *confirmation) cancel() {
 	w.c.mu.Unlock()
 }
 
+// confirmWait is how long a request may wait for BBB's broadcast: BBB_CHAT_SEND_CONFIRM_TIMEOUT, or less when the
+// request's own deadline (BBB_CHAT_REQUEST_TIMEOUT) comes first.
+func (a *api) confirmWait(ctx context.Context) time.Duration {
+	wait := a.cfg.SendConfirmTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave a little time to write the answer.
+		if left := dl.Sub(a.now()) - 50*time.Millisecond; left < wait {
+			wait = max(left, 0).Round(time.Millisecond)
+		}
+	}
+	return wait
+}
+
 // unconfirmedMessage is the answer's message when BBB did not show a post in time.
 func unconfirmedMessage(d time.Duration) string {
 	return fmt.Sprintf("The message was handed to BBB, but BBB did not show it within %s: BBB most likely dropped it "+

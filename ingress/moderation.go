@@ -165,11 +165,12 @@ func (a *api) publishModeration(ctx context.Context, t target, typ string, paylo
 	if w == nil {
 		return ok(fmt.Sprintf("The %s was handed to BBB (whether BBB shows it is not checked: BBB_CHAT_SEND_CONFIRM_TIMEOUT is 0)", what), extra), nil
 	}
-	if _, seen := w.wait(ctx, a.cfg.SendConfirmTimeout); seen {
+	wait := a.confirmWait(ctx)
+	if _, seen := w.wait(ctx, wait); seen {
 		extra["confirmed"] = true
 		return ok(fmt.Sprintf("The %s was made: BBB shows it", what), extra), nil
 	}
 	extra["confirmed"] = false
 	return ok(fmt.Sprintf("The %s was handed to BBB, but BBB did not show it within %s: BBB may have dropped it, "+
-		"or relay is not running, is behind, or does not decode this kind of event", what, a.cfg.SendConfirmTimeout), extra), nil
+		"or relay is not running or is behind", what, wait), extra), nil
 }

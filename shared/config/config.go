@@ -315,9 +315,9 @@ func (c Ingress) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_MAX_BODY_BYTES %d: want at least 1024", c.MaxBodyBytes))
 	}
-	if c.SendConfirmTimeout < 0 || (c.RequestTimeout > 0 && c.SendConfirmTimeout >= c.RequestTimeout) {
-		errs = append(errs, fmt.Errorf("BBB_CHAT_SEND_CONFIRM_TIMEOUT %s: want 0 (no wait) or less than BBB_CHAT_REQUEST_TIMEOUT (%s)",
-			c.SendConfirmTimeout, c.RequestTimeout))
+	// A wait longer than BBB_CHAT_REQUEST_TIMEOUT is cut short by it: the answer then says unconfirmed.
+	if c.SendConfirmTimeout < 0 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_SEND_CONFIRM_TIMEOUT %s: want 0 (no wait) or a positive duration", c.SendConfirmTimeout))
 	}
 	return errors.Join(errs...)
 }
