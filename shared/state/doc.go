@@ -24,6 +24,7 @@
 //	                        configured and listed by shared/bridge, which owns a bridge's lifecycle
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
+//	kv bbbchat_viewer_revocations <meeting>             ViewerRevocation: viewer links issued before are refused
 //
 // <meeting> is the internal meeting id when it is made of letters, digits, '-' and '_' (every id BBB makes), else
 // "=" and its unpadded base64url (see Key).
