@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/apispec"
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
@@ -71,6 +73,19 @@ func TestModeration(t *testing.T) {
 
 func testModeration(t *testing.T, version string) {
 	e := newEnv(t, version)
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// documented checks an answer of editChatMessage or deleteChatMessage against docs/openapi.yaml.
+	documented := func(call string, a answer) answer {
+		t.Helper()
+		if err := apispec.CheckAnswer(t.Context(), doc, http.MethodPost, "/api/"+call, "/api/"+call, nil, a.Status,
+			http.Header{"Content-Type": {"application/json"}}, []byte(a.Raw)); err != nil {
+			t.Error(err)
+		}
+		return a
+	}
 	m, _, human := e.joinBridge("ext-mod-viewer-"+version, bbbsim.MeetingOptions{}, bbbsim.RoleViewer)
 
 	a := e.send(m.IntID, "Alice", "tpyo")
@@ -79,7 +94,7 @@ func testModeration(t *testing.T, version string) {
 	e.waitStored(m.IntID, own)
 
 	// Its own message: edited, templated like a post when user_name is given.
-	a = e.call(callEditMsg, "meeting_id", m.IntID, "message_id", own, "message", "typo *fixed*", "user_name", "Alice")
+	a = documented(callEditMsg, e.call(callEditMsg, "meeting_id", m.IntID, "message_id", own, "message", "typo *fixed*", "user_name", "Alice"))
 	expect(t, a, 200, "BBB shows it")
 	if a.Body["message_id"] != own || a.Body["confirmed"] != true {
 		t.Fatalf("edit answered %s", a.Raw)
@@ -89,20 +104,20 @@ func testModeration(t *testing.T, version string) {
 	}
 
 	// Someone else's message: BBB would refuse (and might eject), so nothing is sent.
-	expect(t, e.call(callEditMsg, "meeting_id", m.IntID, "message_id", human.ID, "message", "x"), 403, "author")
-	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", human.ID), 403, "make it one")
+	expect(t, documented(callEditMsg, e.call(callEditMsg, "meeting_id", m.IntID, "message_id", human.ID, "message", "x")), 403, "author")
+	expect(t, documented(callDeleteMsg, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", human.ID)), 403, "make it one")
 	if got, ok := chatHas(e.sim.Chat(m.IntID), human.ID); !ok || got.Message != human.Message {
 		t.Fatalf("the human's message changed: %+v", got)
 	}
 
 	// Unknown message, bad parameters.
-	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", "1730000000000-nosuchid"), 404, "Message was not found")
+	expect(t, documented(callDeleteMsg, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", "1730000000000-nosuchid")), 404, "Message was not found")
 	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID), 400, "message_id")
 	expect(t, e.call(callEditMsg, "meeting_id", m.IntID, "message_id", own), 400, "message")
 	expect(t, e.call(callDeleteMsg, "meeting_id", "no-such-meeting", "message_id", own), 404, "Chat was not found")
 
 	// Its own message: deleted.
-	expect(t, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", own), 200, "BBB shows it")
+	expect(t, documented(callDeleteMsg, e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", own)), 200, "BBB shows it")
 	if _, ok := chatHas(e.sim.Chat(m.IntID), own); ok {
 		t.Fatal("BBB still shows the deleted message")
 	}
