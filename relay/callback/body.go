@@ -27,6 +27,8 @@ func Call(eventType string) (string, error) {
 		return state.CallbackChatCleared, nil
 	case state.TypeMeetingEnded:
 		return state.CallbackMeetingEnded, nil
+	case state.TypeGap:
+		return state.GapCallback, nil
 	}
 	return "", fmt.Errorf("%w: %q", ErrNoCallback, eventType)
 }
@@ -37,6 +39,7 @@ func Call(eventType string) (string, error) {
 //	message       user_name, message, meeting_id, message_id, timestamp, sender_id, sender_role, checksum
 //	cleared       meeting_id, chat_id, timestamp, checksum
 //	meeting.ended meeting_id, timestamp, checksum
+//	gap           type ("gap"), meeting_id, from, to, server, checksum
 //
 // meeting_id is the id the client gave startChatForMeeting (Bridge.RequestedID, else the internal id), timestamp
 // is BBB's in milliseconds, and checksum = checksum.SignCallback(call, <the object without checksum>,
@@ -82,6 +85,15 @@ func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, 
 		ms = []pyjson.Member{
 			{Key: "meeting_id", Value: pyjson.String(meetingID)},
 			{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
+		}
+	case state.TypeGap:
+		// from and to in ms: no relay heard the server in between, so events of that window may be missing.
+		ms = []pyjson.Member{
+			{Key: "type", Value: pyjson.String(state.TypeGap)},
+			{Key: "meeting_id", Value: pyjson.String(meetingID)},
+			{Key: "from", Value: pyjson.Int(e.From)},
+			{Key: "to", Value: pyjson.Int(e.To)},
+			{Key: "server", Value: pyjson.String(e.Server)},
 		}
 	}
 	sum := checksum.SignCallback(call, pyjson.Object(ms...), b.CallbackSecret, unix)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
@@ -61,6 +62,8 @@ func TestBody(t *testing.T) {
 			ChatID: PublicChatID}, bridge, "chatCleared"},
 		{"meeting ended", state.Event{Type: state.TypeMeetingEnded, ID: "e-1", MeetingID: "int-1",
 			Timestamp: 1730000009000}, bridge, "meetingEnded"},
+		{"gap", state.GapEvent("bbb.example.org", time.UnixMilli(1730000001000), time.UnixMilli(1730000007500)),
+			bridge, "gap"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			call, body, err := Body(tc.event, tc.bridge, unix)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -45,6 +46,32 @@ func TestCheckEvent(t *testing.T) {
 				t.Fatalf("got %v; want a malformed error with %q", err, tc.bad)
 			case err != nil && len(err.Error()) > 300:
 				t.Fatalf("error too long: %d bytes", len(err.Error()))
+			}
+		})
+	}
+}
+
+// A gap belongs to no meeting: a bridge that asked for it takes it from bbbchat.gap or its own retry subject, and
+// only a whole one.
+func TestCheckEventGap(t *testing.T) {
+	gap := state.GapEvent("bbb.example.org", time.UnixMilli(1000), time.UnixMilli(5000))
+	for _, tc := range []struct {
+		name    string
+		e       state.Event
+		subject string
+		ok      bool
+	}{
+		{"on bbbchat.gap", gap, state.SubjectGap, true},
+		{"retried", gap, state.RetrySubject("m1"), true},
+		{"another bridge's retry", gap, state.RetrySubject("m2"), false},
+		{"no window", state.Event{Type: state.TypeGap, ID: "g"}, state.SubjectGap, false},
+		{"a gap naming a meeting", func() state.Event { e := gap; e.MeetingID = "m1"; return e }(), state.SubjectGap, false},
+		{"a message on bbbchat.gap", state.Event{Type: state.TypeMessage, ID: "x", MeetingID: "m1", ChatID: "c", SenderID: "s"}, state.SubjectGap, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkEvent(tc.e, tc.subject, 100, "m1")
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkEvent = %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

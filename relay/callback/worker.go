@@ -334,6 +334,10 @@ func (w *worker) handle(msg *nats.Msg) error {
 		if !b.Wants(state.CallbackMeetingEnded) {
 			return w.endMeeting(msg)
 		}
+	case state.TypeGap:
+		if !b.Wants(state.GapCallback) {
+			return w.skip(msg)
+		}
 	default:
 		return w.skip(msg)
 	}

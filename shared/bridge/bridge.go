@@ -238,6 +238,9 @@ func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) 
 	if b.Wants(state.CallbackChatCleared) {
 		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeCleared))
 	}
+	if b.Wants(state.GapCallback) {
+		filters = append(filters, state.SubjectGap) // the server's gaps, which belong to no meeting
+	}
 	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded), state.RetrySubject(b.MeetingID))
 	start := b.CreatedAt
 	if start.IsZero() {

@@ -98,6 +98,7 @@ type Store struct {
 	failed    jetstream.KeyValue
 	nonces    jetstream.KeyValue
 	apiPosts  jetstream.KeyValue
+	coverage  jetstream.KeyValue
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -122,6 +123,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, func(s *Store) *jetstream.KeyValue { return &s.callbacks }),
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
+		{cfg: coverageBucket(o.Replicas), slot: func(s *Store) *jetstream.KeyValue { return &s.coverage }},
 	}
 	if o.NonceTTL > 0 {
 		// Only ingress, which knows the checksum time window, defines this bucket.
@@ -206,14 +208,20 @@ func hashKey(s string) string {
 
 // EventSubject is the subject of an event of type typ in meeting (internal id).
 func EventSubject(meetingID, typ string) string {
+	if typ == TypeGap {
+		return SubjectGap // a gap belongs to no meeting
+	}
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
 
 // RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
 func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
 
-// ParseSubject splits an event subject into meeting id and event type (or "retry").
+// ParseSubject splits an event subject into meeting id and event type (or "retry"); SubjectGap has no meeting id.
 func ParseSubject(subject string) (meetingID, typ string, err error) {
+	if subject == SubjectGap {
+		return "", TypeGap, nil
+	}
 	root, rest, _ := strings.Cut(subject, ".")
 	mk, typ, _ := strings.Cut(rest, ".")
 	switch root {
