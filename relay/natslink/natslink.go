@@ -130,7 +130,8 @@ type Link struct {
 	log  *slog.Logger
 	m    *metrics
 
-	server atomic.Value // name of the NATS server last connected to
+	server atomic.Value  // name of the NATS server last connected to
+	lost   chan struct{} // signalled when the connection is lost: TakeOver looks at once
 
 	mu       sync.Mutex
 	embedded *server.Server
@@ -179,7 +180,7 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 		return nil, err
 	}
 	m := newMetrics(reg)
-	link := &Link{addr: addr, cfg: cfg, log: log, m: m}
+	link := &Link{addr: addr, cfg: cfg, log: log, m: m, lost: make(chan struct{}, 1)}
 	if cfg.NATSEmbedded {
 		started, err := link.tryEmbed()
 		if err != nil {
@@ -202,6 +203,10 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 		Disconnected: func() {
 			m.connected.Store(false)
 			m.disconnects.Add(1)
+			select {
+			case link.lost <- struct{}{}:
+			default:
+			}
 		},
 		Closed: func() { m.connected.Store(false) },
 	})
@@ -218,7 +223,9 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 
 // TakeOver watches, when embedding is on and another relay runs the embedded server this relay uses, for that
 // relay to go away, and then runs the embedded server itself on the same address and store, so the pair keeps
-// its NATS. It never takes the address of a NATS server that is not a relay's.
+// its NATS. It never takes the address of a NATS server that is not a relay's. It looks as soon as the connection
+// is lost (and every second): the sooner this relay's NATS is back, the sooner what it read from Redis meanwhile
+// is in the stream, ahead of what a restarted relay publishes.
 func (l *Link) TakeOver(ctx context.Context) {
 	if !l.cfg.NATSEmbedded {
 		return
@@ -230,6 +237,7 @@ func (l *Link) TakeOver(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-l.lost:
 		}
 		l.mu.Lock()
 		running := l.embedded != nil
@@ -248,6 +256,7 @@ func (l *Link) TakeOver(ctx context.Context) {
 		if started {
 			l.log.Warn("the relay that ran the embedded NATS server is gone: this relay runs it now", "listen", l.addr,
 				"store", l.cfg.NATSStore)
+			_ = l.nc.ForceReconnect() // now, not at the next step of the reconnect backoff
 			return
 		}
 	}

@@ -595,6 +595,15 @@ func (p *Publisher) Run(ctx context.Context) {
 				}
 			case <-timer.C:
 				armed = time.Time{}
+			case <-p.wake:
+				// NATS is connected again (or the state reopened): what went out on the old connection will
+				// not be answered. Send it again now rather than wait out its deadline (the stream deduplicates),
+				// so that a relay killed soon after an outage does not take its backlog with it.
+				for _, f := range inflight {
+					if !f.settled {
+						f.deadline = now
+					}
+				}
 			case it, ok := <-queue:
 				if !ok {
 					closed = true
