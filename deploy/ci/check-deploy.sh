@@ -44,6 +44,7 @@ install_tools() {
 	command -v shellcheck >/dev/null || want+=(shellcheck)
 	command -v docker-compose >/dev/null || want+=(docker-compose)
 	command -v openssl >/dev/null || want+=(openssl)
+	command -v lintian >/dev/null || want+=(lintian)
 	if [ ${#want[@]} -gt 0 ] && [ -z "${SKIP_APT:-}" ]; then
 		echo "installing: ${want[*]}"
 		apt-get update -qq || return 1
@@ -63,7 +64,7 @@ install_tools() {
 		COMPOSE_V1=(docker compose)
 	fi
 	local t
-	for t in systemd-analyze ansible-playbook shellcheck dpkg-deb go; do
+	for t in systemd-analyze ansible-playbook shellcheck dpkg-deb lintian go; do
 		command -v "$t" >/dev/null || {
 			echo "missing tool: $t" >&2
 			return 1
@@ -243,6 +244,7 @@ check_deb_contents() {
 		"-rw-r--r-- ./usr/share/doc/bbb-chat/README.md"
 		"-rw-r--r-- ./usr/share/doc/bbb-chat/copyright"
 		"-rw-r--r-- ./usr/share/doc/bbb-chat/changelog.Debian.gz"
+		"-rw-r--r-- ./usr/share/lintian/overrides/bbb-chat"
 	)
 	local w
 	for w in "${want[@]}"; do
@@ -324,6 +326,24 @@ check_deb_binaries() {
 	cmp "$x/lib/systemd/system/bbb-chat-relay.target" deploy/systemd/bbb-chat-relay.target || ok=1
 	cmp "$x/usr/share/doc/bbb-chat/copyright" deploy/nfpm/debian/copyright || ok=1
 	cmp "$x/lib/systemd/system/bbb-chat-ingress.service" deploy/systemd/bbb-chat-ingress.service || ok=1
+	return $ok
+}
+
+# Debian's own checks of the package: no error, and no warning about how the maintainer scripts handle the units
+# (deb-systemd-helper and deb-systemd-invoke, as Debian's packages do). Its overrides are in nfpm.yaml.
+check_lintian() {
+	[ -f "$DEB" ] || return 1
+	local out ok=0
+	out=$(lintian --no-tag-display-limit "$DEB" 2>&1)
+	echo "$out"
+	if grep -q '^E: ' <<<"$out"; then
+		echo "lintian reports errors" >&2
+		ok=1
+	fi
+	if grep -Eq '^W: .*(maintainer-script-calls-systemctl|systemd-service-file)' <<<"$out"; then
+		echo "lintian warns about the units or their handling" >&2
+		ok=1
+	fi
 	return $ok
 }
 
@@ -518,7 +538,7 @@ NFPM="$WORK/nfpm"
 # build_variant DIR VERSION: the .deb of the packaging in DIR (deploy/ and README.md, perhaps changed) around the
 # binaries in dist/bin; prints its path.
 build_variant() {
-	mkdir -p "$1/dist" && cp -r dist/bin "$1/dist/" || return 1
+	mkdir -p "$1/dist" && cp -r dist/bin "$1/dist/" && deploy/nfpm/changelog.sh "$2" >"$1/dist/changelog.yml" || return 1
 	(cd "$1" && VERSION=$2 ARCH=$(go env GOARCH) "$NFPM" package -p deb -f deploy/nfpm/nfpm.yaml -t . >/dev/null) || return 1
 	ls "$1"/*.deb
 }
@@ -743,6 +763,7 @@ check "env file template covers every setting" check_env_template
 check "build the .deb" build_deb
 check ".deb contents, modes and conffiles" check_deb_contents
 check ".deb binaries (static, versioned) and text files" check_deb_binaries
+check "lintian: no errors" check_lintian
 check "maintainer scripts against a temporary root" check_maintainer_scripts
 check "postinst restarts the relays one at a time (systemd stubbed)" check_upgrade_order
 check "dpkg: install, upgrades (from the old layout too), purge in a temporary root" check_dpkg

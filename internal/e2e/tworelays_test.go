@@ -147,8 +147,8 @@ func (e *env) waitCaughtUp(url string) {
 }
 
 // TestTwoRelaysKilledInTurn is the default installation under the worst a host does to it: two relays (the first
-// running the embedded JetStream server), each killed with SIGKILL and restarted in turn (each once both are ready
-// and have stored what they read), ten times (three with -short), while two meetings chat at 20
+// running the embedded JetStream server), each killed with SIGKILL and restarted 2–3 s later (systemd's RestartSec)
+// in turn (each once both are ready and have stored what they read), ten times (three with -short), while two meetings chat at 20
 // messages/s in all and API posts go on; the schedule's seed is logged.
 // Every message BBB broadcast reaches the stream and each receiver, in order, repeats only under the same
 // webhook-id; every API post answered 200 is in BBB's chat; no gap is published, since one relay always heard
@@ -220,7 +220,8 @@ func TestTwoRelaysKilledInTurn(t *testing.T) {
 	start := time.Now()
 	for i := range rounds {
 		time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
-		down := time.Duration(rng.IntN(1000)) * time.Millisecond
+		// systemd restarts a failed relay after RestartSec=2s (the unit's); a crashed container restarts as fast.
+		down := time.Duration(2000+rng.IntN(1000)) * time.Millisecond
 		// In turn: both relays are up and have caught up (ready, nothing waiting for the stream) before one goes;
 		// the other hears BBB while it is away. (A relay that has not yet stored what it alone heard takes that
 		// with it when it is killed: a backlog is in memory.)

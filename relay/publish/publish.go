@@ -599,9 +599,12 @@ func (p *Publisher) Run(ctx context.Context) {
 				// NATS is connected again (or the state reopened): what went out on the old connection will
 				// not be answered. Send it again now rather than wait out its deadline (the stream deduplicates),
 				// so that a relay killed soon after an outage does not take its backlog with it.
+				// Nothing newer goes out before them (failing): they are older, and the stream keeps the order
+				// in which it stores.
 				for _, f := range inflight {
 					if !f.settled {
 						f.deadline = now
+						failing = true
 					}
 				}
 			case it, ok := <-queue:
