@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -27,6 +28,7 @@ var (
 	errNotFoundPath    = errors.New("unknown path")
 	errMethod          = errors.New("method not allowed")
 	errPanic           = errors.New("internal error")
+	errNoRelay         = errors.New("no relay answers")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -70,8 +72,21 @@ func errorTable() []struct {
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
+		{errNoRelay, http.StatusServiceUnavailable, "No relay answers (relay sends the callbacks): start relay, or wait until it is connected to NATS"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
+		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},
+		{viewer.ErrLinkExpired, http.StatusGone, "This chat link has expired"},
+		{viewer.ErrLinkRevoked, http.StatusGone, "This chat link was revoked"},
+		{viewer.ErrReadOnly, http.StatusForbidden, "This chat link is read-only"},
+		{viewer.ErrBadPost, http.StatusBadRequest, "The body must be a JSON object with name and message"},
+		{viewer.ErrName, http.StatusBadRequest, fmt.Sprintf("The name must be 1 to %d characters", viewer.MaxNameLen)},
+		{viewer.ErrMessage, http.StatusBadRequest, fmt.Sprintf("The message must be 1 to %d characters", viewer.MaxMessageLen)},
+		{viewer.ErrBlocked, http.StatusUnprocessableEntity, "The message was not sent: it contains a word that is not allowed here"},
+		{viewer.ErrSlowMode, http.StatusTooManyRequests, "Slow mode: wait a moment before sending again"},
+		{viewer.ErrTooManyStreams, http.StatusTooManyRequests, "Too many chat pages are open from your address"},
+		{viewer.ErrMethod, http.StatusMethodNotAllowed, "Method not allowed"},
+		{viewer.ErrNotFound, http.StatusNotFound, "No such page"},
 	}
 }
 
@@ -86,6 +101,9 @@ func statusOf(err error) (int, string) {
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {
+			if h, ok := errors.AsType[hinter](err); ok && h.Hint() != "" {
+				return row.status, row.msg + " " + h.Hint()
+			}
 			if detail, ok := errors.AsType[*detailError](err); ok {
 				return row.status, row.msg + ": " + detail.detail
 			}
@@ -93,6 +111,13 @@ func statusOf(err error) (int, string) {
 		}
 	}
 	return http.StatusInternalServerError, "Internal error"
+}
+
+// hinter is an error that carries advice for the client, in whole sentences added after the table's message
+// (checksum.Mismatch: why a checksum was refused).
+type hinter interface {
+	error
+	Hint() string
 }
 
 // detailError adds a detail for the client to a domain error (never a secret).

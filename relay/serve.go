@@ -174,7 +174,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	stopRedis := feed.Subscribe(bg, redisOpts)
 	go coverage.New(coverage.Options{Log: log, Now: now, Server: serverName(), Store: keeper.Store,
 		Since: feed.SubscribedSince}, m.reg).Run(bg)
-	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
+	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, service.Reloader(cfg, live.apply), config.ReloadedText(cfg))
 	// Ready for systemd once Redis is subscribed, so that a restart of one relay after the other (the units'
 	// rolling restart and upgrade) never leaves BBB unheard; but not stuck when Redis is down: relay runs anyway.
 	waitSubscribed(ctx, feed.Subscribed, readyWait)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
-	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -157,19 +156,15 @@ func (e *env) waitCaughtUp(url string) {
 func TestTwoRelaysKilledInTurn(t *testing.T) {
 	e, relayB, relayBURL := newDefaultEnv(t, "3.0")
 	meetings := []*bridged{e.bridgedMeeting("turn-0"), e.bridgedMeeting("turn-1")}
-	// A bridge that asks for gaps. The API's callback_events learns the name with the callback kinds; the bridge's
-	// lifecycle is the one ingress uses.
+	// A bridge that asks for gaps.
 	gapRecv := newReceiver(t)
 	gapMeeting, err := e.sim.CreateMeeting(t.Context(), "ext-gaps", "gaps")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.waitKnown(gapMeeting.IntID)
-	if _, err := bridge.New(e.store, bridge.Options{}).Start(t.Context(), state.Bridge{MeetingID: gapMeeting.IntID,
-		RequestedID: gapMeeting.ExtID, ChatUser: "Bridge", CallbackURI: gapRecv.URL(), CallbackSecret: "cb-gaps",
-		CallbackEvents: []string{state.GapCallback}, CreatedAt: time.Now()}, 1000); err != nil {
-		t.Fatal(err)
-	}
+	expect(t, e.call(callStart, "meeting_id", gapMeeting.ExtID, "chat_user", "Bridge", "callback_uri", gapRecv.URL(),
+		"callback_secret", "cb-gaps", "callback_events", state.TypeGap), 200, "started")
 
 	var (
 		stop     atomic.Bool

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -13,6 +12,7 @@ func TestCheckEvent(t *testing.T) {
 	const m = "meeting-1"
 	msg := state.Event{Type: state.TypeMessage, ID: "1-a", MeetingID: m, ChatID: PublicChatID, MessageID: "1-a", SenderID: "w_1"}
 	ended := state.Event{Type: state.TypeMeetingEnded, ID: "end-1", MeetingID: m}
+	gap := state.Event{Type: state.TypeGap, ID: "gap-1", Server: "bbb.example.org", From: 1, To: 2}
 	with := func(e state.Event, change func(*state.Event)) state.Event { change(&e); return e }
 	cases := []struct {
 		name    string
@@ -25,6 +25,13 @@ func TestCheckEvent(t *testing.T) {
 		{"meeting ended", ended, state.EventSubject(m, state.TypeMeetingEnded), 100, ""},
 		{"cleared", state.Event{Type: state.TypeCleared, ID: "c", MeetingID: m}, state.EventSubject(m, state.TypeCleared), 100, ""},
 		{"retried message", msg, state.RetrySubject(m), 300, ""},
+		{"gap", gap, state.SubjectGap, 100, ""},
+		{"retried gap", gap, state.RetrySubject(m), 100, ""},
+		{"message on the gap subject", msg, state.SubjectGap, 300, "not this bridge's"},
+		{"gap without id", with(gap, func(e *state.Event) { e.ID = "" }), state.SubjectGap, 100, "without id or window"},
+		{"gap without window", with(gap, func(e *state.Event) { e.To = 0 }), state.SubjectGap, 100, "without id or window"},
+		{"a meeting's gap", with(gap, func(e *state.Event) { e.MeetingID = m }), state.SubjectGap, 100, "not this bridge's"},
+		{"reaction", state.Event{Type: state.TypeReactionAdded, ID: "r", MeetingID: m}, state.EventSubject(m, state.TypeReactionAdded), 100, ""},
 		{"too big", msg, state.EventSubject(m, state.TypeMessage), MaxEventBytes + 1, "bytes"},
 		{"another meeting's payload", with(msg, func(e *state.Event) { e.MeetingID = "other" }), state.EventSubject(m, state.TypeMessage), 300, "for meeting"},
 		{"another meeting's subject", msg, state.EventSubject("other", state.TypeMessage), 300, "not this bridge's"},
@@ -46,32 +53,6 @@ func TestCheckEvent(t *testing.T) {
 				t.Fatalf("got %v; want a malformed error with %q", err, tc.bad)
 			case err != nil && len(err.Error()) > 300:
 				t.Fatalf("error too long: %d bytes", len(err.Error()))
-			}
-		})
-	}
-}
-
-// A gap belongs to no meeting: a bridge that asked for it takes it from bbbchat.gap or its own retry subject, and
-// only a whole one.
-func TestCheckEventGap(t *testing.T) {
-	gap := state.GapEvent("bbb.example.org", time.UnixMilli(1000), time.UnixMilli(5000))
-	for _, tc := range []struct {
-		name    string
-		e       state.Event
-		subject string
-		ok      bool
-	}{
-		{"on bbbchat.gap", gap, state.SubjectGap, true},
-		{"retried", gap, state.RetrySubject("m1"), true},
-		{"another bridge's retry", gap, state.RetrySubject("m2"), false},
-		{"no window", state.Event{Type: state.TypeGap, ID: "g"}, state.SubjectGap, false},
-		{"a gap naming a meeting", func() state.Event { e := gap; e.MeetingID = "m1"; return e }(), state.SubjectGap, false},
-		{"a message on bbbchat.gap", state.Event{Type: state.TypeMessage, ID: "x", MeetingID: "m1", ChatID: "c", SenderID: "s"}, state.SubjectGap, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			err := checkEvent(tc.e, tc.subject, 100, "m1")
-			if (err == nil) != tc.ok {
-				t.Fatalf("checkEvent = %v, want ok %v", err, tc.ok)
 			}
 		})
 	}

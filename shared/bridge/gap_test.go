@@ -14,7 +14,7 @@ func TestConsumerConfigGap(t *testing.T) {
 	if f := ConsumerConfig(b, time.Second, state.Position{}).FilterSubjects; slices.Contains(f, state.SubjectGap) {
 		t.Fatalf("filters without gap asked for: %v", f)
 	}
-	b.CallbackEvents = []string{state.GapCallback}
+	b.CallbackEvents = []string{state.TypeGap}
 	f := ConsumerConfig(b, time.Second, state.Position{}).FilterSubjects
 	if !slices.Contains(f, state.SubjectGap) || !slices.Contains(f, state.EventSubject("m1", state.TypeMessage)) {
 		t.Fatalf("filters with gap asked for: %v", f)

@@ -13,12 +13,6 @@ import (
 // Coverage). It is kept in JetStream, never in Redis: Redis going away is one of the things it records.
 const BucketCoverage = "bbbchat_coverage"
 
-// SubjectGap is the subject of gap events (TypeGap): they belong to no meeting.
-const SubjectGap = SubjectRoot + "." + TypeGap
-
-// GapCallback is the callback_events name under which a bridge asks for gap events as callbacks.
-const GapCallback = "gap"
-
 // Coverage is the heartbeat of the relays of one BBB server: At is the last moment (ms) a relay wrote it while
 // subscribed to the server's Redis, Since when that relay's subscription began (ms). A relay writes it every
 // second or so while subscribed; a relay that subscribes and finds At older than its own subscription knows that

@@ -25,6 +25,7 @@
 //	                        configured and listed by shared/bridge, which owns a bridge's lifecycle
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
+//	kv bbbchat_viewer_revocations <meeting>             ViewerRevocation: viewer links issued before are refused
 //	kv bbbchat_coverage     <server>                    Coverage: until when a relay was subscribed to its Redis
 //
 // <meeting> is the internal meeting id when it is made of letters, digits, '-' and '_' (every id BBB makes), else

@@ -98,6 +98,8 @@ type Store struct {
 	failed    jetstream.KeyValue
 	nonces    jetstream.KeyValue
 	apiPosts  jetstream.KeyValue
+	// revocations: viewer links revoked, per meeting (viewers.go)
+	revocations jetstream.KeyValue
 	coverage  jetstream.KeyValue
 }
 
@@ -123,6 +125,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, func(s *Store) *jetstream.KeyValue { return &s.callbacks }),
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
+		kv(BucketViewerRevocations, "bbb-chat: revoked viewer links, per meeting", viewerRevocationTTL, func(s *Store) *jetstream.KeyValue { return &s.revocations }),
 		{cfg: coverageBucket(o.Replicas), slot: func(s *Store) *jetstream.KeyValue { return &s.coverage }},
 	}
 	if o.NonceTTL > 0 {
