@@ -100,7 +100,7 @@ type Store struct {
 	apiPosts  jetstream.KeyValue
 	// revocations: viewer links revoked, per meeting (viewers.go)
 	revocations jetstream.KeyValue
-	coverage  jetstream.KeyValue
+	coverage    jetstream.KeyValue
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
