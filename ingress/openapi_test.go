@@ -104,6 +104,43 @@ func TestOpenAPIInAPIDoc(t *testing.T) {
 	}
 }
 
+// TestOpenAPICallbacksInAPIDoc: every callback docs/openapi.yaml describes is named in docs/api.md's "Callbacks"
+// section (a kind, or a first spelling), with every member of its body (in backquotes, or as a key of an example).
+func TestOpenAPICallbacksInAPIDoc(t *testing.T) {
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(md), "\n## Callbacks\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !found {
+		t.Fatal("docs/api.md has no section ## Callbacks")
+	}
+	named := func(s string) bool {
+		return strings.Contains(section, "`"+s+"`") || strings.Contains(section, `"`+s+`"`)
+	}
+	callbacks := doc.Paths.Find("/api/startChatForMeeting").Post.Callbacks
+	if len(callbacks) == 0 {
+		t.Fatal("docs/openapi.yaml describes no callbacks")
+	}
+	for name, cb := range callbacks {
+		if !named(name) {
+			t.Errorf("docs/api.md, ## Callbacks, does not name the callback %s", name)
+		}
+		for _, item := range cb.Value.Map() {
+			for _, f := range apispec.Fields(item.Post.RequestBody.Value.Content.Get("application/json").Schema) {
+				if !named(f) {
+					t.Errorf("docs/api.md, ## Callbacks, does not name the %s callback's member %s", name, f)
+				}
+			}
+		}
+	}
+}
+
 // apiDocSection is the text of docs/api.md's "### name…" section, up to the next heading.
 func apiDocSection(md, name string) string {
 	for _, part := range strings.Split(md, "\n### ")[1:] {
