@@ -28,6 +28,8 @@
 //   - keep keeps the state: it opens the stream and buckets (again after a reconnection), applies each stored
 //     event to presence, meeting ids, ended meetings and the bridges of ended meetings and of followed rooms'
 //     new meetings, and records this server's BBB version;
+//   - coverage writes the heartbeat that says some relay heard BBB's Redis, and publishes a gap event when none did
+//     for a while (both relays down, Redis gone);
 //   - natslink is the NATS connection and the embedded server, with the lock on its store, and says which server
 //     and account relay joined;
 //   - callback delivers the callbacks of each bridge;

@@ -119,6 +119,7 @@ type Store struct {
 	apiPosts  jetstream.KeyValue
 	// revocations: viewer links revoked, per meeting (viewers.go)
 	revocations jetstream.KeyValue
+	coverage    jetstream.KeyValue
 	ended       jetstream.KeyValue
 	server      string // Options.Server
 }
@@ -146,6 +147,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
 		kv(BucketViewerRevocations, "bbb-chat: revoked viewer links, per meeting", viewerRevocationTTL, func(s *Store) *jetstream.KeyValue { return &s.revocations }),
+		{cfg: coverageBucket(o.Replicas), slot: func(s *Store) *jetstream.KeyValue { return &s.coverage }},
 		kv(BucketEnded, "bbb-chat: meetings that ended lately", EndedTTL, func(s *Store) *jetstream.KeyValue { return &s.ended }),
 	}
 	if o.NonceTTL > 0 {
