@@ -218,7 +218,9 @@ type textWriter struct {
 	gaps []Gap
 }
 
-func (t *textWriter) clock(ms int64) string { return time.UnixMilli(ms).In(t.loc).Format(time.TimeOnly) }
+func (t *textWriter) clock(ms int64) string {
+	return time.UnixMilli(ms).In(t.loc).Format(time.TimeOnly)
+}
 
 func (t *textWriter) Begin(h Header, gaps []Gap) error {
 	t.gaps = sortedGaps(gaps)
