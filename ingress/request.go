@@ -17,6 +17,10 @@ const (
 	callInfo    = "getChatInfo"
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
+
+	callHistory       = "getChatHistory"
+	callTranscript    = "getChatTranscript"
+	callDeleteHistory = "deleteChatHistory"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -29,6 +33,10 @@ type request struct {
 	callbackEvents []string
 	userName       string
 	message        string
+	after          string // getChatHistory's cursor
+	limit          int    // getChatHistory's page size (0: the default)
+	format         string // getChatTranscript's format
+	tz             string // getChatTranscript's time zone (IANA name; "": UTC)
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -77,8 +85,12 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
-	case callEnd, callInfo, callRetry:
+	case callEnd, callInfo, callRetry, callDeleteHistory:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
+			return r, err
+		}
+	case callHistory, callTranscript:
+		if err := historyParams(p, &r); err != nil {
 			return r, err
 		}
 	}

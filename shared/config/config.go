@@ -132,6 +132,9 @@ type Relay struct {
 	RetryJitter     float64       `env:"BBB_CHAT_CALLBACK_RETRY_JITTER" envDefault:"0.2"`
 	MaxRetryAfter   time.Duration `env:"BBB_CHAT_CALLBACK_MAX_RETRY_AFTER" envDefault:"24h"`
 	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// TranscriptMaxAge is how long the transcript of an ended meeting is kept in the bbbchat_transcripts bucket;
+	// 0: no transcripts are written.
+	TranscriptMaxAge time.Duration `env:"BBB_CHAT_TRANSCRIPT_MAX_AGE" envDefault:"720h"`
 }
 
 // LoadIngress reads the ingress configuration. getenv is Getenv in production and a map lookup in tests.
@@ -335,6 +338,9 @@ func (c Relay) Validate() error {
 	}
 	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_RETRY_JITTER %v: want 0 to <1", c.RetryJitter))
+	}
+	if c.TranscriptMaxAge < 0 {
+		errs = append(errs, errors.New("BBB_CHAT_TRANSCRIPT_MAX_AGE must not be negative (0 turns transcripts off)"))
 	}
 	return errors.Join(errs...)
 }

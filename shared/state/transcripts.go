@@ -171,3 +171,30 @@ func (s *Store) DeleteTranscript(ctx context.Context, meetingID string) error {
 	}
 	return nil
 }
+
+// ConsumerTranscripts is the durable consumer of the meetings' ends that the relays share to write transcripts:
+// each end goes to one relay at a time, and comes again (to this relay or another) when it was not acknowledged
+// within the ack wait, so a relay that dies while writing loses nothing.
+const ConsumerTranscripts = "bbbchat_transcripts"
+
+// TranscriptAckWait is how long a relay has to write a transcript, or to say it is still at it.
+const TranscriptAckWait = time.Minute
+
+// EndedMeetings creates or binds the consumer of the meetings' ends (ConsumerTranscripts), from the meetings that
+// end after it was first made.
+func (s *Store) EndedMeetings(ctx context.Context) (jetstream.Consumer, error) {
+	c, err := s.js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{
+		Durable:       ConsumerTranscripts,
+		Description:   "bbb-chat: meetings that ended, to write their transcripts",
+		FilterSubject: SubjectRoot + ".*." + TypeMeetingEnded,
+		DeliverPolicy: jetstream.DeliverNewPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       TranscriptAckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 64,
+	})
+	if err != nil {
+		return nil, wrap("consumer "+ConsumerTranscripts, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,149 @@
+// Package transcript writes the final public chat of every meeting that ends into the transcripts bucket
+// (state.BucketTranscripts), as JSON (shared/history's format), so it outlives the events stream. It belongs to
+// relay. The relays share one durable consumer of the meetings' ends (state.EndedMeetings): each end is handled by
+// one relay at a time, acknowledged once its transcript is stored, and handled again by a relay when the one
+// holding it died. A meeting that already has a transcript is not written again: one transcript per meeting,
+// however many relays run.
+//
+// A transcript is streamed from the stream to the bucket, a page of messages at a time (history.TranscriptPage):
+// it is never whole in memory. It must not publish events nor change anything but the bucket.
+package transcript
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/shared/backoff"
+	"github.com/bbb-chat/bbb-chat/shared/history"
+	"github.com/bbb-chat/bbb-chat/shared/service"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configure the writer.
+type Options struct {
+	Log      *slog.Logger
+	MaxAge   time.Duration // how long transcripts are kept; 0: none are written
+	Replicas int
+	// Written, when set, is told of each transcript stored (tests, metrics).
+	Written func(meetingID string)
+}
+
+// Run writes the transcripts of the meetings that end until ctx ends. With MaxAge 0 it returns at once.
+func Run(ctx context.Context, s *state.Store, o Options) {
+	if o.MaxAge <= 0 {
+		return
+	}
+	retry := backoff.Exponential{Min: 250 * time.Millisecond, Max: 10 * time.Second}
+	for attempt := 1; ctx.Err() == nil; attempt++ {
+		err := consume(ctx, s, o)
+		if ctx.Err() != nil {
+			return
+		}
+		if attempt == 1 || attempt%20 == 0 {
+			o.Log.Warn("transcripts: cannot read the meetings' ends, retrying", "err", err)
+		}
+		if !service.Sleep(ctx, retry.Delay(attempt)) {
+			return
+		}
+	}
+}
+
+func consume(ctx context.Context, s *state.Store, o Options) error {
+	if err := s.EnsureTranscripts(ctx, o.MaxAge, o.Replicas); err != nil {
+		return err
+	}
+	c, err := s.EndedMeetings(ctx)
+	if err != nil {
+		return err
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(4))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		handle(ctx, s, o, msg)
+	}
+}
+
+// handle writes the transcript of one meeting's end, unless it has one, and acknowledges the end; it asks for
+// the end again a little later when it could not.
+func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
+	var e state.Event
+	if err := state.DecodeEvent(msg.Data(), &e); err != nil || e.MeetingID == "" {
+		o.Log.Warn("transcripts: not a meeting's end, skipped", "subject", msg.Subject(), "err", err)
+		_ = msg.Term()
+		return
+	}
+	log := o.Log.With("meeting", e.MeetingID)
+	err := write(ctx, s, e, msg)
+	switch {
+	case err == nil:
+		if o.Written != nil {
+			o.Written(e.MeetingID)
+		}
+	case errors.Is(err, history.ErrNoHistory):
+		log.Info("transcripts: no events of the meeting are stored (deleted?); no transcript")
+	case ctx.Err() != nil:
+		_ = msg.Nak() // another relay, or this one after its restart, writes it
+		return
+	default:
+		log.Warn("transcripts: cannot write the transcript, trying again", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	if err := msg.DoubleAck(ctx); err != nil {
+		log.Warn("transcripts: acknowledgement lost; the transcript is not written twice", "err", err)
+	}
+}
+
+// write stores the transcript of the meeting e ended, unless there is one already.
+func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg) error {
+	if _, err := s.TranscriptOf(ctx, e.MeetingID); err == nil {
+		return nil
+	} else if !errors.Is(err, state.ErrNotFound) {
+		return err
+	}
+	m, err := history.Lookup(ctx, s, e.MeetingID)
+	if err != nil {
+		return err
+	}
+	ext := e.ExternalMeetingID
+	if ext == "" {
+		ext = m.ExternalMeetingID
+	}
+	m.ExternalMeetingID = ext
+	// Keep the end with this relay while it writes.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		t := time.NewTicker(state.TranscriptAckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				_ = msg.InProgress()
+			}
+		}
+	}()
+	pr, pw := io.Pipe()
+	go func() {
+		w, _ := history.NewWriter(history.FormatJSON, pw, nil)
+		pw.CloseWithError(history.Write(wctx, s, m, w))
+	}()
+	err = s.PutTranscript(wctx, e.MeetingID, ext, pr)
+	pr.CloseWithError(errors.New("transcript: not stored"))
+	return err
+}
