@@ -98,7 +98,7 @@ func ParseCursor(c string) (uint64, error) {
 		return 0, nil
 	}
 	n, err := strconv.ParseUint(c, 10, 64)
-	if err != nil || n == 0 || n == math.MaxUint64 {
+	if err != nil || n == 0 || n == math.MaxUint64 || cursor(n) != c {
 		return 0, ErrBadCursor
 	}
 	return n, nil
