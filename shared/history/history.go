@@ -241,6 +241,21 @@ func (m Meeting) page(ctx context.Context, s Store, from uint64, limit int, last
 		state.SubjectRoot + "." + state.Key(m.MeetingID) + ".message.*",
 		state.SubjectRoot + "." + state.Key(m.MeetingID) + ".reaction.*",
 	}
+	// Most meetings have none (BBB 2.x has no edits, reactions or pins): two direct gets say so without a read.
+	none := true
+	for _, subj := range later {
+		_, err := s.FirstStored(ctx, subj, from)
+		if err == nil {
+			none = false
+			break
+		}
+		if !errors.Is(err, state.ErrNotFound) {
+			return p, last, err
+		}
+	}
+	if none {
+		return p, last, nil
+	}
 	err = s.ReadStored(ctx, later, from, func(st state.Stored) (bool, error) {
 		var e state.Event
 		if state.DecodeEvent(st.Data, &e) != nil {

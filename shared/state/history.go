@@ -76,11 +76,9 @@ func (s *Store) ReadStored(ctx context.Context, filters []string, from uint64, f
 		return wrap("read events", err)
 	}
 	info := c.CachedInfo()
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = s.events.DeleteConsumer(dctx, info.Name)
-	}()
+	// The consumer is deleted without waiting for the answer (nats-server deletes it after InactiveThreshold if
+	// this is lost).
+	defer s.nc.Publish(deleteConsumerSubject(info.Name), nil)
 	left := info.NumPending
 	for left > 0 {
 		batch, err := c.Fetch(int(min(left, readBatch)), jetstream.FetchContext(ctx))
@@ -122,4 +120,9 @@ func (s *Store) DeleteMeetingEvents(ctx context.Context, meetingID string) error
 		}
 	}
 	return nil
+}
+
+// deleteConsumerSubject is JetStream's API subject that deletes a consumer of the events stream.
+func deleteConsumerSubject(name string) string {
+	return "$JS.API.CONSUMER.DELETE." + StreamEvents + "." + name
 }
