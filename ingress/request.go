@@ -160,11 +160,11 @@ func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 	for _, n := range names {
 		switch n {
 		case state.CallbackMessage:
-		case state.CallbackChatCleared, state.CallbackMeetingEnded:
+		case state.CallbackChatCleared, state.CallbackMeetingEnded, state.CallbackTranscript:
 			out = append(out, n)
 		default:
-			return nil, badParam("callback_events", "has %q; allowed are %s, %s and %s", truncateRunes(n, 64),
-				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
+			return nil, badParam("callback_events", "has %q; allowed are %s, %s, %s and %s", truncateRunes(n, 64),
+				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded, state.CallbackTranscript)
 		}
 	}
 	return out, nil

@@ -221,3 +221,46 @@ func (e *env) transcript(meetingID, format, tz string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestTranscriptCallback: a chat that asked for the transcript callback gets, after the meeting's end, one
+// callback with the whole transcript, signed under "transcript", and only then ends.
+func TestTranscriptCallback(t *testing.T) {
+	e := newEnv(t, "3.0")
+	ctx := t.Context()
+	m := e.meeting("ext-transcript-cb", "Transcript callback")
+	recv := newReceiver(t)
+	expect(t, e.call(callStart, "meeting_id", m.ExtID, "chat_user", "Bridge", "callback_uri", recv.URL(),
+		"callback_secret", "cb-secret", "callback_events", "meetingEnded,transcript"), 200, "started")
+	talker, err := e.sim.Join(ctx, m.IntID, "Talker", "VIEWER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := e.sim.Say(ctx, m.IntID, talker, fmt.Sprintf("said %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.waitChat(m.IntID, 3)
+	if err := e.sim.EndMeeting(ctx, m.IntID); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the transcript callback arrives", func() bool {
+		d := recv.deliveries()
+		return len(d) > 0 && d[len(d)-1].Body["type"] == "transcript"
+	})
+	d := recv.deliveries()
+	if len(d) != 5 || d[3].Body["message"] != nil || d[3].Body["meeting_id"] != m.ExtID {
+		t.Fatalf("deliveries: %+v", d)
+	}
+	tr, _ := d[4].Body["transcript"].(map[string]any)
+	msgs, _ := tr["messages"].([]any)
+	if tr["meeting_id"] != m.IntID || len(msgs) != 3 || msgs[2].(map[string]any)["message"] != "said 2" ||
+		d[4].Body["checksum"] == nil || d[4].ID == "" {
+		t.Fatalf("transcript callback: %+v", d[4].Body)
+	}
+	// The chat ends after its transcript.
+	testenv.Eventually(t, 10*time.Second, "the chat ends", func() bool {
+		return e.call(callInfo, "meeting_id", m.IntID).Status == http.StatusNotFound
+	})
+	testenv.Consistently(t, 500*time.Millisecond, "one transcript callback", func() bool { return len(recv.deliveries()) == 5 })
+}

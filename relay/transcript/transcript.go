@@ -6,7 +6,8 @@
 // however many relays run.
 //
 // A transcript is streamed from the stream to the bucket, a page of messages at a time (history.TranscriptPage):
-// it is never whole in memory. It must not publish events nor change anything but the bucket.
+// it is never whole in memory. Once a meeting's end is handled it stores the meeting's transcript event
+// (state.TypeTranscript), which relay/callback delivers to bridges that asked for it. It changes nothing else.
 package transcript
 
 import (
@@ -32,11 +33,9 @@ type Options struct {
 	Written func(meetingID string)
 }
 
-// Run writes the transcripts of the meetings that end until ctx ends. With MaxAge 0 it returns at once.
+// Run writes the transcripts of the meetings that end until ctx ends. With MaxAge 0 it writes none, but still
+// stores each meeting's transcript event, so bridges waiting for their transcript callback end.
 func Run(ctx context.Context, s *state.Store, o Options) {
-	if o.MaxAge <= 0 {
-		return
-	}
 	retry := backoff.Exponential{Min: 250 * time.Millisecond, Max: 10 * time.Second}
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := consume(ctx, s, o)
@@ -53,8 +52,10 @@ func Run(ctx context.Context, s *state.Store, o Options) {
 }
 
 func consume(ctx context.Context, s *state.Store, o Options) error {
-	if err := s.EnsureTranscripts(ctx, o.MaxAge, o.Replicas); err != nil {
-		return err
+	if o.MaxAge > 0 {
+		if err := s.EnsureTranscripts(ctx, o.MaxAge, o.Replicas); err != nil {
+			return err
+		}
 	}
 	c, err := s.EndedMeetings(ctx)
 	if err != nil {
@@ -86,7 +87,10 @@ func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
 		return
 	}
 	log := o.Log.With("meeting", e.MeetingID)
-	err := write(ctx, s, e, msg)
+	var err error
+	if o.MaxAge > 0 {
+		err = write(ctx, s, e, msg)
+	}
 	switch {
 	case err == nil:
 		if o.Written != nil {
@@ -99,6 +103,15 @@ func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
 		return
 	default:
 		log.Warn("transcripts: cannot write the transcript, trying again", "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	// Bridges that asked for the transcript callback get it from this event (relay/callback).
+	te := state.Event{Type: state.TypeTranscript, ID: state.TranscriptEventID(e.MeetingID), MeetingID: e.MeetingID,
+		ExternalMeetingID: e.ExternalMeetingID, Timestamp: e.Timestamp, BBBVersion: e.BBBVersion}
+	payload, _ := state.EncodeEvent(te)
+	if _, err := s.PublishEvent(ctx, te, payload); err != nil && !errors.Is(err, state.ErrDuplicate) {
+		log.Warn("transcripts: cannot store the transcript event, trying again", "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}

@@ -238,6 +238,9 @@ func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) 
 	if b.Wants(state.CallbackChatCleared) {
 		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeCleared))
 	}
+	if b.Wants(state.CallbackTranscript) {
+		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeTranscript))
+	}
 	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded), state.RetrySubject(b.MeetingID))
 	start := b.CreatedAt
 	if start.IsZero() {
