@@ -88,12 +88,13 @@ func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
 	}
 	log := o.Log.With("meeting", e.MeetingID)
 	var err error
+	stored := false
 	if o.MaxAge > 0 {
-		err = write(ctx, s, e, msg)
+		stored, err = write(ctx, s, e, msg)
 	}
 	switch {
 	case err == nil:
-		if o.Written != nil {
+		if stored && o.Written != nil {
 			o.Written(e.MeetingID)
 		}
 	case errors.Is(err, history.ErrNoHistory):
@@ -120,16 +121,16 @@ func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
 	}
 }
 
-// write stores the transcript of the meeting e ended, unless there is one already.
-func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg) error {
+// write stores the transcript of the meeting e ended, unless there is one already, and says whether it did.
+func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg) (bool, error) {
 	if _, err := s.TranscriptOf(ctx, e.MeetingID); err == nil {
-		return nil
+		return false, nil
 	} else if !errors.Is(err, state.ErrNotFound) {
-		return err
+		return false, err
 	}
 	m, err := history.Lookup(ctx, s, e.MeetingID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ext := e.ExternalMeetingID
 	if ext == "" {
@@ -158,5 +159,5 @@ func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg
 	}()
 	err = s.PutTranscript(wctx, e.MeetingID, ext, pr)
 	pr.CloseWithError(errors.New("transcript: not stored"))
-	return err
+	return err == nil, err
 }

@@ -24,6 +24,9 @@
 //	                        configured and listed by shared/bridge, which owns a bridge's lifecycle
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
+//	obj bbbchat_transcripts <meeting>                   the final public chat of an ended meeting (transcripts.go)
+//	                        ext.<ext hash>              link to the newest transcript of an external id
+//	consumer bbbchat_transcripts on BBBCHAT_EVENTS      the meetings' ends, shared by the relays that write transcripts
 //
 // <meeting> is the internal meeting id when it is made of letters, digits, '-' and '_' (every id BBB makes), else
 // "=" and its unpadded base64url (see Key).
