@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/bbbsim"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,9 +28,9 @@ const (
 // runs, the meeting's end leaves exactly one transcript, which getChatTranscript serves by the external id (which
 // relay forgot with the meeting) in each format, and deleteChatHistory removes both.
 func TestHistoryAndTranscript(t *testing.T) {
-	versions := []string{"2.4", "2.7", "3.0"}
+	versions := bbbsim.Versions()
 	if testing.Short() {
-		versions = []string{"3.0"}
+		versions = versions[len(versions)-1:]
 	}
 	for _, version := range versions {
 		t.Run(version, func(t *testing.T) { testHistory(t, version) })
