@@ -7,7 +7,8 @@
 //
 // A transcript is streamed from the stream to the bucket, a page of messages at a time (history.TranscriptPage):
 // it is never whole in memory. Once a meeting's end is handled it stores the meeting's transcript event
-// (state.TypeTranscript), which relay/callback delivers to bridges that asked for it. It changes nothing else.
+// (state.TypeTranscript) when the meeting's bridge asked for the transcript callback, which relay/callback
+// delivers. It changes nothing else.
 package transcript
 
 import (
@@ -107,11 +108,7 @@ func handle(ctx context.Context, s *state.Store, o Options, msg jetstream.Msg) {
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
 	}
-	// Bridges that asked for the transcript callback get it from this event (relay/callback).
-	te := state.Event{Type: state.TypeTranscript, ID: state.TranscriptEventID(e.MeetingID), MeetingID: e.MeetingID,
-		ExternalMeetingID: e.ExternalMeetingID, Timestamp: e.Timestamp, BBBVersion: e.BBBVersion}
-	payload, _ := state.EncodeEvent(te)
-	if _, err := s.PublishEvent(ctx, te, payload); err != nil && !errors.Is(err, state.ErrDuplicate) {
+	if err := announce(ctx, s, e); err != nil {
 		log.Warn("transcripts: cannot store the transcript event, trying again", "err", err)
 		_ = msg.NakWithDelay(5 * time.Second)
 		return
@@ -160,4 +157,23 @@ func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg
 	err = s.PutTranscript(wctx, e.MeetingID, ext, pr)
 	pr.CloseWithError(errors.New("transcript: not stored"))
 	return err == nil, err
+}
+
+// announce stores the meeting's transcript event when its bridge asked for the transcript callback: relay/callback
+// delivers the transcript from it, and the bridge, which waits for it, ends after it. Other meetings get none.
+func announce(ctx context.Context, s *state.Store, e state.Event) error {
+	b, err := s.GetBridge(ctx, e.MeetingID)
+	if errors.Is(err, state.ErrNotFound) || err == nil && !b.Wants(state.CallbackTranscript) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	te := state.Event{Type: state.TypeTranscript, ID: state.TranscriptEventID(e.MeetingID), MeetingID: e.MeetingID,
+		ExternalMeetingID: e.ExternalMeetingID, Timestamp: e.Timestamp, BBBVersion: e.BBBVersion}
+	payload, _ := state.EncodeEvent(te)
+	if _, err := s.PublishEvent(ctx, te, payload); err != nil && !errors.Is(err, state.ErrDuplicate) {
+		return err
+	}
+	return nil
 }
