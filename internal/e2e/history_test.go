@@ -23,10 +23,10 @@ const (
 	callDeleteHistory = "deleteChatHistory"
 )
 
-// TestHistoryAndTranscript runs a meeting on each supported BBB version with two relays, killing and restarting
-// each of them in the middle of it: getChatHistory pages through the whole public chat in BBB's order while it
-// runs, the meeting's end leaves exactly one transcript, which getChatTranscript serves by the external id (which
-// relay forgot with the meeting) in each format, and deleteChatHistory removes both.
+// TestHistoryAndTranscript runs a meeting on each supported BBB version with two relays, killing one (SIGKILL)
+// and restarting the other (SIGTERM) in the middle of it: getChatHistory pages through the whole public chat in
+// BBB's order while it runs, the meeting's end leaves exactly one transcript, which getChatTranscript serves by the
+// external id (which relay forgot with the meeting) in each format, and deleteChatHistory removes both.
 func TestHistoryAndTranscript(t *testing.T) {
 	versions := bbbsim.Versions()
 	if testing.Short() {
@@ -68,7 +68,7 @@ func testHistory(t *testing.T, version string) {
 	e.relay.Kill() // relay B goes on
 	say(10)
 	e.startRelay()
-	relayB.Kill() // relay A goes on
+	relayB.Stop(10 * time.Second) // relay B restarts, stopped in order (SIGTERM); relay A goes on
 	say(10)
 	relayB, _ = e.startRelayWith(nil)
 	say(10)
