@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/ingress/bbbapi"
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
@@ -26,6 +27,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // Limits on parameters, in characters.
@@ -49,6 +51,13 @@ type api struct {
 	live     *reloadable // what SIGHUP may change
 	bbbAPI   bbbapi.Client
 	m        apiMetrics
+	// viewerPage serves /chat/ (viewerapi.go); closed at shutdown, which ends its event streams.
+	viewerPage *viewer.Server
+	// explain bounds how often a refused checksum is explained (checksum.Verifier.Explain costs up to
+	// checksum.ExplainCost hashes); beyond it, refusals say only "Checksum was incorrect.".
+	explain *rate.Limiter
+	// callNames are the routes' call names, which a refused checksum is tried against.
+	callNames []string
 }
 
 type apiMetrics struct {
@@ -81,23 +90,47 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
-	for _, reason := range []string{"missing", "incorrect", "malformed", "replay"} {
+	for _, reason := range []string{"missing", "malformed", "replay"} {
 		m.authFails.WithLabelValues(reason)
+	}
+	for _, reason := range checksum.Reasons() {
+		m.authFails.WithLabelValues(string(reason))
 	}
 	r.MustRegister(m.requests, m.duration, m.authFails, m.sent)
 	return m
 }
 
-// answered counts an answered API call and the time since the request arrived.
-func (a *api) answered(r *http.Request, endpoint string, status int) {
+// answered counts an answered API call and the time since the request arrived, and logs its outcome once, at info
+// (warn for a 5xx): "request answered", or "request refused" with the error.
+func (a *api) answered(r *http.Request, endpoint string, status int, err error) {
 	now := a.now()
 	start := now
-	if info := reqInfoOf(r.Context()); info != nil {
+	info := reqInfoOf(r.Context())
+	if info != nil {
 		start = info.start
 	}
 	code := strconv.Itoa(status)
 	a.m.requests.WithLabelValues(endpoint, code).Inc()
 	a.m.duration.WithLabelValues(endpoint, code).Observe(now.Sub(start).Seconds())
+
+	level, msg := slog.LevelInfo, "request answered"
+	attrs := make([]any, 0, 14)
+	attrs = append(attrs, "call", endpoint, "status", status)
+	if err != nil {
+		msg = "request refused"
+		attrs = append(attrs, "err", err.Error())
+	}
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs = append(attrs, "duration", now.Sub(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	if info != nil {
+		attrs = append(attrs, "request_id", info.id)
+		if info.meetingID != "" {
+			attrs = append(attrs, "meeting_id", info.meetingID)
+		}
+	}
+	a.log.Log(r.Context(), level, msg, attrs...)
 }
 
 // response is every answer's JSON: success and message first, then what the call adds.
@@ -162,10 +195,14 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callHistory, callHistory, a.chatHistory},
 		{"/api/" + callTranscript, callTranscript, a.transcript},
 		{"/api/" + callDeleteHistory, callDeleteHistory, a.deleteHistory},
+		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
+		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
+		a.callNames = append(a.callNames, c.name)
 	}
+	a.viewerRoutes(r)
 	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
 	r.Handler(http.MethodGet, "/readyz", service.ReadyHandler(a.readiness))
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { a.fail(w, req, "", errNotFoundPath) })
@@ -194,7 +231,11 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		params, sum, err := a.live.verify.Load().Verify(name, body)
+		v := a.live.verify.Load()
+		params, sum, err := v.Verify(name, body)
+		if errors.Is(err, checksum.ErrIncorrect) && a.explain != nil && a.explain.Allow() {
+			err = v.Explain(name, body, a.explainCalls(name, ps.ByName("meeting_id")))
+		}
 		if err != nil {
 			a.m.authFails.WithLabelValues(authReason(err)).Inc()
 			a.fail(w, r, name, err)
@@ -232,41 +273,42 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
-		a.answered(r, name, http.StatusOK)
+		a.answered(r, name, http.StatusOK, nil)
 	}
 }
 
+// explainCalls are the call names a refused checksum for name is tried against: the other calls, and what a
+// client may mistake for the name (the path, with or without its meeting id).
+func (a *api) explainCalls(name, pathMeetingID string) []string {
+	calls := append(make([]string, 0, len(a.callNames)+3), "/api/"+name)
+	if pathMeetingID != "" {
+		calls = append(calls, name+"/"+pathMeetingID, "/api/"+name+"/"+pathMeetingID)
+	}
+	return append(calls, a.callNames...)
+}
+
 func authReason(err error) string {
+	if m, ok := errors.AsType[*checksum.Mismatch](err); ok {
+		return string(m.Reason)
+	}
 	switch {
 	case errors.Is(err, checksum.ErrMissing):
 		return "missing"
 	case errors.Is(err, checksum.ErrIncorrect):
-		return "incorrect"
+		return string(checksum.ReasonIncorrect)
 	default:
 		return "malformed"
 	}
 }
 
-// fail answers with the error's status and message and logs it once.
+// fail answers with the error's status and message and logs it once (answered).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err error) {
 	status, msg := statusOf(err)
 	if name == "" {
 		name = "other"
 	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelWarn
-	}
-	attrs := []any{"call", name, "status", status, "err", err.Error(), "remote", r.RemoteAddr}
-	if info := reqInfoOf(r.Context()); info != nil {
-		attrs = append(attrs, "request_id", info.id)
-		if info.meetingID != "" {
-			attrs = append(attrs, "meeting_id", info.meetingID)
-		}
-	}
-	a.log.Log(r.Context(), level, "request refused", attrs...)
 	writeJSON(w, status, response{Success: false, Message: msg})
-	a.answered(r, name, status)
+	a.answered(r, name, status, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -421,7 +463,7 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 			MeetingID:     b.MeetingID,
 			UserID:        u.UserID,
 			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
-			Message:       bbb.Render(v, *a.live.template.Load(), userName, message),
+			Message:       bbb.Render(v, req.templateOr(*a.live.template.Load()), userName, message),
 			Timestamp:     now.UnixMilli(),
 		})
 	} else if v.HasAPIChat() {

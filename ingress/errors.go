@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
 	"github.com/bbb-chat/bbb-chat/shared/history"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
@@ -74,6 +75,18 @@ func errorTable() []struct {
 		{history.ErrNoHistory, http.StatusNotFound, "No chat history is stored for this meeting"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
+		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},
+		{viewer.ErrLinkExpired, http.StatusGone, "This chat link has expired"},
+		{viewer.ErrLinkRevoked, http.StatusGone, "This chat link was revoked"},
+		{viewer.ErrReadOnly, http.StatusForbidden, "This chat link is read-only"},
+		{viewer.ErrBadPost, http.StatusBadRequest, "The body must be a JSON object with name and message"},
+		{viewer.ErrName, http.StatusBadRequest, fmt.Sprintf("The name must be 1 to %d characters", viewer.MaxNameLen)},
+		{viewer.ErrMessage, http.StatusBadRequest, fmt.Sprintf("The message must be 1 to %d characters", viewer.MaxMessageLen)},
+		{viewer.ErrBlocked, http.StatusUnprocessableEntity, "The message was not sent: it contains a word that is not allowed here"},
+		{viewer.ErrSlowMode, http.StatusTooManyRequests, "Slow mode: wait a moment before sending again"},
+		{viewer.ErrTooManyStreams, http.StatusTooManyRequests, "Too many chat pages are open from your address"},
+		{viewer.ErrMethod, http.StatusMethodNotAllowed, "Method not allowed"},
+		{viewer.ErrNotFound, http.StatusNotFound, "No such page"},
 	}
 }
 
@@ -88,6 +101,9 @@ func statusOf(err error) (int, string) {
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {
+			if h, ok := errors.AsType[hinter](err); ok && h.Hint() != "" {
+				return row.status, row.msg + " " + h.Hint()
+			}
 			if detail, ok := errors.AsType[*detailError](err); ok {
 				return row.status, row.msg + ": " + detail.detail
 			}
@@ -95,6 +111,13 @@ func statusOf(err error) (int, string) {
 		}
 	}
 	return http.StatusInternalServerError, "Internal error"
+}
+
+// hinter is an error that carries advice for the client, in whole sentences added after the table's message
+// (checksum.Mismatch: why a checksum was refused).
+type hinter interface {
+	error
+	Hint() string
 }
 
 // detailError adds a detail for the client to a domain error (never a secret).

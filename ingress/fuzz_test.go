@@ -43,6 +43,7 @@ func FuzzAPIRequest(f *testing.F) {
 		// As it arrives: the checksum is almost always wrong, and the error must be a clean 4xx.
 		if _, _, err := v.Verify(call, body); err != nil {
 			checkClientError(t, err)
+			checkClientError(t, v.Explain(call, body, fuzzCalls))
 		}
 
 		// As if it were signed: parse the way Verify does, then decode the parameters.

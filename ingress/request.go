@@ -18,9 +18,11 @@ const (
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
 
-	callHistory       = "getChatHistory"
-	callTranscript    = "getChatTranscript"
-	callDeleteHistory = "deleteChatHistory"
+	callHistory           = "getChatHistory"
+	callTranscript        = "getChatTranscript"
+	callDeleteHistory     = "deleteChatHistory"
+	callCreateViewerLink  = "createViewerLink"
+	callRevokeViewerLinks = "revokeViewerLinks"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -33,10 +35,12 @@ type request struct {
 	callbackEvents []string
 	userName       string
 	message        string
-	after          string // getChatHistory's cursor
-	limit          int    // getChatHistory's page size (0: the default)
-	format         string // getChatTranscript's format
-	tz             string // getChatTranscript's time zone (IANA name; "": UTC)
+	after          string       // getChatHistory's cursor
+	limit          int          // getChatHistory's page size (0: the default)
+	format         string       // getChatTranscript's format
+	tz             string       // getChatTranscript's time zone (IANA name; "": UTC)
+	viewer         viewerParams // createViewerLink
+	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -85,7 +89,14 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
-	case callEnd, callInfo, callRetry, callDeleteHistory:
+	case callCreateViewerLink:
+		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
+			return r, err
+		}
+		if r.viewer, err = decodeViewerParams(p); err != nil {
+			return r, err
+		}
+	case callEnd, callInfo, callRetry, callRevokeViewerLinks, callDeleteHistory:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err
 		}

@@ -91,5 +91,5 @@ func (a *api) streamed(w http.ResponseWriter, r *http.Request, name string, stre
 	if err := stream(ctx, w); err != nil {
 		a.logFor(r.Context()).Warn("answer cut short", "call", name, "err", err)
 	}
-	a.answered(r, name, http.StatusOK)
+	a.answered(r, name, http.StatusOK, nil)
 }

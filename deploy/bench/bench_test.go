@@ -70,6 +70,8 @@ func TestFlags(t *testing.T) {
 		{"bridges capped", "-meetings 10 -bridges 30", "", func(c config) bool { return c.bridges == 10 }},
 		{"no meetings", "-meetings 0", "-meetings", nil},
 		{"bad rate", "-rate 0", "-rate", nil},
+		{"viewers", "-viewers 10000", "", func(c config) bool { return c.viewers == 10000 && c.viewerRate == 5 }},
+		{"bad viewer rate", "-viewers 10 -viewer-rate 0", "-viewer-rate", nil},
 		{"extra argument", "now", "unexpected arguments", nil},
 	}
 	for _, tc := range cases {

@@ -65,6 +65,9 @@ type config struct {
 	noise      int
 	sweepStart float64
 	sweepP99   float64
+	viewers    int     // viewers phase (viewers.go); 0: none
+	viewerRate float64 // messages per second of the viewers phase
+	chart      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -86,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.sweep, "sweep", false, "raise the forward rate by 1.5x steps until p99 passes -sweep-p99 or anything is lost")
 	fs.Float64Var(&c.sweepStart, "sweep-start", 500, "first rate of -sweep")
 	fs.Float64Var(&c.sweepP99, "sweep-p99", 50, "p99 (ms) that ends -sweep")
+	fs.StringVar(&c.chart, "chart", defaultChart, "where -sweep writes its chart (SVG; \"\": nowhere)")
 	fs.BoolVar(&c.scale, "scale", false, "1,000 meetings, all bridged")
 	fs.IntVar(&c.burst, "burst", 0, "also publish this many messages as fast as Redis takes them and wait for all")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
@@ -96,6 +100,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&c.env, "env", "KEY=VALUE for ingress and relay, e.g. GOMEMLIMIT=30MiB or GODEBUG=gctrace=1 (repeatable)")
 	fs.Var(&c.patches, "patch", "apply this patch (git diff format) to the revision of -rev (default HEAD) before building, to measure a change (repeatable)")
 	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
+	fs.IntVar(&c.viewers, "viewers", 0, "also hold this many viewers of one meeting's viewer page open, and the same on a bare net/http SSE handler (see docs/performance.md)")
+	fs.Float64Var(&c.viewerRate, "viewer-rate", 5, "messages per second of the -viewers phase")
 	fs.StringVar(&c.version, "version", "2.7", fmt.Sprintf("BBB version the simulator plays, one of %v", bbbsim.Versions()))
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -160,6 +166,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, errors.New("-workers and -receivers must be at least 1")
 	case c.burst < 0:
 		return c, errors.New("-burst must not be negative")
+	case c.viewers < 0 || c.viewerRate <= 0:
+		return c, errors.New("-viewers must not be negative, -viewer-rate must be positive")
 	}
 	return c, nil
 }
@@ -264,6 +272,9 @@ func randomHex(n int) string {
 
 // run is the whole program; main only adds the signals, the real environment and the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 3 && args[1] == "bare-sse" {
+		return bareSSE(ctx, args[2]) // the viewers phase's floor, started by the benchmark itself
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -272,6 +283,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	phases := 2 + 2*3 // forward, send, three limits twice
 	if cfg.sweep {
 		phases += 12
+	}
+	if cfg.viewers > 0 {
+		phases += 2
 	}
 	budget := time.Duration(phases)*(cfg.duration+cfg.limitDur) + 4*cfg.drain + 10*time.Minute
 	ctx, cancel := context.WithTimeout(ctx, budget)
@@ -287,6 +301,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res, err := b.measure(ctx)
 	if err != nil {
 		return err
+	}
+	if res.Sweep != nil && cfg.chart != "" {
+		if err := writeChartFile(cfg.chart, *res.Sweep, sweepLimits(res), cfg.sweepP99); err != nil {
+			return err
+		}
+		b.logf("sweep chart written to %s", cfg.chart)
 	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)
@@ -482,7 +502,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	b.ingressURL = "http://" + apiAddr
 	if b.ingress, err = b.startBinary("ingress", ingressBin, dir, env("BBB_CHAT_LISTEN", apiAddr,
 		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)),
-		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"])); err != nil {
+		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"], "BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS", "0")); err != nil {
 		return err
 	}
 	cl.add(func() { b.ingress.Stop(15 * time.Second) })
@@ -837,6 +857,8 @@ type result struct {
 
 	Burst *burstResult `json:"burst,omitempty"`
 	Sweep *sweepResult `json:"sweep,omitempty"`
+	// Viewers is the -viewers phase, ingress's viewer page beside a bare net/http SSE handler.
+	Viewers *viewerResult `json:"viewers,omitempty"`
 }
 
 type burstResult struct {
@@ -1002,6 +1024,11 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 			return r, fmt.Errorf("sweep: %w", err)
 		}
 		r.Sweep = &sr
+	}
+	if cfg.viewers > 0 {
+		if r.Viewers, err = b.viewers(ctx); err != nil {
+			return r, fmt.Errorf("viewers: %w", err)
+		}
 	}
 	if p := b.rc.badSample.Load(); p != nil {
 		r.CallbackBadSample = *p
@@ -1184,6 +1211,16 @@ func printTable(w io.Writer, r result) {
 		fmt.Fprintf(w, "burst of %d: published in %.2f s (%g/s), all delivered after %.2f s (%g callbacks/s), lost %d, NATS lost %d, relay RSS %.1f → %.1f MB (peak %.1f)\n",
 			br.Messages, br.PublishSeconds, br.PublishRate, br.DeliverSeconds, br.CallbackRate, br.Lost, br.NATSLost,
 			br.RelayRSSBefore, br.RelayRSSAfter, br.RelayPeakRSS)
+	}
+	if v := r.Viewers; v != nil {
+		fmt.Fprintf(w, "viewers: %d of one meeting, %d messages at %g/s\n", v.Viewers, v.Messages, v.Rate)
+		fmt.Fprintf(w, "  %-26s %12s %12s %12s\n", "", "ingress", "bare SSE", "ratio")
+		fmt.Fprintf(w, "  %-26s %12d %12d\n", "connected", v.Connected, v.BareConnected)
+		fmt.Fprintf(w, "  %-26s %12.1f %12.1f %12.2f\n", "p50 ms", v.P50, v.BareP50, ratio(v.P50, v.BareP50))
+		fmt.Fprintf(w, "  %-26s %12.1f %12.1f %12.2f\n", "p99 ms", v.P99, v.BareP99, ratio(v.P99, v.BareP99))
+		fmt.Fprintf(w, "  %-26s %12d %12d\n", "lost", v.Lost, v.BareLost)
+		fmt.Fprintf(w, "  %-26s %12.1f %12.1f %12.2f\n", "peak RSS MB", v.IngressRSS, v.BareRSS, v.RSSRatio)
+		fmt.Fprintf(w, "  %-26s %12.2f %12.2f\n", "CPU s", v.IngressCPU, v.BareCPU)
 	}
 	if sw := r.Sweep; sw != nil {
 		fmt.Fprintf(w, "sweep\n  %10s %10s %10s %10s %10s %6s %10s\n", "offered", "sent", "callbacks", "p50 ms", "p99 ms", "lost", "cpu/1k")

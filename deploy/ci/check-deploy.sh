@@ -622,12 +622,14 @@ check_units() {
 # ---------------------------------------------------------------------------------------------------------------
 check_nginx() {
 	local f=deploy/nginx/bbb-chat.nginx ok=0 line
-	for line in 'location /bbb-chat/api/ {' 'proxy_pass http://127.0.0.1:8090/api/;' 'client_max_body_size 64k;'; do
+	for line in 'location /bbb-chat/api/ {' 'proxy_pass http://127.0.0.1:8090/api/;' 'client_max_body_size 64k;' \
+		'location /bbb-chat/chat/ {' 'proxy_pass http://127.0.0.1:8090/chat/;'; do
 		grep -qF "$line" "$f" || { echo "$f lacks $line" >&2; ok=1; }
 	done
-	# braces balance, and nothing but the API is published
+	# braces balance, and nothing but the API and the viewer page is published
 	[ "$(tr -cd '{' <"$f" | wc -c)" = "$(tr -cd '}' <"$f" | wc -c)" ] || { echo "$f: unbalanced braces" >&2; ok=1; }
-	[ "$(grep -c '^ *location ' "$f")" = 1 ] || { echo "$f: more than one location" >&2; ok=1; }
+	[ "$(grep '^ *location ' "$f" | sort | tr -s ' ' | tr '\n' '|')" = "location /bbb-chat/api/ {|location /bbb-chat/chat/ {|" ] ||
+		{ echo "$f: locations other than /bbb-chat/api/ and /bbb-chat/chat/" >&2; ok=1; }
 	! grep -Eq 'healthz|readyz|metrics|:9090|:8091' <(grep -v '^ *#' "$f") || { echo "$f publishes health or metrics" >&2; ok=1; }
 	return $ok
 }

@@ -1,5 +1,5 @@
 // Package bbbsim is a stand-in for BigBlueButton's akka-apps on a real Redis, as strict as akka-apps is, for tests
-// and demos of bbb-chat. It plays one BBB version at a time (2.2, 2.3, 2.4, 2.5, 2.6, 2.7 or 3.0).
+// and demos of bbb-chat. It plays one BBB version at a time (2.2, 2.3, 2.4, 2.5, 2.6, 2.7, 3.0 or 4.0).
 //
 // What it owns:
 //   - Its own, independent definition of every message shape of every version (docs/protocol.md §2–§5). It must never import the product's codec (shared/bbb): it exists to check that codec, so sharing code
@@ -11,12 +11,15 @@
 //     case class, with the right JSON types. A violation drops the message, records a Drop with a reason such as
 //     `SendGroupChatMessageMsg: body.msg: unknown field "color" for 2.7`, and publishes nothing, as akka does.
 //   - The akka handlers that matter to a chat bridge: SendGroupChatMessageMsg (sender from header.userId must be a
-//     joined user or SYSTEM; the chat must exist; a locked viewer cannot post while public chat is locked),
+//     joined user, or SYSTEM before 4.0; the chat must exist; a locked viewer cannot post while public chat is
+//     locked),
 //     SendGroupChatMessageFromApiSysPubMsg (3.0), ClearPublicChatHistoryPubMsg (moderators only),
 //     RegisterUserReqMsg, UserJoinMeetingReqMsg and UserLeaveReqMsg; and the events they publish, in each
 //     version's exact shape, on the channels akka uses (including the frontend-channel duplicates of 2.3+).
 //   - Scripted actions for the rest of BBB: meetings created and ended as by bbb-web, and humans who join, leave,
-//     type (through the 2.x HTML5 server's escaping) and clear the chat.
+//     type (through the 2.x HTML5 server's escaping) and clear the chat, and from 3.0 edit, delete and react to
+//     messages and from 4.0 pin them (docs/protocol.md §3.7), with akka's checks; on a version without the feature
+//     these fail with ErrNoFeature and publish nothing.
 //
 // Where it differs from akka-apps, on purpose:
 //   - Jackson's default scalar coercions (a number into a String, "true" into a Boolean, 1.0 into a Long, a number
@@ -27,6 +30,8 @@
 //   - The 2.2–2.4 grace period that lets a locked user's message through within 5 s of a lock-settings change is
 //     not simulated; SetLock takes effect at once.
 //   - disabledFeatures, per-user locks (3.0), private chats, presenters and the inactivity audit are not simulated.
+//   - 4.0's messageAsHtml is the escaped text in paragraphs, not akka's Markdown rendering, and the public chat's
+//     chatParticipants is an empty array (docs/protocol.md §3.8).
 //     Names the simulator does not handle are dropped with the reason "not handled by simulator".
 //   - Scripted joins publish only UserJoinedMeetingEvtMsg (no UserRegisteredRespMsg); MeetingCreatedEvtMsg props for
 //     2.2 and 2.3 follow the 2.4 layout, an approximation (only meetingProp and durationProps matter to a consumer).

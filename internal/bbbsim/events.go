@@ -190,6 +190,7 @@ func userJoined(v ver, meetingID string, u *user, ts int64) []outMsg {
 		"webcamBackground", opt(v >= v30, ""),
 		"color", opt(v >= v26, u.Color),
 		"clientType", u.clientType,
+		"joinRequestMetadata", opt(v >= v40, map[string]string{}),
 		"userMetadata", opt(v >= v30, map[string]string{}),
 	)
 	data := envelopeJSON(name, routeMeeting(meetingID, u.ID), ts, headerClient(name, meetingID, u.ID), body)
@@ -222,11 +223,17 @@ type chatSender struct {
 	id, name, role string
 }
 
-// chatBroadcast builds GroupChatMessageBroadcastEvtMsg (docs/protocol.md §3.4). correlationID, color, message and
-// replyTo are echoed from the request as parsed: a string, or nil for an explicit null (which Jackson then leaves
-// out of the event).
+// Message types of 4.0's broadcast (common-message GroupChatMessageType).
+const (
+	msgTypeDefault = "default"
+	msgTypeAPI     = "api"
+)
+
+// chatBroadcast builds GroupChatMessageBroadcastEvtMsg (docs/protocol.md §3.4, §3.8). correlationID, color, message,
+// replyTo and metadata are echoed from the request as parsed: a string (an object for metadata), or nil for an
+// explicit null (which Jackson then leaves out of the event). msgType is 4.0's messageType.
 func chatBroadcast(v ver, meetingID, headerUserID, chatID string, c *ChatMessage, s chatSender,
-	correlationID, color, message, replyTo any, ts int64) []outMsg {
+	correlationID, color, message, replyTo any, msgType string, metadata any, ts int64) []outMsg {
 	const name = "GroupChatMessageBroadcastEvtMsg"
 	sender := o("id", s.id, "name", s.name)
 	if v >= v25 {
@@ -237,10 +244,14 @@ func chatBroadcast(v ver, meetingID, headerUserID, chatID string, c *ChatMessage
 		"color", opt(v <= v24, color),
 		"chatEmphasizedText", opt(v >= v25, c.Emphasized),
 		"message", message,
+		"messageAsHtml", opt(v >= v40, messageAsHTML(c.Message)),
 		"replyToMessageId", opt(v >= v30, replyTo),
+		"messageType", opt(v >= v40, msgType),
+		"metadata", opt(v >= v40, metadata),
 	)
 	data := envelopeJSON(name, routeMeeting(meetingID, headerUserID), ts,
-		headerClient(name, meetingID, headerUserID), o("chatId", chatID, "msg", msg))
+		headerClient(name, meetingID, headerUserID),
+		o("chatId", chatID, "chatParticipants", opt(v >= v40, []string{}), "msg", msg))
 	return []outMsg{{ChannelFromAkka, data}}
 }
 

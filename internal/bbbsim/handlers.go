@@ -30,8 +30,8 @@ func (s *Sim) apply(req *request) outcome {
 	return dropped(notHandled)
 }
 
-// chatUser is akka's findGroupChatUser: a joined user, or the SYSTEM pseudo-user (2.2–3.0.x) (docs/protocol.md
-// §3.3 item 1).
+// chatUser is akka's findGroupChatUser: a joined user, or the SYSTEM pseudo-user (2.2–3.0.x; 4.0 accepts only a
+// joined user, docs/protocol.md §3.3 item 1, §3.8).
 func (s *Sim) chatUser(m *meeting, id string) (chatSender, *user, bool) {
 	if u := m.findUser(id); u != nil {
 		cs := chatSender{id: u.ID, name: u.Name}
@@ -40,7 +40,7 @@ func (s *Sim) chatUser(m *meeting, id string) (chatSender, *user, bool) {
 		}
 		return cs, u, true
 	}
-	if id == "SYSTEM" {
+	if id == "SYSTEM" && s.v < v40 {
 		if s.v <= v24 {
 			return chatSender{id: "SYSTEM", name: "SYSTEM"}, nil, true
 		}
@@ -87,7 +87,8 @@ func (s *Sim) onSendGroupChat(m *meeting, req *request) outcome {
 	}
 	m.chat = append(m.chat, c)
 	outs := chatBroadcast(s.v, m.IntID, senderID, chatID, &c, sender,
-		msg["correlationId"], msg["color"], msg["message"], msg["replyToMessageId"], s.nowMs())
+		msg["correlationId"], msg["color"], msg["message"], msg["replyToMessageId"], msgTypeDefault, msg["metadata"],
+		s.nowMs())
 	return outcome{
 		outs:   outs,
 		chat:   &c,
@@ -114,7 +115,7 @@ func (s *Sim) onSendChatFromAPI(m *meeting, req *request) outcome {
 	m.chat = append(m.chat, c)
 	sender := chatSender{id: "SYSTEM", name: userName, role: RoleViewer}
 	outs := chatBroadcast(s.v, m.IntID, userName, MainPublicChat, &c, sender,
-		"SYSTEM", nil, req.body["message"], "", s.nowMs())
+		"SYSTEM", nil, req.body["message"], "", msgTypeAPI, map[string]any{}, s.nowMs())
 	return outcome{outs: outs, chat: &c, events: []Event{chatEvent(m, &c)}}
 }
 

@@ -265,7 +265,9 @@ var (
 	headerMeeting  = []string{"name", "meetingId"}
 )
 
-func is2x(v string) bool   { return v != "3.0" }
+func is2x(v string) bool   { return !from30(v) }
+func from30(v string) bool { return v == "3.0" || v == "4.0" }
+func is40(v string) bool   { return v == "4.0" }
 func upTo24(v string) bool { return v == "2.2" || v == "2.3" || v == "2.4" }
 
 // jsonLine renders v compactly, for comparing raw messages.

@@ -63,13 +63,20 @@ func registerUserBody(v ver) *shape {
 		return object(f("meetingId", tString), f("intUserId", tString), f("name", tString), f("role", tString),
 			f("extUserId", tString), f("authToken", tString), f("avatarURL", tString), f("guest", tBool),
 			f("authed", tBool), f("guestStatus", tString), f("excludeFromDashboard", tBool))
-	default:
+	case v <= v30:
 		return object(f("meetingId", tString), f("intUserId", tString), f("name", tString),
 			f("firstName", tString), f("lastName", tString), f("role", tString), f("extUserId", tString),
 			f("authToken", tString), f("sessionToken", tString), f("avatarURL", tString),
 			f("webcamBackgroundURL", tString), f("bot", tBool), f("guest", tBool), f("authed", tBool),
 			f("guestStatus", tString), f("excludeFromDashboard", tBool), f("enforceLayout", tString),
 			f("logoutUrl", tString), f("userMetadata", tStrMap))
+	default: // 4.0 adds joinRequestMetadata (docs/protocol.md §3.8)
+		return object(f("meetingId", tString), f("intUserId", tString), f("name", tString),
+			f("firstName", tString), f("lastName", tString), f("role", tString), f("extUserId", tString),
+			f("authToken", tString), f("sessionToken", tString), f("avatarURL", tString),
+			f("webcamBackgroundURL", tString), f("bot", tBool), f("guest", tBool), f("authed", tBool),
+			f("guestStatus", tString), f("excludeFromDashboard", tBool), f("enforceLayout", tString),
+			f("logoutUrl", tString), f("joinRequestMetadata", tStrMap), f("userMetadata", tStrMap))
 	}
 }
 
@@ -157,7 +164,7 @@ func parseRequest(raw []byte, v ver) (*request, error) {
 	spec, ok := requestSpec(v, name)
 	if !ok {
 		reason := label + ": " + notHandled
-		if _, other := requestSpec(v30, name); other && name != "" {
+		if _, other := requestSpec(latest, name); other && name != "" {
 			reason += fmt.Sprintf(": akka-apps %s has no such message", v)
 		}
 		return nil, &parseError{name: name, reason: reason}

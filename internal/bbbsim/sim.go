@@ -30,7 +30,7 @@ const (
 
 // Options configure a Sim.
 type Options struct {
-	// Version is the BBB version to play: one of Versions() ("2.2" … "2.7", "3.0").
+	// Version is the BBB version to play: one of Versions() ("2.2" … "2.7", "3.0", "4.0").
 	Version string
 	// Now is the clock for ids and timestamps; nil means time.Now. It is called from several goroutines.
 	Now func() time.Time
@@ -150,6 +150,7 @@ type meeting struct {
 	registered     map[string]*regUser // by authToken
 	chats          map[string]bool
 	chat           []ChatMessage
+	actions        chatActions // reactions and pins (chat_events.go)
 	ended          bool
 	colors         int
 }

@@ -18,6 +18,9 @@ func broadcastMsgKeys(v string) []string {
 	switch {
 	case upTo24(v):
 		return []string{"id", "timestamp", "correlationId", "sender", "color", "message"}
+	case is40(v):
+		return []string{"id", "timestamp", "correlationId", "sender", "chatEmphasizedText", "message",
+			"messageAsHtml", "replyToMessageId", "messageType", "metadata"}
 	case v == "3.0":
 		return []string{"id", "timestamp", "correlationId", "sender", "chatEmphasizedText", "message",
 			"replyToMessageId"}
@@ -47,10 +50,14 @@ func joinedKeys(v string) []string {
 	case "2.7":
 		return []string{"intId", "extId", "name", "role", "guest", "authed", "guestStatus", "emoji",
 			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "color", "clientType"}
-	default:
+	case "3.0":
 		return []string{"intId", "extId", "name", "role", "bot", "guest", "authed", "guestStatus",
 			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "webcamBackground",
 			"color", "clientType", "userMetadata"}
+	default:
+		return []string{"intId", "extId", "name", "role", "bot", "guest", "authed", "guestStatus",
+			"reactionEmoji", "raiseHand", "away", "pin", "presenter", "locked", "avatar", "webcamBackground",
+			"color", "clientType", "joinRequestMetadata", "userMetadata"}
 	}
 }
 
@@ -68,7 +75,7 @@ func chatMsg(v, senderID, text string) M {
 	case upTo24(v):
 		return M{"color": "#abcdef", "correlationId": corr, "sender": M{"id": senderID, "name": "client-sent-name"},
 			"message": text}
-	case v == "3.0":
+	case from30(v):
 		return M{"correlationId": corr, "sender": M{"id": senderID, "name": "", "role": ""}, "message": text,
 			"replyToMessageId": "1698771232706-9idm9pxf", "metadata": M{}}
 	default:
@@ -99,9 +106,12 @@ func registerBody(v, meetingID, userID, token string) M {
 		"guestStatus": "ALLOW"}
 	switch v {
 	case "2.2", "2.3":
-	case "3.0":
+	case "3.0", "4.0":
 		extra := M{"firstName": "Chat", "lastName": "Bridge", "sessionToken": "st", "webcamBackgroundURL": "",
 			"bot": true, "excludeFromDashboard": true, "enforceLayout": "", "logoutUrl": "", "userMetadata": M{}}
+		if v == "4.0" {
+			extra["joinRequestMetadata"] = M{}
+		}
 		for k, x := range extra {
 			b[k] = x
 		}
@@ -113,7 +123,7 @@ func registerBody(v, meetingID, userID, token string) M {
 
 func joinBody(v, userID, token string) M {
 	b := M{"userId": userID, "authToken": token, "clientType": "HTML5"}
-	if v == "3.0" {
+	if from30(v) {
 		b["clientIsMobile"] = false
 	}
 	return b
@@ -133,7 +143,11 @@ var msgID = regexp.MustCompile(`^([0-9]{13})-[a-z0-9]{8}$`)
 func checkBroadcast(t *testing.T, v string, p published, meetingID, headerUserID string) M {
 	t.Helper()
 	assertEnvelope(t, p.m, routingMeeting, headerClient)
-	assertKeys(t, p.m, []string{"chatId", "msg"}, "core", "body")
+	bodyKeys := []string{"chatId", "msg"}
+	if is40(v) {
+		bodyKeys = []string{"chatId", "chatParticipants", "msg"}
+	}
+	assertKeys(t, p.m, bodyKeys, "core", "body")
 	assertKeys(t, p.m, broadcastMsgKeys(v), "core", "body", "msg")
 	assertKeys(t, p.m, senderKeys(v), "core", "body", "msg", "sender")
 	for path, want := range map[string]string{
@@ -246,7 +260,7 @@ func testVersion(t *testing.T, v string) {
 			if str(msg, "color") != "#abcdef" {
 				t.Errorf("color not echoed: %s", p.raw)
 			}
-		case v == "3.0":
+		case from30(v):
 			if msg["chatEmphasizedText"] != false {
 				t.Errorf("3.0 computes chatEmphasizedText (false for a viewer): %s", p.raw)
 			}
@@ -274,7 +288,7 @@ func testVersion(t *testing.T, v string) {
 	t.Run("violations are dropped and nothing is published", func(t *testing.T) {
 		h := h.at(t)
 		other := "3.0" // a shape of another family
-		if v == "3.0" {
+		if from30(v) {
 			other = "2.7"
 		}
 		neighbour := "2.4" // the neighbouring shape change (§3.2)
@@ -333,9 +347,9 @@ func testVersion(t *testing.T, v string) {
 		case upTo24(v):
 			cases = append(cases, tc{"2.5 field on " + v, edit(func(m M) { msgOf(m)["chatEmphasizedText"] = true }),
 				`body.msg: unknown field "chatEmphasizedText" for ` + v})
-		case v == "3.0":
-			cases = append(cases, tc{"2.x field on 3.0", edit(func(m M) { msgOf(m)["chatEmphasizedText"] = true }),
-				`body.msg: unknown field "chatEmphasizedText" for 3.0`})
+		case from30(v):
+			cases = append(cases, tc{"2.x field on " + v, edit(func(m M) { msgOf(m)["chatEmphasizedText"] = true }),
+				`body.msg: unknown field "chatEmphasizedText" for ` + v})
 		default:
 			cases = append(cases,
 				tc{"color on " + v, edit(func(m M) { msgOf(m)["color"] = "0" }),
@@ -389,11 +403,20 @@ func testVersion(t *testing.T, v string) {
 		h.publish(sendChat(mid, alice, chatMsg(v, alice, "moderators are never locked")))
 		p := h.expect(mainCh, "GroupChatMessageBroadcastEvtMsg")
 		msg := checkBroadcast(t, v, p, mid, alice)
-		if v == "3.0" && msg["chatEmphasizedText"] != true {
+		if from30(v) && msg["chatEmphasizedText"] != true {
 			t.Errorf("3.0 emphasises moderators: %s", p.raw)
 		}
 
 		h.publish(sendChat(mid, "SYSTEM", chatMsg(v, "SYSTEM", "from the system")))
+		if is40(v) { // 4.0 accepts only a joined user here (docs/protocol.md §3.8)
+			if d := h.waitDrop(n + 2); !strings.Contains(d.Reason, `sender "SYSTEM" (header.userId) is not a user`) {
+				t.Errorf("SYSTEM on 4.0: reason %q", d.Reason)
+			}
+			h.sim.SetLock(mid, false)
+			h.publish(sendChat(mid, bob, chatMsg(v, bob, "unlocked")))
+			h.expect(mainCh, "GroupChatMessageBroadcastEvtMsg")
+			return
+		}
 		p = h.expect(mainCh, "GroupChatMessageBroadcastEvtMsg")
 		msg = checkBroadcast(t, v, p, mid, "SYSTEM")
 		wantSender := M{"id": "SYSTEM", "name": "", "role": "VIEWER"}
@@ -416,7 +439,7 @@ func testVersion(t *testing.T, v string) {
 			M{"userName": "Chat Bridge", "message": "Hello from outside"})
 		n := len(h.sim.Dropped())
 		h.publish(api)
-		if v != "3.0" {
+		if !from30(v) {
 			d := h.waitDrop(n + 1)
 			if !strings.Contains(d.Reason, "not handled by simulator") {
 				t.Errorf("reason %q", d.Reason)
@@ -446,7 +469,7 @@ func testVersion(t *testing.T, v string) {
 		if str(p.m, "core", "body", "extId") != "chat-bridge" || str(p.m, "core", "body", "name") != "Chat Bridge" {
 			t.Errorf("joined: %s", p.raw)
 		}
-		if v == "3.0" && get(p.m, "core", "body", "bot") != true {
+		if from30(v) && get(p.m, "core", "body", "bot") != true {
 			t.Errorf("3.0 bot flag: %s", p.raw)
 		}
 

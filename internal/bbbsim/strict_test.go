@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 )
@@ -231,8 +232,31 @@ func TestEventsGolden(t *testing.T) {
 			if v >= v25 {
 				sender.role = u.Role
 			}
+			c.Message = "Public chat test <b>&amp;</b>"
 			outs = append(outs, chatBroadcast(v, mid, u.ID, MainPublicChat, c, sender,
-				"w_xfsb9gxtlfom-1698771232678", "0", "Public chat test <b>&amp;</b>", "", 1698771232712)...)
+				"w_xfsb9gxtlfom-1698771232678", "0", c.Message, "", msgTypeDefault, map[string]any{}, 1698771232712)...)
+			if v >= firstEditsVersion {
+				// Edits, deletes and reactions (3.0+), pins (4.0+), as the scripted actions publish them.
+				s := &Sim{v: v, now: func() time.Time { return time.UnixMilli(1698771240000) }}
+				mt := &meeting{Meeting: m.Meeting, users: []*user{u}, chats: map[string]bool{MainPublicChat: true},
+					chat: []ChatMessage{{ID: c.ID, ChatID: MainPublicChat, SenderID: u.ID, Message: c.Message}}}
+				steps := []outcome{
+					s.applyEdit(mt, u.ID, MainPublicChat, c.ID, "Public chat test, **edited**\nline two"),
+					s.applyReaction(mt, u.ID, MainPublicChat, c.ID, "👍", true),
+					s.applyReaction(mt, u.ID, MainPublicChat, c.ID, "👍", false),
+				}
+				if v >= firstPinsVersion {
+					steps = append(steps, s.applyPin(mt, u.ID, MainPublicChat, c.ID, true),
+						s.applyPin(mt, u.ID, MainPublicChat, c.ID, false))
+				}
+				steps = append(steps, s.applyDelete(mt, u.ID, MainPublicChat, c.ID))
+				for _, st := range steps {
+					if st.drop != "" || len(st.outs) != 1 {
+						t.Fatalf("action: %+v", st)
+					}
+					outs = append(outs, st.outs...)
+				}
+			}
 			outs = append(outs, chatCleared(mid, u.ID, MainPublicChat, 1698771290000)...)
 			outs = append(outs, userLeft(v, mid, "w_uxw0dzhtvk0l", 1698771293000)...)
 			outs = append(outs, meetingEnd(v, mid, 1698771310209)...)
@@ -268,7 +292,7 @@ func TestCaptured27IsRebuiltExactly(t *testing.T) {
 	}{
 		{1, userJoined(v27, mid, u, 1698771164638)},
 		{2, chatBroadcast(v27, mid, u.ID, MainPublicChat, c, chatSender{u.ID, u.Name, u.Role},
-			"w_xfsb9gxtlfom-1698771232678", nil, "Public chat test", nil, 1698771232712)},
+			"w_xfsb9gxtlfom-1698771232678", nil, "Public chat test", nil, msgTypeDefault, nil, 1698771232712)},
 		{3, userLeft(v27, mid, "w_uxw0dzhtvk0l", 1698771293000)},
 		{4, meetingEnd(v27, mid, 1698771310209)[3:4]},
 	} {

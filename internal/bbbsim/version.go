@@ -13,9 +13,13 @@ const (
 	v26 ver = 26
 	v27 ver = 27
 	v30 ver = 30
+	v40 ver = 40
 )
 
-var allVersions = []ver{v22, v23, v24, v25, v26, v27, v30}
+var allVersions = []ver{v22, v23, v24, v25, v26, v27, v30, v40}
+
+// latest is the newest version the simulator plays.
+const latest = v40
 
 // Versions lists the BBB versions the simulator can play, oldest first.
 func Versions() []string {

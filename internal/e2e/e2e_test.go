@@ -19,7 +19,7 @@ import (
 )
 
 func TestEndToEnd(t *testing.T) {
-	for _, version := range []string{"2.4", "2.7", "3.0"} {
+	for _, version := range []string{"2.4", "2.7", "3.0", "4.0"} {
 		t.Run(version, func(t *testing.T) { testVersion(t, version) })
 	}
 }
@@ -32,7 +32,7 @@ func testVersion(t *testing.T, version string) {
 		t.Fatal(err)
 	}
 	e.waitKnown(m.IntID)
-	v3 := version == "3.0"
+	v3 := version == "3.0" || version == "4.0" // both have the chat API
 
 	// Start by external id; a second start is refused.
 	a := e.call("startChatForMeeting", "meeting_id", m.ExtID, "chat_user", "Chat Bridge")

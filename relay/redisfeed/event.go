@@ -24,6 +24,18 @@ func eventType(k bbb.Kind) string {
 		return state.TypeMeetingCreated
 	case bbb.KindMeetingEnded:
 		return state.TypeMeetingEnded
+	case bbb.KindMessageEdited:
+		return state.TypeMessageEdited
+	case bbb.KindMessageDeleted:
+		return state.TypeMessageDeleted
+	case bbb.KindReactionAdded:
+		return state.TypeReactionAdded
+	case bbb.KindReactionRemoved:
+		return state.TypeReactionRemoved
+	case bbb.KindMessagePinned:
+		return state.TypeMessagePinned
+	case bbb.KindMessageUnpinned:
+		return state.TypeMessageUnpinned
 	}
 	return ""
 }
@@ -51,8 +63,9 @@ func eventID(typ string, e bbb.Event, raw []byte) string {
 
 // buildEvent turns a decoded BBB event into the stream's payload. ok is false for events relay does not publish
 // (KindOther) and for events without a meeting. v is the BBB version used to undo 2.x's HTML escaping; extID is the
-// external meeting id when known.
-func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID string) (ev state.Event, ok bool) {
+// external meeting id when known; actor is the name of who edited, deleted, reacted or pinned, when known (BBB's
+// events about a message carry only the user's id, docs/protocol.md §3.7).
+func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID, actor string) (ev state.Event, ok bool) {
 	typ := eventType(e.Kind)
 	if typ == "" || e.MeetingID == "" {
 		return ev, false
@@ -93,6 +106,20 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID string) (ev state.
 		ev.ExternalUserID = e.User.ExtID
 		ev.UserName = e.User.Name
 		ev.UserRole = e.User.Role
+	case bbb.KindMessageEdited, bbb.KindMessageDeleted, bbb.KindReactionAdded, bbb.KindReactionRemoved,
+		bbb.KindMessagePinned, bbb.KindMessageUnpinned:
+		a := e.Action
+		if a == nil || a.MessageID == "" {
+			return ev, false
+		}
+		ev.ChatID = a.ChatID
+		ev.MessageID = a.MessageID
+		ev.UserID = a.UserID
+		ev.UserName = actor
+		if e.Kind == bbb.KindMessageEdited {
+			ev.Text = bbb.PlainText(v, a.Text)
+		}
+		ev.Emoji = a.Emoji
 	case bbb.KindMeetingCreated:
 		if m := e.Meeting; m != nil {
 			if ev.ExternalMeetingID == "" {
@@ -140,7 +167,9 @@ func decodeReason(raw []byte) string {
 	case "":
 		return "not_envelope"
 	case "GroupChatMessageBroadcastEvtMsg", "ClearPublicChatHistoryEvtMsg", "UserJoinedMeetingEvtMsg",
-		"UserLeftMeetingEvtMsg", "MeetingCreatedEvtMsg", "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg":
+		"UserLeftMeetingEvtMsg", "MeetingCreatedEvtMsg", "MeetingEndedEvtMsg", "MeetingDestroyedEvtMsg",
+		"GroupChatMessageEditedEvtMsg", "GroupChatMessageDeletedEvtMsg", "GroupChatMessageReactionSentEvtMsg",
+		"GroupChatMessageReactionDeletedEvtMsg", "PinGroupChatMessageEvtMsg", "UnpinGroupChatMessageEvtMsg":
 		return "bad_" + name
 	}
 	return "not_envelope"

@@ -40,6 +40,7 @@ func TestBuildEvent(t *testing.T) {
 		raw     []byte
 		v       bbb.Version
 		ext     string
+		actor   string
 		wantOK  bool
 		check   func(t *testing.T, e state.Event)
 		subject string
@@ -114,12 +115,64 @@ func TestBuildEvent(t *testing.T) {
 			},
 		},
 		{
+			name: "edit: the new text and who edited", raw: action(t, "GroupChatMessageEditedEvtMsg", obj{"message": "hi **all**", "messageAsHtml": "<p>x</p>"}),
+			v: v30, ext: "ext", actor: "Alice", wantOK: true, subject: "bbbchat.m.message.edited",
+			check: func(t *testing.T, e state.Event) {
+				if e.Type != state.TypeMessageEdited || e.MessageID != "1-a" || e.ChatID != bbb.PublicChatID ||
+					e.UserID != "w_a" || e.UserName != "Alice" || e.Text != "hi **all**" || e.Timestamp != 7 ||
+					e.Emoji != "" || e.SenderID != "" || e.ExternalMeetingID != "ext" || e.BBBVersion != "3.0" ||
+					!strings.HasPrefix(e.ID, "message.edited-") {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "delete", raw: action(t, "GroupChatMessageDeletedEvtMsg", obj{}), v: v30, wantOK: true,
+			subject: "bbbchat.m.message.deleted",
+			check: func(t *testing.T, e state.Event) {
+				if e.MessageID != "1-a" || e.UserID != "w_a" || e.UserName != "" || e.Text != "" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "reaction added", raw: action(t, "GroupChatMessageReactionSentEvtMsg", obj{"reactionEmoji": "👍", "reactionEmojiId": "+1"}),
+			v: v30, actor: "Bob", wantOK: true, subject: "bbbchat.m.reaction.added",
+			check: func(t *testing.T, e state.Event) {
+				if e.Emoji != "👍" || e.UserName != "Bob" || e.MessageID != "1-a" || e.Text != "" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "reaction removed", raw: action(t, "GroupChatMessageReactionDeletedEvtMsg", obj{"reactionEmoji": "👍"}),
+			v: v30, wantOK: true, subject: "bbbchat.m.reaction.removed",
+			check: func(t *testing.T, e state.Event) {
+				if e.Emoji != "👍" || e.Type != state.TypeReactionRemoved {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "pinned", raw: action(t, "PinGroupChatMessageEvtMsg", obj{}), v: bbb.Version{Major: 4}, wantOK: true,
+			subject: "bbbchat.m.message.pinned",
+			check: func(t *testing.T, e state.Event) {
+				if e.MessageID != "1-a" || e.BBBVersion != "4.0" {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
+			name: "unpinned", raw: action(t, "UnpinGroupChatMessageEvtMsg", obj{}), v: bbb.Version{Major: 4}, wantOK: true,
+			subject: "bbbchat.m.message.unpinned",
+		},
+		{
 			name: "not published", raw: []byte(`{"envelope":{"name":"PresenterAssignedEvtMsg"},"core":{"header":{"name":"PresenterAssignedEvtMsg","meetingId":"m"},"body":{}}}`),
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, ok := buildEvent(decode(t, tc.raw), tc.raw, tc.v, tc.ext)
+			e, ok := buildEvent(decode(t, tc.raw), tc.raw, tc.v, tc.ext, tc.actor)
 			if ok != tc.wantOK {
 				t.Fatalf("ok = %v, want %v (%+v)", ok, tc.wantOK, e)
 			}
@@ -136,19 +189,41 @@ func TestBuildEvent(t *testing.T) {
 	}
 }
 
+// action is a BBB event about message 1-a of the public chat of meeting m, by w_a, at 7, with the body fields extra.
+func action(t testing.TB, name string, extra obj) []byte {
+	body := obj{"chatId": bbb.PublicChatID, "messageId": "1-a"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return bbbmsg.JSON(t, obj{
+		"envelope": obj{"name": name, "routing": obj{"msgType": "BROADCAST_TO_MEETING", "meetingId": "m", "userId": "w_a"}, "timestamp": 7},
+		"core":     obj{"header": obj{"name": name, "meetingId": "m", "userId": "w_a"}, "body": body},
+	})
+}
+
 // Ids of events without a BBB id depend on the payload only: the same bytes give the same id in every relay, and
 // two distinct events differ.
 func TestEventIDStable(t *testing.T) {
 	a := bbbmsg.UserJoined(t, "m", "w_a", "A", 1)
 	b := bbbmsg.UserJoined(t, "m", "w_a", "A", 2)
-	ea, _ := buildEvent(decode(t, a), a, bbb.Version{}, "")
-	ea2, _ := buildEvent(decode(t, a), bytes.Clone(a), bbb.Version{Major: 2, Minor: 7}, "other")
-	eb, _ := buildEvent(decode(t, b), b, bbb.Version{}, "")
+	ea, _ := buildEvent(decode(t, a), a, bbb.Version{}, "", "")
+	ea2, _ := buildEvent(decode(t, a), bytes.Clone(a), bbb.Version{Major: 2, Minor: 7}, "other", "")
+	eb, _ := buildEvent(decode(t, b), b, bbb.Version{}, "", "")
 	if ea.ID != ea2.ID {
 		t.Errorf("same payload, ids %q and %q", ea.ID, ea2.ID)
 	}
 	if ea.ID == eb.ID {
 		t.Errorf("distinct events share id %q", ea.ID)
+	}
+	// A reaction added and removed again, or added twice, are distinct events; one relay that knows the actor's
+	// name and one that does not still give the same id.
+	r1 := action(t, "GroupChatMessageReactionSentEvtMsg", obj{"reactionEmoji": "👍"})
+	r2 := action(t, "GroupChatMessageReactionDeletedEvtMsg", obj{"reactionEmoji": "👍"})
+	er1, _ := buildEvent(decode(t, r1), r1, bbb.Version{Major: 3}, "", "Alice")
+	er1b, _ := buildEvent(decode(t, r1), bytes.Clone(r1), bbb.Version{Major: 3}, "", "")
+	er2, _ := buildEvent(decode(t, r2), r2, bbb.Version{Major: 3}, "", "Alice")
+	if er1.ID != er1b.ID || er1.ID == er2.ID {
+		t.Errorf("reaction ids %q %q %q", er1.ID, er1b.ID, er2.ID)
 	}
 }
 
@@ -163,6 +238,7 @@ func TestDecodeReason(t *testing.T) {
 		{"unknown name", `{"envelope":{"name":"X"}}`, "not_envelope"},
 		{"header name only", `{"core":{"header":{"name":"UserLeftMeetingEvtMsg"}}}`, "bad_UserLeftMeetingEvtMsg"},
 		{"known name", `{"envelope":{"name":"GroupChatMessageBroadcastEvtMsg"}}`, "bad_GroupChatMessageBroadcastEvtMsg"},
+		{"event about a message", `{"envelope":{"name":"PinGroupChatMessageEvtMsg"}}`, "bad_PinGroupChatMessageEvtMsg"},
 		{"huge", `"` + strings.Repeat("a", bbb.MaxMessageSize) + `"`, "too_large"},
 	}
 	for _, tc := range cases {
@@ -181,6 +257,11 @@ func FuzzBuildEvent(f *testing.F) {
 		f.Add(line)
 	}
 	f.Add([]byte(`{"envelope":{"name":"MeetingEndedEvtMsg"},"core":{"header":{"name":"MeetingEndedEvtMsg"},"body":{"meetingId":"a.b*>"}}}`))
+	for _, name := range []string{"GroupChatMessageEditedEvtMsg", "GroupChatMessageDeletedEvtMsg",
+		"GroupChatMessageReactionSentEvtMsg", "GroupChatMessageReactionDeletedEvtMsg", "PinGroupChatMessageEvtMsg",
+		"UnpinGroupChatMessageEvtMsg"} {
+		f.Add(action(f, name, obj{"message": "x", "reactionEmoji": "🎉"}))
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		e, err := bbb.Decode(raw)
 		if err != nil {
@@ -189,7 +270,7 @@ func FuzzBuildEvent(f *testing.F) {
 			}
 			return
 		}
-		ev, ok := buildEvent(e, raw, bbb.Version{Major: 2, Minor: 7}, "")
+		ev, ok := buildEvent(e, raw, bbb.Version{Major: 3, Minor: 0}, "", "n")
 		if !ok {
 			return
 		}

@@ -30,6 +30,7 @@ import (
 // Sizes and waits of the reader.
 const (
 	meetingCacheN = 10000                  // external meeting ids remembered
+	userNamesN    = 50000                  // user names remembered, for the events about a message
 	unknownTTL    = time.Minute            // how long a meeting not known stays not known
 	lookupTimeout = 250 * time.Millisecond // for an external meeting id in the meetings bucket
 )
@@ -58,7 +59,8 @@ func New(o Options, reg prometheus.Registerer) *Feed {
 		m:   m,
 		sub: newSubscriber(o.Log, m, o.Now),
 		rd: &reader{log: o.Log, m: m, now: o.Now, versions: o.Versions,
-			cache: newMeetingCache(meetingCacheN, unknownTTL, o.Now), store: o.Store, connected: o.Connected,
+			cache: newMeetingCache(meetingCacheN, unknownTTL, o.Now), names: newMeetingCache(userNamesN, 0, o.Now),
+			store: o.Store, connected: o.Connected,
 			enqueue: o.Enqueue, limit: ratelog.New(10*time.Second, o.Now)},
 	}
 }
@@ -111,6 +113,7 @@ type reader struct {
 	now       func() time.Time
 	versions  *Versions
 	cache     *meetingCache
+	names     *meetingCache // user names by meeting and user id, from the joins relay read
 	store     func() *state.Store
 	connected func() bool
 	enqueue   func(*publish.Item) bool
@@ -156,7 +159,14 @@ func (r *reader) forward(e bbb.Event, raw []byte) {
 	if e.Kind == bbb.KindChatMessage {
 		r.m.chatMessages.Inc(v.String())
 	}
-	ev, ok := buildEvent(e, raw, v, r.externalID(e))
+	actor := ""
+	switch {
+	case e.Kind == bbb.KindUserJoined && e.User != nil:
+		r.names.put(nameKey(e.MeetingID, e.User.ID), e.User.Name)
+	case e.Kind.IsMessageAction() && e.Action != nil:
+		actor = r.userName(e.MeetingID, e.Action.UserID)
+	}
+	ev, ok := buildEvent(e, raw, v, r.externalID(e), actor)
 	if !ok {
 		r.m.decodeErrors.Inc("incomplete")
 		return
@@ -201,6 +211,34 @@ func (r *reader) externalID(e bbb.Event) string {
 	case !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded):
 		if ok, _ := r.limit.Allow("lookup"); ok {
 			r.log.Warn("cannot look up the meeting's external id", "meeting", e.MeetingID, "err", err)
+		}
+	}
+	return ""
+}
+
+func nameKey(meetingID, userID string) string { return meetingID + "\x00" + userID }
+
+// userName returns the name of a user of the meeting: from the joins this relay read, else from the presence
+// bucket (only while NATS is up; the reader never waits for an outage), else "".
+func (r *reader) userName(meetingID, userID string) string {
+	if name, known, _ := r.names.get(nameKey(meetingID, userID)); known {
+		return name
+	}
+	s := r.store()
+	if s == nil || !r.connected() {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	p, err := s.PresentUser(ctx, meetingID, userID)
+	switch {
+	case err == nil:
+		r.names.put(nameKey(meetingID, userID), p.Name)
+		return p.Name
+	case !errors.Is(err, state.ErrNotFound) && !errors.Is(err, nats.ErrTimeout) &&
+		!errors.Is(err, context.DeadlineExceeded):
+		if ok, _ := r.limit.Allow("lookup-user"); ok {
+			r.log.Warn("cannot look up the name of a user", "meeting", meetingID, "user", userID, "err", err)
 		}
 	}
 	return ""

@@ -51,7 +51,23 @@ const (
 	// KindMeetingEnded is MeetingEndedEvtMsg or MeetingDestroyedEvtMsg. BBB
 	// sends both for one meeting, so consumers must treat it as idempotent.
 	KindMeetingEnded
+	// KindMessageEdited is GroupChatMessageEditedEvtMsg (3.0+).
+	KindMessageEdited
+	// KindMessageDeleted is GroupChatMessageDeletedEvtMsg (3.0+).
+	KindMessageDeleted
+	// KindReactionAdded is GroupChatMessageReactionSentEvtMsg (3.0+).
+	KindReactionAdded
+	// KindReactionRemoved is GroupChatMessageReactionDeletedEvtMsg (3.0+).
+	KindReactionRemoved
+	// KindMessagePinned is PinGroupChatMessageEvtMsg (4.0+).
+	KindMessagePinned
+	// KindMessageUnpinned is UnpinGroupChatMessageEvtMsg (4.0+).
+	KindMessageUnpinned
 )
+
+// IsMessageAction reports whether k is an event about an earlier chat message
+// (an edit, delete, reaction or pin), whose Event carries Action.
+func (k Kind) IsMessageAction() bool { return k >= KindMessageEdited && k <= KindMessageUnpinned }
 
 // String returns the kind's name for logs.
 func (k Kind) String() string {
@@ -70,6 +86,18 @@ func (k Kind) String() string {
 		return "meeting-created"
 	case KindMeetingEnded:
 		return "meeting-ended"
+	case KindMessageEdited:
+		return "message-edited"
+	case KindMessageDeleted:
+		return "message-deleted"
+	case KindReactionAdded:
+		return "reaction-added"
+	case KindReactionRemoved:
+		return "reaction-removed"
+	case KindMessagePinned:
+		return "message-pinned"
+	case KindMessageUnpinned:
+		return "message-unpinned"
 	default:
 		return fmt.Sprintf("kind(%d)", int(k))
 	}
@@ -93,14 +121,17 @@ type Event struct {
 	ChatID  string       // KindChatCleared
 	User    *User        // KindUserJoined (full), KindUserLeft (ID and eject fields)
 	Meeting *Meeting     // KindMeetingCreated
+	Action  *Action      // the kinds for which Kind.IsMessageAction holds
 
 	// Hint is the oldest version whose shape matches this event: "the server is
 	// at least this version". It is zero when the event tells nothing.
 	//
-	//   GroupChatMessageBroadcastEvtMsg: replyToMessageId → 3.0; sender.role → 2.5;
-	//     color → 2.2 (i.e. the 2.2–2.4 shape); none of them → zero.
-	//   UserJoinedMeetingEvtMsg: bot → 3.0; reactionEmoji → 2.7; color → 2.6;
-	//     pin → 2.5; else 2.2.
+	//   GroupChatMessageBroadcastEvtMsg: msg.messageType → 4.0; replyToMessageId
+	//     → 3.0; sender.role → 2.5; color → 2.2 (i.e. the 2.2–2.4 shape); none
+	//     of them → zero.
+	//   Edits, deletes and reactions → 3.0; pins → 4.0.
+	//   UserJoinedMeetingEvtMsg: joinRequestMetadata → 4.0; bot → 3.0;
+	//     reactionEmoji → 2.7; color → 2.6; pin → 2.5; else 2.2.
 	//   UserLeftMeetingEvtMsg: eject → 2.5; else 2.2.
 	//   Everything else: zero.
 	//
@@ -128,6 +159,21 @@ type ChatMessage struct {
 	// HeaderUserID is core.header.userId. For API and system posts it is the
 	// display name, not a user id (docs/protocol.md §3.4).
 	HeaderUserID string
+}
+
+// Action is an event about an earlier chat message: an edit, a delete, a
+// reaction added or removed, a pin or an unpin (docs/protocol.md §3.7).
+type Action struct {
+	ChatID    string
+	MessageID string // BBB's id of the message concerned
+	// UserID is core.header.userId: who edited, deleted, reacted or pinned.
+	UserID string
+	// Text is the new text of an edit, as BBB sent it (Markdown, like
+	// ChatMessage.Message on 3.0+).
+	Text string
+	// Emoji is a reaction's reactionEmoji; EmojiID is reactionEmojiId, which
+	// later builds add beside it ("" when absent).
+	Emoji, EmojiID string
 }
 
 // User is the body of UserJoinedMeetingEvtMsg, or of UserLeftMeetingEvtMsg
@@ -207,24 +253,30 @@ func decodeSlow(raw []byte) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	var group any
+	var groups []any
 	var b wireBody
-	switch kindOf(e.Name) {
-	case KindOther:
+	switch k := kindOf(e.Name); {
+	case k == KindOther:
 		return decodeKind(e, w.Core.Header, nil)
-	case KindChatMessage, KindChatCleared:
-		group = &b.chatFields
-	case KindUserJoined, KindUserLeft:
-		group = &b.userFields
-	case KindMeetingCreated, KindMeetingEnded:
-		group = &b.meetingFields
+	case k == KindChatMessage:
+		groups = []any{&b.chatIDField, &b.chatFields}
+	case k == KindChatCleared:
+		groups = []any{&b.chatIDField}
+	case k == KindUserJoined, k == KindUserLeft:
+		groups = []any{&b.userFields, &b.reactionField}
+	case k == KindMeetingCreated, k == KindMeetingEnded:
+		groups = []any{&b.meetingFields}
+	case k.IsMessageAction():
+		groups = []any{&b.chatIDField, &b.actionFields, &b.reactionField}
 	}
 	body := w.Core.Body
 	if len(body) == 0 || bytes.Equal(body, []byte("null")) {
 		return decodeKind(e, w.Core.Header, nil)
 	}
-	if err := json.Unmarshal(body, group); err != nil {
-		return Event{}, malformed(e.Name, "core.body", err)
+	for _, g := range groups {
+		if err := json.Unmarshal(body, g); err != nil {
+			return Event{}, malformed(e.Name, "core.body", err)
+		}
 	}
 	return decodeKind(e, w.Core.Header, &b)
 }
@@ -256,9 +308,28 @@ var interpreted = map[string]Kind{
 	"MeetingCreatedEvtMsg":            KindMeetingCreated,
 	"MeetingEndedEvtMsg":              KindMeetingEnded,
 	"MeetingDestroyedEvtMsg":          KindMeetingEnded,
+
+	"GroupChatMessageEditedEvtMsg":          KindMessageEdited,
+	"GroupChatMessageDeletedEvtMsg":         KindMessageDeleted,
+	"GroupChatMessageReactionSentEvtMsg":    KindReactionAdded,
+	"GroupChatMessageReactionDeletedEvtMsg": KindReactionRemoved,
+	"PinGroupChatMessageEvtMsg":             KindMessagePinned,
+	"UnpinGroupChatMessageEvtMsg":           KindMessageUnpinned,
 }
 
 func kindOf(name string) Kind { return interpreted[name] }
+
+// skipGuards are strings one of which every name in interpreted contains (TestSkipGuards): SkipName looks for
+// these, fewer than the names, in every message it lets relay skip.
+var skipGuards = [][]byte{
+	[]byte("GroupChatMessage"), // the chat broadcast and the events about a message
+	[]byte("ClearPublicChatHistoryEvtMsg"),
+	[]byte("UserJoinedMeetingEvtMsg"),
+	[]byte("UserLeftMeetingEvtMsg"),
+	[]byte("MeetingCreatedEvtMsg"),
+	[]byte("MeetingEndedEvtMsg"),
+	[]byte("MeetingDestroyedEvtMsg"),
+}
 
 // decodeKind fills e from the header and body (nil if absent or null).
 func decodeKind(e Event, h *wireHeader, b *wireBody) (Event, error) {
@@ -284,6 +355,8 @@ func decodeKind(e Event, h *wireHeader, b *wireBody) (Event, error) {
 		err = decodeMeetingCreated(&e, b)
 	case KindMeetingEnded:
 		err = decodeMeetingEnded(&e, b)
+	default:
+		err = decodeAction(&e, h, b)
 	}
 	if err != nil {
 		return Event{}, err
@@ -314,19 +387,39 @@ type wireHeader struct {
 	UserID    string `json:"userId"`
 }
 
-// wireBody has the body fields of every kind Decode interprets, in three
-// groups with no JSON key in common (encoding/json drops keys that two
-// embedded structs share), so that the slow path can decode one group alone.
+// wireBody has the body fields of every kind Decode interprets, in groups
+// with no JSON key in common (encoding/json drops keys that two embedded
+// structs share), so that the slow path can decode a kind's groups alone.
 type wireBody struct {
+	chatIDField
 	chatFields
+	actionFields
+	reactionField
 	userFields
 	meetingFields
 }
 
-// chatFields: GroupChatMessageBroadcastEvtMsg, ClearPublicChatHistoryEvtMsg.
+// chatIDField: every chat event.
+type chatIDField struct {
+	ChatID *string `json:"chatId"`
+}
+
+// chatFields: GroupChatMessageBroadcastEvtMsg.
 type chatFields struct {
-	ChatID *string      `json:"chatId"`
-	Msg    *wireChatMsg `json:"msg"`
+	Msg *wireChatMsg `json:"msg"`
+}
+
+// actionFields: the events about an earlier message (edit, delete, reaction, pin).
+type actionFields struct {
+	MessageID       *string `json:"messageId"`
+	Message         *string `json:"message"`         // edit: the new text
+	ReactionEmojiID *string `json:"reactionEmojiId"` // reactions, later builds
+}
+
+// reactionField is reactionEmoji, which two kinds carry with different meanings: a reaction's emoji (a string),
+// and a user's reaction in UserJoinedMeetingEvtMsg 2.7+ (only its presence counts, for Event.Hint).
+type reactionField struct {
+	ReactionEmoji json.RawMessage `json:"reactionEmoji"`
 }
 
 type wireChatMsg struct {
@@ -338,6 +431,7 @@ type wireChatMsg struct {
 	Message            *string     `json:"message"`
 	Color              *string     `json:"color"`
 	ReplyToMessageID   *string     `json:"replyToMessageId"`
+	MessageType        *string     `json:"messageType"` // 4.0
 }
 
 // wireSender is msg.sender of a chat broadcast.
@@ -357,10 +451,10 @@ type userFields struct {
 	Bot    *bool   `json:"bot"`
 	Eject  *bool   `json:"eject"`
 	Reason string  `json:"reason"`
-	// Presence-only fields, used for Event.Hint; their types do not matter.
-	ReactionEmoji json.RawMessage `json:"reactionEmoji"`
-	Color         json.RawMessage `json:"color"`
-	Pin           json.RawMessage `json:"pin"`
+	// Presence-only fields, used for Event.Hint; their types do not matter (reactionEmoji is in reactionField).
+	Color               json.RawMessage `json:"color"`
+	Pin                 json.RawMessage `json:"pin"`
+	JoinRequestMetadata json.RawMessage `json:"joinRequestMetadata"`
 }
 
 // meetingFields: MeetingCreatedEvtMsg, MeetingEndedEvtMsg, MeetingDestroyedEvtMsg.
@@ -482,6 +576,8 @@ func decodeChat(e *Event, h *wireHeader, b *wireBody) error {
 		HeaderUserID:  h.UserID,
 	}
 	switch {
+	case m.MessageType != nil:
+		e.Hint = Version{4, 0}
 	case m.ReplyToMessageID != nil:
 		e.Hint = Version{3, 0}
 	case m.Sender.Role != nil:
@@ -514,6 +610,53 @@ func decodeChatCleared(e *Event, h *wireHeader, b *wireBody) error {
 	return nil
 }
 
+// decodeAction decodes an event about an earlier message. It needs the header's meetingId and userId, chatId and
+// messageId, an edit's message and a reaction's reactionEmoji (a string); everything else is ignored, since later
+// builds add fields (messageAsHtml, reactionEmojiId).
+func decodeAction(e *Event, h *wireHeader, b *wireBody) error {
+	if err := requireHeaderMeeting(e, h); err != nil {
+		return err
+	}
+	userID, err := requireID(e.Name, "core.header.userId", &h.UserID)
+	if err != nil {
+		return err
+	}
+	chatID, err := requireID(e.Name, "core.body.chatId", b.ChatID)
+	if err != nil {
+		return err
+	}
+	msgID, err := requireID(e.Name, "core.body.messageId", b.MessageID)
+	if err != nil {
+		return err
+	}
+	a := &Action{ChatID: chatID, MessageID: msgID, UserID: userID}
+	e.Hint = Version{3, 0}
+	switch e.Kind {
+	case KindMessageEdited:
+		if b.Message == nil {
+			return malformed(e.Name, "core.body.message", errMissing)
+		}
+		a.Text = *b.Message
+	case KindReactionAdded, KindReactionRemoved:
+		if !present(b.ReactionEmoji) {
+			return malformed(e.Name, "core.body.reactionEmoji", errMissing)
+		}
+		if err := json.Unmarshal(b.ReactionEmoji, &a.Emoji); err != nil {
+			return malformed(e.Name, "core.body.reactionEmoji", err)
+		}
+		if a.Emoji == "" {
+			return malformed(e.Name, "core.body.reactionEmoji", errEmpty)
+		}
+		if b.ReactionEmojiID != nil {
+			a.EmojiID = *b.ReactionEmojiID
+		}
+	case KindMessagePinned, KindMessageUnpinned:
+		e.Hint = Version{4, 0}
+	}
+	e.Action = a
+	return nil
+}
+
 func decodeUserJoined(e *Event, h *wireHeader, b *wireBody) error {
 	if err := requireHeaderMeeting(e, h); err != nil {
 		return err
@@ -526,9 +669,13 @@ func decodeUserJoined(e *Event, h *wireHeader, b *wireBody) error {
 		return malformed(e.Name, "core.body.name", errMissing)
 	}
 	u := &User{ID: id, ExtID: b.ExtID, Name: *b.Name, Role: b.Role, Guest: b.Guest}
-	switch {
-	case b.Bot != nil:
+	if b.Bot != nil {
 		u.Bot = *b.Bot
+	}
+	switch {
+	case present(b.JoinRequestMetadata):
+		e.Hint = Version{4, 0}
+	case b.Bot != nil:
 		e.Hint = Version{3, 0}
 	case present(b.ReactionEmoji):
 		e.Hint = Version{2, 7}
@@ -630,8 +777,8 @@ func SkipName(raw []byte) (name string, ok bool) {
 	if bytes.Contains(raw, []byte(`\u`)) {
 		return "", false
 	}
-	for n := range interpreted {
-		if bytes.Contains(raw, []byte(n)) {
+	for _, g := range skipGuards {
+		if bytes.Contains(raw, g) {
 			return "", false
 		}
 	}

@@ -108,8 +108,8 @@ type chatWire struct {
 	chat     wireChatMsg
 	sender   wireSender
 
-	chatID, id, senderID, senderRole, message, color, replyTo string
-	timestamp                                                 int64
+	chatID, id, senderID, senderRole, message, color, replyTo, messageType string
+	timestamp                                                              int64
 }
 
 // readChatMessage reads the whole message: an object with envelope and core, then nothing but white space.
@@ -188,7 +188,7 @@ func readChatBody(s *jsonscan.Scanner, w *chatWire) bool {
 // readChatMsg reads core.body.msg.
 func readChatMsg(s *jsonscan.Scanner, w *chatWire) bool {
 	m := &w.chat
-	return s.Object([]string{"id", "timestamp", "correlationId", "sender", "chatEmphasizedText", "message", "color", "replyToMessageId"}, func(key string) bool {
+	return s.Object([]string{"id", "timestamp", "correlationId", "sender", "chatEmphasizedText", "message", "color", "replyToMessageId", "messageType"}, func(key string) bool {
 		switch key {
 		case "id":
 			m.ID = &w.id
@@ -212,6 +212,9 @@ func readChatMsg(s *jsonscan.Scanner, w *chatWire) bool {
 		case "replyToMessageId":
 			m.ReplyToMessageID = &w.replyTo
 			return s.Str(&w.replyTo)
+		case "messageType":
+			m.MessageType = &w.messageType
+			return s.Str(&w.messageType)
 		}
 		return false
 	})

@@ -212,8 +212,8 @@ func TestDecodeChatShortCaptured(t *testing.T) {
 			t.Errorf("%s: short path %v, %s", want.Chat.ID, ok, dump(got))
 		}
 	}
-	if n != 7 {
-		t.Errorf("%d chat broadcasts in the capture and testdata/events, want 7", n)
+	if n != 8 {
+		t.Errorf("%d chat broadcasts in the capture and testdata/events, want 8", n)
 	}
 }
 

@@ -1,12 +1,13 @@
-// Package bbb owns BigBlueButton's internal Redis wire formats for BBB 2.2 to 3.0
+// Package bbb owns BigBlueButton's internal Redis wire formats for BBB 2.2 to 4.0
 // (see docs/protocol.md): the channel names, the server version and the
 // message shape it implies, decoding the events bbb-chat consumes (chat,
-// chat cleared, user joined/left, meeting created/ended), encoding the chat
+// chat cleared, user joined/left, meeting created/ended, and from 3.0 the
+// edits, deletes, reactions and pins of chat messages), encoding the chat
 // posts bbb-chat publishes, and the text transforms BBB applies to chat bodies.
 //
 // The rule is "decode leniently, encode strictly, nothing else":
 //
-//   - Decode accepts every shape from 2.2 to 3.0 and ignores fields it does not
+//   - Decode accepts every shape from 2.2 to 4.0 and ignores fields it does not
 //     need, because BBB adds fields between releases. What it does need must be
 //     present and well typed; otherwise it returns an error wrapping
 //     ErrMalformed that names the field.

@@ -213,6 +213,21 @@ func TestEncodeMatchesProtocolExamples(t *testing.T) {
 		}
 		sameValue(t, got, doc)
 	})
+	// 4.0's SendGroupChatMessageMsgBody and GroupChatMsgFromUser are 3.0's (docs/protocol.md §3.8).
+	t.Run("4.0 value is 3.0's", func(t *testing.T) {
+		p := ChatPost{MeetingID: "m", UserID: "w_abc", CorrelationID: "w_abc-1760000000000", Message: "hi", Timestamp: 1760000000000}
+		v3, err := EncodeChatPost(Version{3, 0}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v4, err := EncodeChatPost(Version{4, 0}, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(v3, v4) {
+			t.Errorf("4.0 post %s differs from 3.0's %s", v4, v3)
+		}
+	})
 }
 
 // shapeOf renders the key structure of a JSON document in the notation of the
@@ -381,7 +396,7 @@ func TestEncodeErrors(t *testing.T) {
 		{"zero version", Version{}, ok, ErrUnsupported},
 		{"2.1", Version{2, 1}, ok, ErrUnsupported},
 		{"2.8", Version{2, 8}, ok, ErrUnsupported},
-		{"4.0", Version{4, 0}, ok, ErrUnsupported},
+		{"5.0", Version{5, 0}, ok, ErrUnsupported},
 		{"no meeting", Version{2, 7}, with(func(p *ChatPost) { p.MeetingID = "" }), ErrInvalid},
 		{"no user", Version{2, 7}, with(func(p *ChatPost) { p.UserID = "" }), ErrInvalid},
 		{"no correlation", Version{3, 0}, with(func(p *ChatPost) { p.CorrelationID = "" }), ErrInvalid},

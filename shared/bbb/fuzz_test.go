@@ -108,6 +108,9 @@ func checkInvariants(t *testing.T, e Event) {
 	if (e.ChatID != "") != (e.Kind == KindChatCleared) {
 		fail("ChatID set iff KindChatCleared")
 	}
+	if (e.Action != nil) != e.Kind.IsMessageAction() {
+		fail("Action set iff an event about a message")
+	}
 	switch e.Kind {
 	case KindChatMessage:
 		if e.Chat.ChatID == "" || e.Chat.ID == "" || e.Chat.SenderID == "" {
@@ -122,6 +125,18 @@ func checkInvariants(t *testing.T, e Event) {
 			fail("meeting ids")
 		}
 	case KindOther, KindChatCleared, KindMeetingEnded:
+	case KindMessageEdited, KindMessageDeleted, KindReactionAdded, KindReactionRemoved, KindMessagePinned,
+		KindMessageUnpinned:
+		a := e.Action
+		if a.ChatID == "" || a.MessageID == "" || a.UserID == "" {
+			fail("action without ids")
+		}
+		if (a.Emoji != "") != (e.Kind == KindReactionAdded || e.Kind == KindReactionRemoved) {
+			fail("Emoji set iff a reaction")
+		}
+		if a.Text != "" && e.Kind != KindMessageEdited {
+			fail("Text set on an event other than an edit")
+		}
 	default:
 		fail("unknown Kind")
 	}

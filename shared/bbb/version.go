@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// ErrUnsupported reports a BBB version outside 2.2–3.x, or an operation the
+// ErrUnsupported reports a BBB version outside 2.2–4.x, or an operation the
 // target version does not have (e.g. the API chat message before 3.0).
 var ErrUnsupported = errors.New("unsupported BBB version")
 
@@ -31,8 +31,9 @@ const (
 	ShapeLegacy
 	// ShapeRole is 2.5–2.7: sender{id,name,role} and msg.chatEmphasizedText.
 	ShapeRole
-	// ShapeV3 is 3.0 and later: sender{id,name,role}, msg.replyToMessageId and
-	// msg.metadata; emphasis is computed by akka-apps.
+	// ShapeV3 is 3.0 and later (4.0 posts the same SendGroupChatMessageMsg):
+	// sender{id,name,role}, msg.replyToMessageId and msg.metadata; emphasis is
+	// computed by akka-apps.
 	ShapeV3
 )
 
@@ -51,10 +52,11 @@ func (s Shape) String() string {
 }
 
 // ParseVersion parses a BBB release string such as "2.4", "2.7.3",
-// "3.0.0-beta.1", "2.4-rc-7" or "v2.6". Only major and minor are kept.
-// Versions 2.2 to 2.7 and every 3.x are accepted (3.x after 3.0 keeps its
-// number but speaks the 3.0 shape); anything else is an error, wrapping
-// ErrUnsupported when the string is well formed but out of range.
+// "3.0.0-beta.1", "4.0.0-beta.3", "2.4-rc-7" or "v2.6". Only major and minor
+// are kept. Versions 2.2 to 2.7 and every 3.x and 4.x are accepted (a release
+// after 3.0 keeps its number but posts in the 3.0 shape); anything else is an
+// error, wrapping ErrUnsupported when the string is well formed but out of
+// range.
 func ParseVersion(s string) (Version, error) {
 	t := strings.TrimSpace(s)
 	if t != "" && (t[0] == 'v' || t[0] == 'V') {
@@ -70,7 +72,7 @@ func ParseVersion(s string) (Version, error) {
 	}
 	v := Version{Major: major, Minor: minor}
 	if !v.supported() {
-		return Version{}, fmt.Errorf("bbb: version %q: %w (want 2.2 to 3.x)", s, ErrUnsupported)
+		return Version{}, fmt.Errorf("bbb: version %q: %w (want 2.2 to 4.x)", s, ErrUnsupported)
 	}
 	return v, nil
 }
@@ -111,7 +113,7 @@ func validVersionSuffix(s string) bool {
 }
 
 func (v Version) supported() bool {
-	return v.Major == 2 && v.Minor >= 2 && v.Minor <= 7 || v.Major == 3 && v.Minor >= 0
+	return v.Major == 2 && v.Minor >= 2 && v.Minor <= 7 || (v.Major == 3 || v.Major == 4) && v.Minor >= 0
 }
 
 // String returns "MAJOR.MINOR", e.g. "2.7", or "unknown" for the zero Version.
@@ -161,6 +163,13 @@ func (v Version) Shape() Shape {
 // HasAPIChat reports whether v has SendGroupChatMessageFromApiSysPubMsg (3.0+,
 // docs/protocol.md §3.5).
 func (v Version) HasAPIChat() bool { return v.Shape() == ShapeV3 }
+
+// HasMessageEdits reports whether v edits and deletes chat messages and
+// reacts to them (3.0+, docs/protocol.md §3.7).
+func (v Version) HasMessageEdits() bool { return v.Shape() == ShapeV3 }
+
+// HasPins reports whether v pins chat messages (4.0+, docs/protocol.md §3.7).
+func (v Version) HasPins() bool { return v.supported() && v.Major >= 4 }
 
 // ReadReleaseFile reads the BBB version from a release file such as
 // DefaultReleaseFile, whose relevant line is "BIGBLUEBUTTON_RELEASE=2.7.3".

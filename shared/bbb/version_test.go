@@ -31,11 +31,16 @@ func TestParseVersion(t *testing.T) {
 		{"3.0.32", Version{3, 0}, nil},
 		{"3.1", Version{3, 1}, nil},
 		{"3.10.2+build.5", Version{3, 10}, nil},
+		{"4.0", Version{4, 0}, nil},
+		{"4.0.0-beta.3", Version{4, 0}, nil},
+		{"4.0.1", Version{4, 0}, nil},
+		{"v4.1", Version{4, 1}, nil},
 		{"1.1", Version{}, ErrUnsupported},
 		{"2.0", Version{}, ErrUnsupported},
 		{"2.1.9", Version{}, ErrUnsupported},
 		{"2.8", Version{}, ErrUnsupported},
-		{"4.0", Version{}, ErrUnsupported},
+		{"5.0", Version{}, ErrUnsupported},
+		{"5.0.0-beta.1", Version{}, ErrUnsupported},
 		{"0.0", Version{}, ErrUnsupported},
 		{"", Version{}, errAny},
 		{"x", Version{}, errAny},
@@ -76,19 +81,23 @@ func TestVersionMethods(t *testing.T) {
 		str     string
 		shape   Shape
 		apiChat bool
+		edits   bool
+		pins    bool
 	}{
-		{Version{}, "unknown", ShapeUnknown, false},
-		{Version{2, 2}, "2.2", ShapeLegacy, false},
-		{Version{2, 3}, "2.3", ShapeLegacy, false},
-		{Version{2, 4}, "2.4", ShapeLegacy, false},
-		{Version{2, 5}, "2.5", ShapeRole, false},
-		{Version{2, 6}, "2.6", ShapeRole, false},
-		{Version{2, 7}, "2.7", ShapeRole, false},
-		{Version{3, 0}, "3.0", ShapeV3, true},
-		{Version{3, 2}, "3.2", ShapeV3, true},
-		{Version{2, 8}, "2.8", ShapeUnknown, false},
-		{Version{1, 1}, "1.1", ShapeUnknown, false},
-		{Version{4, 0}, "4.0", ShapeUnknown, false},
+		{Version{}, "unknown", ShapeUnknown, false, false, false},
+		{Version{2, 2}, "2.2", ShapeLegacy, false, false, false},
+		{Version{2, 3}, "2.3", ShapeLegacy, false, false, false},
+		{Version{2, 4}, "2.4", ShapeLegacy, false, false, false},
+		{Version{2, 5}, "2.5", ShapeRole, false, false, false},
+		{Version{2, 6}, "2.6", ShapeRole, false, false, false},
+		{Version{2, 7}, "2.7", ShapeRole, false, false, false},
+		{Version{3, 0}, "3.0", ShapeV3, true, true, false},
+		{Version{3, 2}, "3.2", ShapeV3, true, true, false},
+		{Version{4, 0}, "4.0", ShapeV3, true, true, true},
+		{Version{4, 1}, "4.1", ShapeV3, true, true, true},
+		{Version{2, 8}, "2.8", ShapeUnknown, false, false, false},
+		{Version{1, 1}, "1.1", ShapeUnknown, false, false, false},
+		{Version{5, 0}, "5.0", ShapeUnknown, false, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.str, func(t *testing.T) {
@@ -100,6 +109,12 @@ func TestVersionMethods(t *testing.T) {
 			}
 			if got := tc.v.HasAPIChat(); got != tc.apiChat {
 				t.Errorf("HasAPIChat() = %v, want %v", got, tc.apiChat)
+			}
+			if got := tc.v.HasMessageEdits(); got != tc.edits {
+				t.Errorf("HasMessageEdits() = %v, want %v", got, tc.edits)
+			}
+			if got := tc.v.HasPins(); got != tc.pins {
+				t.Errorf("HasPins() = %v, want %v", got, tc.pins)
 			}
 			if got := tc.v.IsZero(); got != (tc.v == Version{}) {
 				t.Errorf("IsZero() = %v", got)
@@ -115,7 +130,7 @@ func TestVersionMethods(t *testing.T) {
 }
 
 func TestVersionCompare(t *testing.T) {
-	order := []Version{{}, {2, 2}, {2, 4}, {2, 5}, {2, 7}, {3, 0}, {3, 1}, {3, 10}}
+	order := []Version{{}, {2, 2}, {2, 4}, {2, 5}, {2, 7}, {3, 0}, {3, 1}, {3, 10}, {4, 0}}
 	for i, a := range order {
 		for j, b := range order {
 			want := 0
@@ -149,6 +164,7 @@ func TestReadReleaseFile(t *testing.T) {
 		{"plain", "BIGBLUEBUTTON_RELEASE=2.7.3\n", Version{2, 7}, false},
 		{"no newline", "BIGBLUEBUTTON_RELEASE=3.0.0-beta.1", Version{3, 0}, false},
 		{"rc", "BIGBLUEBUTTON_RELEASE=2.4-rc-7\n", Version{2, 4}, false},
+		{"4.0 beta", "BIGBLUEBUTTON_RELEASE=4.0.0-beta.3\n", Version{4, 0}, false},
 		{"spaces comments quotes", "# installed by bbb-install\n\n BIGBLUEBUTTON_RELEASE = \"2.6.14\" \r\nOTHER=1\n", Version{2, 6}, false},
 		{"crlf", "BIGBLUEBUTTON_RELEASE=2.5.0\r\n", Version{2, 5}, false},
 		{"empty", "", Version{}, true},

@@ -116,6 +116,57 @@ type Ingress struct {
 	BBBChecksum           string `env:"BBB_CHAT_BBB_CHECKSUM" envDefault:"sha1"`
 	BBBProperties         string `env:"BBB_CHAT_BBB_PROPERTIES"`
 	BBBPropertiesOverride string `env:"BBB_CHAT_BBB_PROPERTIES_OVERRIDE"`
+	Viewer
+}
+
+// Viewer is the live chat page for a stream's audience (docs/viewer.md), served by ingress.
+type Viewer struct {
+	// PublicURL is where viewers reach ingress (the nginx snippet's https://<host>/bbb-chat): viewer links are
+	// absolute under it. Empty: createViewerLink answers the path alone.
+	PublicURL string `env:"BBB_CHAT_PUBLIC_URL"`
+	// ViewerTemplate is how a viewer's post reads in the chat ({name}, {message}).
+	ViewerTemplate string `env:"BBB_CHAT_VIEWER_TEMPLATE" envDefault:"{name} (stream): {message}"`
+	// ViewerSlowMode is the least time between two posts from one address on one link (0: no limit).
+	ViewerSlowMode time.Duration `env:"BBB_CHAT_VIEWER_SLOW_MODE" envDefault:"5s"`
+	// ViewerBlocklistFile is a word list (one word or phrase a line): posts with one of them are refused.
+	ViewerBlocklistFile string `env:"BBB_CHAT_VIEWER_BLOCKLIST_FILE"`
+	// ViewerFrameAncestors are the pages that may show the viewer page in a frame: origins separated by spaces,
+	// or self, none, *.
+	ViewerFrameAncestors string `env:"BBB_CHAT_VIEWER_FRAME_ANCESTORS" envDefault:"self"`
+	// ViewerMaxStreams is how many live update streams one address may have open (0: no cap).
+	ViewerMaxStreams int `env:"BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS" envDefault:"20"`
+}
+
+// ViewerRenderTemplate is the viewer template in the placeholders of BBB_CHAT_MESSAGE_TEMPLATE ({user_name}), as
+// the send path renders it.
+func (v Viewer) ViewerRenderTemplate() string {
+	return strings.ReplaceAll(v.ViewerTemplate, "{name}", bbb.PlaceholderUserName)
+}
+
+// Validate checks the viewer settings.
+func (v Viewer) Validate() error {
+	var errs []error
+	if v.PublicURL != "" {
+		if u, err := url.Parse(v.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("BBB_CHAT_PUBLIC_URL %q: want an absolute http or https URL without query", v.PublicURL))
+		}
+	}
+	if err := bbb.ValidateTemplate(v.ViewerRenderTemplate()); err != nil {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_VIEWER_TEMPLATE: %w", err))
+	}
+	if v.ViewerSlowMode < 0 {
+		errs = append(errs, errors.New("BBB_CHAT_VIEWER_SLOW_MODE must not be negative"))
+	}
+	if v.ViewerMaxStreams < 0 {
+		errs = append(errs, errors.New("BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS must not be negative"))
+	}
+	for _, a := range strings.Fields(v.ViewerFrameAncestors) {
+		if strings.ContainsAny(a, ";,'\"") {
+			errs = append(errs, fmt.Errorf("BBB_CHAT_VIEWER_FRAME_ANCESTORS %q: want origins separated by spaces, or self, none, *", a))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Relay is the configuration of the relay binary.
@@ -313,6 +364,7 @@ func (c Ingress) Validate() error {
 	if c.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_MAX_BODY_BYTES %d: want at least 1024", c.MaxBodyBytes))
 	}
+	errs = append(errs, c.Viewer.Validate())
 	return errors.Join(errs...)
 }
 

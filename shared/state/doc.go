@@ -24,6 +24,7 @@
 //	                        configured and listed by shared/bridge, which owns a bridge's lifecycle
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
+//	kv bbbchat_viewer_revocations <meeting>             ViewerRevocation: viewer links issued before are refused
 //	obj bbbchat_transcripts <meeting>                   the final public chat of an ended meeting (transcripts.go)
 //	                        ext.<ext hash>              link to the newest transcript of an external id
 //	consumer bbbchat_transcripts on BBBCHAT_EVENTS      the meetings' ends, shared by the relays that write transcripts

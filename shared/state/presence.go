@@ -125,6 +125,15 @@ func (n nameEntry) latest() Presence {
 	return best
 }
 
+// PresentUser returns the user with that id present in the meeting; ErrNotFound when there is none.
+func (s *Store) PresentUser(ctx context.Context, meetingID, userID string) (Presence, error) {
+	var p Presence
+	if _, err := getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p); err != nil {
+		return Presence{}, err
+	}
+	return p, nil
+}
+
 // MeetingUsers lists the users present in a meeting.
 func (s *Store) MeetingUsers(ctx context.Context, meetingID string) ([]Presence, error) {
 	ks, err := keys(ctx, s.presence, Key(meetingID)+".u.*")

@@ -98,6 +98,8 @@ type Store struct {
 	failed    jetstream.KeyValue
 	nonces    jetstream.KeyValue
 	apiPosts  jetstream.KeyValue
+	// revocations: viewer links revoked, per meeting (viewers.go)
+	revocations jetstream.KeyValue
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -122,6 +124,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketCallbacks, "bbb-chat: callback delivery statistics per bridge", 0, func(s *Store) *jetstream.KeyValue { return &s.callbacks }),
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
+		kv(BucketViewerRevocations, "bbb-chat: revoked viewer links, per meeting", viewerRevocationTTL, func(s *Store) *jetstream.KeyValue { return &s.revocations }),
 	}
 	if o.NonceTTL > 0 {
 		// Only ingress, which knows the checksum time window, defines this bucket.
