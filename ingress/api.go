@@ -86,7 +86,7 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		}, []string{"bbb_version", "path"}),
 	}
 	// The series every deployment sees start at zero, so that rate() sees their first increase.
-	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry} {
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing} {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
@@ -197,6 +197,7 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callDeleteHistory, callDeleteHistory, a.deleteHistory},
 		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
 		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
+		{"/api/" + callPing, callPing, a.ping},
 	}
 	for _, c := range calls {
 		r.POST(c.path, a.call(c.name, c.h))
@@ -325,8 +326,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (a *api) start(ctx context.Context, s *state.Store, req request) (response, error) {
 	meetingID, chatUser, uri, secret, events := req.meetingID, req.chatUser, req.callbackURI, req.callbackSecret, req.callbackEvents
 	if uri != "" {
-		if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
-			return response{}, badParam("callback_uri", "is refused: %v", err)
+		if err := a.checkTarget(ctx, s, uri); err != nil {
+			return response{}, err
 		}
 	}
 	m, known, err := a.resolve(ctx, s, meetingID)
@@ -510,7 +511,7 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 		out["chat_user_id"] = u.UserID
 	}
 	if b.HasCallback() {
-		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": b.Kinds()}
 		pending, err := a.lifecycle(s).Pending(ctx, b.MeetingID)
 		if err != nil {
 			pending = 0
@@ -569,22 +570,6 @@ func (a *api) running(ctx context.Context, s *state.Store, _ request) (response,
 		})
 	}
 	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
-}
-
-func (a *api) retry(ctx context.Context, s *state.Store, req request) (response, error) {
-	b, err := a.bridge(ctx, s, req.meetingID)
-	if err != nil {
-		return response{}, err
-	}
-	if !b.HasCallback() {
-		return response{}, &paramError{"Parameter meeting_id names a chat without a callback."}
-	}
-	// A callback marked gone (410) is turned back on from now.
-	n, err := a.lifecycle(s).Retry(ctx, b)
-	if err != nil {
-		return response{}, err
-	}
-	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
 }
 
 func (a *api) readiness(ctx context.Context) []service.Problem {

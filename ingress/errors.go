@@ -29,6 +29,7 @@ var (
 	errNotFoundPath    = errors.New("unknown path")
 	errMethod          = errors.New("method not allowed")
 	errPanic           = errors.New("internal error")
+	errNoRelay         = errors.New("no relay answers")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -72,6 +73,7 @@ func errorTable() []struct {
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
+		{errNoRelay, http.StatusServiceUnavailable, "No relay answers (relay sends the callbacks): start relay, or wait until it is connected to NATS"},
 		{history.ErrNoHistory, http.StatusNotFound, "No chat history is stored for this meeting"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},

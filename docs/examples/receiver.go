@@ -80,7 +80,9 @@ func main() {
 			return
 		}
 		call := "meetingEnded"
-		if _, ok := msg["message"]; ok {
+		if t, ok := msg["type"].(string); ok {
+			call = t // every kind but the first version's three carries its type, which is also its call name
+		} else if _, ok := msg["message"]; ok {
 			call = "sendChatMessage"
 		} else if _, ok := msg["chat_id"]; ok {
 			call = "chatCleared"

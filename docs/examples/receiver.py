@@ -34,7 +34,8 @@ class Hook(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         msg = json.loads(body)
-        call = "sendChatMessage" if "message" in msg else "chatCleared" if "chat_id" in msg else "meetingEnded"
+        # Every kind but the first version's three carries its type, which is also its call name.
+        call = msg.get("type") or ("sendChatMessage" if "message" in msg else "chatCleared" if "chat_id" in msg else "meetingEnded")
         if not (signature_ok(self.headers, body) or checksum_ok(call, dict(msg))):
             self.send_response(401)
             self.end_headers()

@@ -89,12 +89,12 @@ func TranscriptBody(e state.Event, b state.Bridge, transcript []byte, unix int64
 		{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
 		{Key: "transcript", Value: t},
 	}
-	sum := checksum.SignCallback(state.CallbackTranscript, pyjson.Object(ms...), b.CallbackSecret, unix)
+	sum := checksum.SignCallback(state.KindTranscript, pyjson.Object(ms...), b.CallbackSecret, unix)
 	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})
 	return pyjson.Dumps(pyjson.Object(ms...)), nil
 }
 
 // waitsForTranscript reports whether msg is the meeting's end of a bridge that ends only after its transcript.
 func (w *worker) waitsForTranscript(msg *nats.Msg) bool {
-	return w.bridge.Load().Wants(state.CallbackTranscript) && strings.HasSuffix(msg.Subject, "."+state.TypeMeetingEnded)
+	return w.bridge.Load().Wants(state.KindTranscript) && strings.HasSuffix(msg.Subject, "."+state.TypeMeetingEnded)
 }

@@ -163,7 +163,7 @@ func write(ctx context.Context, s *state.Store, e state.Event, msg jetstream.Msg
 // delivers the transcript from it, and the bridge, which waits for it, ends after it. Other meetings get none.
 func announce(ctx context.Context, s *state.Store, e state.Event) error {
 	b, err := s.GetBridge(ctx, e.MeetingID)
-	if errors.Is(err, state.ErrNotFound) || err == nil && !b.Wants(state.CallbackTranscript) {
+	if errors.Is(err, state.ErrNotFound) || err == nil && !b.Wants(state.KindTranscript) {
 		return nil
 	}
 	if err != nil {

@@ -12,9 +12,6 @@ import (
 // Reads of one meeting's stored events, for the chat history and transcripts (shared/history folds them). They
 // read the stream as it is and change nothing but, for DeleteMeetingEvents, the meeting's own subjects.
 
-// SubjectGap is the subject of gap events (TypeGap), which belong to no meeting.
-const SubjectGap = SubjectRoot + "." + TypeGap
-
 // MeetingFilter is the subject filter of all of a meeting's events: bbbchat.<meeting>.>.
 func MeetingFilter(meetingID string) string { return SubjectRoot + "." + Key(meetingID) + ".>" }
 

@@ -201,11 +201,8 @@ func (s *Store) EndedMeetings(ctx context.Context) (jetstream.Consumer, error) {
 
 // TypeTranscript is the event relay stores on bbbchat.<meeting>.transcript once it handled a meeting's end for
 // transcripts (stored one, or transcripts are off): a bridge that asked for the transcript callback
-// (CallbackTranscript) gets the transcript then, and ends after it instead of after the meeting's end.
+// (KindTranscript) gets the transcript then, and ends after it instead of after the meeting's end.
 const TypeTranscript = "transcript"
-
-// CallbackTranscript is the callback_events name of the transcript callback.
-const CallbackTranscript = "transcript"
 
 // TranscriptEventID is the id of a meeting's transcript event: one per meeting, whichever relay stores it.
 func TranscriptEventID(meetingID string) string { return "transcript-" + Key(meetingID) }
