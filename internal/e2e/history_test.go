@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,11 +89,25 @@ func testHistory(t *testing.T, version string) {
 	a := e.call(callHistory, "meeting_id", m.IntID, "limit", "3")
 	expect(t, a, 200, "Chat history")
 	first := a.Body["messages"].([]any)[0].(map[string]any)
-	if first["message"] != "line 0 & more" || first["user_name"] != "Ann" || first["message_id"] != chat[0].ID {
+	if first["user_name"] != "Ann" || first["message_id"] != chat[0].ID {
 		t.Fatalf("first message: %v", first)
 	}
 	if a.Body["next"] == "" || a.Body["ended"] != false {
 		t.Fatalf("first page: next %v, ended %v", a.Body["next"], a.Body["ended"])
+	}
+
+	// The rest of the chat, where the version has it: an edit, a deletion and reactions (3.0+), a pin (4.0+), of
+	// messages on the first page, done after the last page was written.
+	edits, pins := actOnChat(t, e, m.IntID, ann, bob, chat)
+	if edits {
+		testenv.Eventually(t, 10*time.Second, "the first page shows the later events", func() bool {
+			a := e.call(callHistory, "meeting_id", m.IntID, "limit", "3")
+			msgs := a.Body["messages"].([]any)
+			m0, m1, m2 := msgs[0].(map[string]any), msgs[1].(map[string]any), msgs[2].(map[string]any)
+			r, _ := m0["reactions"].(map[string]any)
+			return m0["message"] == "line 0, edited" && m0["edited_at"] != nil && r["👍"] == float64(2) &&
+				m2["deleted"] == true && m2["message"] == "" && (m1["pinned"] == true) == pins
+		})
 	}
 	expect(t, e.call(callHistory, "meeting_id", m.IntID, "limit", "1001"), 400, "Parameter limit")
 	expect(t, e.call(callHistory, "meeting_id", m.IntID, "after", "x"), 400, "Parameter after")
@@ -100,7 +115,8 @@ func testHistory(t *testing.T, version string) {
 
 	// The transcript while it runs comes from the stream.
 	status, text := e.transcript(m.IntID, "text", "")
-	if status != 200 || strings.Count(text, "\n") != len(chat) || !strings.Contains(text, "] Bob <b>: line 1 & more\n") {
+	if status != 200 || strings.Count(text, "\n") != len(chat) || !strings.Contains(text, "] Bob <b>: line 1 & more\n") ||
+		edits && !strings.Contains(text, "] Ann: line 0, edited (edited)\n") {
 		t.Fatalf("running transcript: %d\n%s", status, text)
 	}
 
@@ -264,4 +280,34 @@ func TestTranscriptCallback(t *testing.T) {
 		return e.call(callInfo, "meeting_id", m.IntID).Status == http.StatusNotFound
 	})
 	testenv.Consistently(t, 500*time.Millisecond, "one transcript callback", func() bool { return len(recv.deliveries()) == 5 })
+}
+
+// actOnChat edits, deletes and reacts to messages of the first page, and pins one, as far as the simulated
+// version has these; it reports which it has.
+func actOnChat(t *testing.T, e *env, meetingID, ann, bob string, chat []bbbsim.ChatMessage) (edits, pins bool) {
+	t.Helper()
+	ctx := t.Context()
+	err := e.sim.EditMessage(ctx, meetingID, ann, chat[0].ID, "line 0, edited")
+	if errors.Is(err, bbbsim.ErrNoFeature) {
+		return false, false
+	}
+	for _, err := range []error{err,
+		e.sim.DeleteMessage(ctx, meetingID, ann, chat[2].ID),
+		e.sim.React(ctx, meetingID, ann, chat[0].ID, "👍"),
+		e.sim.React(ctx, meetingID, bob, chat[0].ID, "👍"),
+		e.sim.React(ctx, meetingID, bob, chat[0].ID, "🎉"),
+		e.sim.Unreact(ctx, meetingID, bob, chat[0].ID, "🎉"),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = e.sim.Pin(ctx, meetingID, ann, chat[1].ID)
+	if errors.Is(err, bbbsim.ErrNoFeature) {
+		return true, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true, true
 }
