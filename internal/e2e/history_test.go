@@ -311,3 +311,39 @@ func actOnChat(t *testing.T, e *env, meetingID, ann, bob string, chat []bbbsim.C
 	}
 	return true, true
 }
+
+// TestHistoryClear: a moderator's clear of the public chat hides what came before it, in the history (which says
+// so) and in the transcript.
+func TestHistoryClear(t *testing.T) {
+	e := newEnv(t, "2.7")
+	ctx := t.Context()
+	m := e.meeting("ext-clear", "Clear")
+	mod, err := e.sim.Join(ctx, m.IntID, "Mod", "MODERATOR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if i == 3 {
+			if err := e.sim.ClearChat(ctx, m.IntID, mod); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.sim.Say(ctx, m.IntID, mod, fmt.Sprintf("said %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var a answer
+	testenv.Eventually(t, 10*time.Second, "history after the clear", func() bool {
+		a = e.call(callHistory, "meeting_id", m.IntID)
+		return a.Status == 200 && len(a.Body["messages"].([]any)) == 2
+	})
+	expect(t, a, 200, "the public chat was cleared at")
+	if a.Body["messages"].([]any)[0].(map[string]any)["message"] != "said 3" || a.Body["cleared_at"] == nil {
+		t.Fatalf("history after the clear: %s", a.Raw)
+	}
+	status, text := e.transcript(m.IntID, "text", "")
+	if status != 200 || !strings.Contains(text, "(the public chat was cleared: earlier messages are not shown)") ||
+		strings.Contains(text, "said 2") || !strings.Contains(text, "Mod: said 4") {
+		t.Fatalf("transcript after the clear: %d\n%s", status, text)
+	}
+}
