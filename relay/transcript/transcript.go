@@ -62,7 +62,8 @@ func consume(ctx context.Context, s *state.Store, o Options) error {
 	if err != nil {
 		return err
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(4))
+	// One at a time: an end waiting in this relay's buffer would count down its ack wait while another is written.
+	it, err := c.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
 		return err
 	}
