@@ -141,8 +141,8 @@ func TestHistoryScale(t *testing.T) {
 	publish(state.Event{Type: state.TypeMeetingEnded, ID: id + "-ended", Timestamp: ts + int64(n)})
 	<-e.js.PublishAsyncComplete()
 	var tr state.Transcript
-	testenv.Eventually(t, 120*time.Second, "the transcript is written", func() bool {
-		tr, err = e.store.TranscriptOf(context.Background(), id)
+	testenv.Eventually(t, 120*time.Second, "the transcript is written and linked from its external id", func() bool {
+		tr, err = e.store.TranscriptByExternal(context.Background(), "ext-"+id)
 		return err == nil
 	})
 	writeTime := time.Since(start)

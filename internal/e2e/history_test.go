@@ -124,8 +124,8 @@ func testHistory(t *testing.T, version string) {
 	if err := e.sim.EndMeeting(ctx, m.IntID); err != nil {
 		t.Fatal(err)
 	}
-	testenv.Eventually(t, 20*time.Second, "the transcript is written", func() bool {
-		_, err := e.store.TranscriptOf(ctx, m.IntID)
+	testenv.Eventually(t, 20*time.Second, "the transcript is written, and linked from its external id", func() bool {
+		_, err := e.store.TranscriptByExternal(ctx, m.ExtID)
 		return err == nil
 	})
 	obs, err := e.js.ObjectStore(ctx, state.BucketTranscripts)

@@ -52,6 +52,14 @@ func TestOpenAPIAnswers(t *testing.T) {
 	check(sendPath, "/api/sendChatMessage/"+m.IntID, map[string]string{"meeting_id": m.IntID},
 		e.post("/api/sendChatMessage/"+m.IntID, []byte(`{"user_name": "x", "message": "y"}`)))
 
+	// Editing and deleting: BBB 2.7 has neither (409); their 200, 403 and 404 are checked by TestModeration.
+	sentID, _ := send.Body["message_id"].(string)
+	check("/api/editChatMessage", "/api/editChatMessage", nil,
+		e.call(callEditMsg, "meeting_id", m.IntID, "message_id", sentID, "message", "x"))
+	check("/api/editChatMessage", "/api/editChatMessage", nil, e.call(callEditMsg, "meeting_id", m.IntID))
+	check("/api/deleteChatMessage", "/api/deleteChatMessage", nil,
+		e.call(callDeleteMsg, "meeting_id", m.IntID, "message_id", sentID))
+
 	// A viewer's message goes out as a callback; then getChatInfo shows the callback's every field.
 	alice, _ := e.sim.Join(ctx, m.IntID, "Alice", "VIEWER")
 	e.sim.Say(ctx, m.IntID, alice, "for the receiver")

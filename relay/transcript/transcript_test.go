@@ -75,8 +75,8 @@ func TestOneTranscriptPerMeeting(t *testing.T) {
 	}
 	for i := range meetings {
 		id := fmt.Sprintf("m-%d", i)
-		testenv.Eventually(t, 20*time.Second, "transcript of "+id, func() bool {
-			_, err := b.TranscriptOf(context.Background(), id)
+		testenv.Eventually(t, 20*time.Second, "transcript of "+id+", linked from its external id", func() bool {
+			_, err := b.TranscriptByExternal(context.Background(), "ext-"+id)
 			return err == nil
 		})
 		r, err := b.OpenTranscript(ctx, id)

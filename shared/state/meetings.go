@@ -16,6 +16,10 @@ type Meeting struct {
 	IsBreakout bool      `json:"is_breakout,omitempty"`
 	ParentID   string    `json:"parent_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// PublicChatLocked: the meeting's lock settings keep locked viewers out of the public chat (locks.go).
+	PublicChatLocked bool `json:"public_chat_locked,omitempty"`
+	// DisabledFeatures are BBB's disabledFeatures of the meeting (2.5+), e.g. "chat".
+	DisabledFeatures []string `json:"disabled_features,omitempty"`
 }
 
 func meetingIntKey(id string) string  { return "i." + Key(id) }

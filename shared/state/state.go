@@ -47,6 +47,15 @@ const (
 	TypeMessagePinned   = "message.pinned"
 	TypeMessageUnpinned = "message.unpinned"
 
+	// What keeps a user out of the public chat (docs/nats.md): the meeting's lock settings (public_chat_locked),
+	// a user locked or unlocked (user_id, locked), a user's own lock settings (3.0: user_id, public_chat_locked),
+	// a user's new role (user_id, user_role). Relay keeps them in the meetings and presence buckets, where ingress
+	// reads them to refuse a post BBB would drop.
+	TypeMeetingLocks = "meeting.locks"
+	TypeUserLocked   = "user.locked"
+	TypeUserLocks    = "user.locks"
+	TypeUserRole     = "user.role"
+
 	// TypeGap says that no relay was subscribed to BBB's Redis from From to To (ms) on Server: events of that window
 	// may be missing. It is the one event that belongs to no meeting (subject bbbchat.gap).
 	TypeGap = "gap"
@@ -214,6 +223,10 @@ func EventSubject(meetingID, typ string) string {
 	}
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
+
+// EveryMeetingSubject is the subject filter of the events of type typ in every meeting. A core NATS subscription
+// on it sees each such event as the stream stores it (ingress confirms its posts this way).
+func EveryMeetingSubject(typ string) string { return SubjectRoot + ".*." + typ }
 
 // RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
 func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
