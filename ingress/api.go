@@ -463,11 +463,23 @@ func (a *api) reads(s *state.Store) lookups {
 
 func (a *api) send(ctx context.Context, s *state.Store, req request) (response, error) {
 	userName, message := req.userName, req.message
-	b, err := a.bridge(ctx, s, req.meetingID)
+	v, err := a.versions.get(ctx, s)
 	if err != nil {
 		return response{}, err
 	}
-	v, err := a.versions.get(ctx, s)
+	b, err := a.bridge(ctx, s, req.meetingID)
+	if errors.Is(err, errChatNotFound) && req.withoutChat && v.HasAPIChat() {
+		// The viewer page of a running meeting whose chat was not started: BBB's chat API path (3.0 and later)
+		// needs no chat user, only the meeting.
+		m, known, rerr := a.reads(s).ResolveMeeting(ctx, req.meetingID)
+		if rerr != nil {
+			return response{}, rerr
+		}
+		if !known {
+			return response{}, err
+		}
+		b, err = state.Bridge{MeetingID: m.InternalID}, nil
+	}
 	if err != nil {
 		return response{}, err
 	}
@@ -477,7 +489,10 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	msg := "Message sent successfully"
 	extra := map[string]any{}
 	var waitKey string
-	u, present := a.chatUser(ctx, s, b)
+	u, present := state.Presence{}, false
+	if b.ChatUser != "" {
+		u, present = a.chatUser(ctx, s, b)
+	}
 	blocked := false
 	if present {
 		m, _, err := a.reads(s).ResolveMeeting(ctx, b.MeetingID)

@@ -45,6 +45,7 @@ type request struct {
 	tz             string       // getChatTranscript's time zone (IANA name; "": UTC)
 	viewer         viewerParams // createViewerLink
 	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
+	withoutChat    bool         // set by the viewer page: on BBB 3.0 and later, post through BBB's chat API when no chat was started
 	pending        bool         // retryCallbacks: send the pending deliveries now too
 	messageID      string       // editChatMessage, deleteChatMessage: BBB's id of the message
 }

@@ -107,7 +107,8 @@ func (a *api) revokeViewerLinks(ctx context.Context, s *state.Store, req request
 	return ok("Viewer links revoked", map[string]any{"meeting_id": m.InternalID}), nil
 }
 
-// viewerRoutes serves /chat/ with ingress/viewer; its posts go through send, as sendChatMessage's do.
+// viewerRoutes serves /chat/ with ingress/viewer; its posts go through send, as sendChatMessage's do, and on BBB 3.0
+// and later also into a running meeting whose chat was not started (through BBB's chat API, under the viewer's name).
 func (a *api) viewerRoutes(r *httprouter.Router) {
 	v := viewer.New(viewer.Options{
 		Log:      a.log,
@@ -120,7 +121,7 @@ func (a *api) viewerRoutes(r *httprouter.Router) {
 				return state.ErrUnavailable
 			}
 			_, err := a.send(ctx, s, request{call: callSend, meetingID: meetingID, userName: name, message: message,
-				template: a.live.viewer.Load().Template})
+				template: a.live.viewer.Load().Template, withoutChat: true})
 			return err
 		},
 		Fail:   a.fail,

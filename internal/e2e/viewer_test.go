@@ -409,3 +409,37 @@ func TestViewerOnBBB30(t *testing.T) {
 		t.Fatalf("the post came back as %+v", ev)
 	}
 }
+
+// A viewer may post into a running meeting whose chat was never started: on BBB 3.0 and later through BBB's chat
+// API under the viewer's name; on 2.x, which has no such path, the post is refused with the reason.
+func TestViewerPostWithoutChat(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		version string
+		status  int
+	}{{"3.0", 200}, {"2.7", 404}} {
+		t.Run(tc.version, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, tc.version)
+			m := e.meeting("stream-nochat-"+tc.version, "Streamed without a chat")
+			e.waitKnown(m.IntID)
+			link := e.viewerLink(m.IntID, true, 0)
+			expect(t, link, 200, "created")
+			page := e.apiURL + "/chat/" + link.Body["token"].(string)
+			status, ans, _ := viewerPost(t, page+"/messages", "Ann", "Hello without a chat")
+			if status != tc.status {
+				t.Fatalf("post: %d %v, want %d", status, ans, tc.status)
+			}
+			if tc.status != 200 {
+				if msg, _ := ans["message"].(string); !strings.Contains(msg, "not found") && !strings.Contains(msg, "Chat") {
+					t.Errorf("refusal says %q", msg)
+				}
+				return
+			}
+			msgs := e.waitChat(m.IntID, 1)
+			if msgs[0].SenderName != "Ann" || msgs[0].Message != "Hello without a chat" {
+				t.Fatalf("BBB shows %+v", msgs[0])
+			}
+		})
+	}
+}
