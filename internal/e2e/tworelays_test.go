@@ -66,7 +66,7 @@ func newDefaultEnv(t *testing.T, version string) (*env, *testenv.Proc, string) {
 		_, err := e.js.Stream(t.Context(), state.StreamEvents)
 		return err == nil
 	})
-	if e.store, err = state.Open(t.Context(), nc, state.Options{}); err != nil {
+	if e.store, err = state.Open(t.Context(), nc, state.Options{Server: e2eServerID}); err != nil {
 		t.Fatal(err)
 	}
 	e.startIngress()
