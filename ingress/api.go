@@ -284,6 +284,9 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 			return response{}, badParam("callback_uri", "is refused: %v", err)
 		}
 	}
+	if req.followRoom {
+		return a.startFollow(ctx, s, req)
+	}
 	m, known, err := a.resolve(ctx, s, meetingID)
 	if err != nil {
 		return response{}, err
@@ -305,13 +308,20 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 	_, present := a.chatUser(ctx, s, b)
 	a.logFor(ctx).Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
 		"callback", b.HasCallback(), "chat_user_present", present)
-	return ok("Chat was started", map[string]any{
+	out := map[string]any{
 		"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "meeting_known": known,
 		"chat_user_present": present,
-	}), nil
+	}
+	if !known {
+		out["warning"] = unknownMeetingWarning(meetingID)
+	}
+	return ok("Chat was started", out), nil
 }
 
 func (a *api) end(ctx context.Context, s *state.Store, req request) (response, error) {
+	if done, resp, err := a.endFollow(ctx, s, req); done {
+		return resp, err
+	}
 	b, err := a.bridge(ctx, s, req.meetingID)
 	if err != nil {
 		return response{}, err
@@ -344,7 +354,7 @@ func (a *api) bridge(ctx context.Context, s *state.Store, meetingID string) (sta
 		b, err = r.GetBridge(ctx, meetingID)
 	}
 	if errors.Is(err, state.ErrNotFound) {
-		return b, errChatNotFound
+		return b, a.whyNoChat(ctx, s, meetingID, m)
 	}
 	if err != nil {
 		return b, err
@@ -453,6 +463,9 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 
 func (a *api) info(ctx context.Context, s *state.Store, req request) (response, error) {
 	b, err := a.bridge(ctx, s, req.meetingID)
+	if errors.Is(err, errRoomWaiting) {
+		return a.roomInfo(ctx, s, req.meetingID)
+	}
 	if err != nil {
 		return response{}, err
 	}
@@ -460,6 +473,7 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 	out := map[string]any{
 		"meeting_id": b.MeetingID, "external_meeting_id": b.ExternalID, "chat_user": b.ChatUser,
 		"chat_user_present": present, "created_at": b.CreatedAt.UTC().Format(time.RFC3339), "ending": b.Ending,
+		"follow_room": b.FollowRoom,
 	}
 	if present {
 		out["chat_user_id"] = u.UserID

@@ -74,12 +74,12 @@ func check(ctx context.Context, getenv func(string) string, w io.Writer) error {
 		c.OK("BBB version %s", v)
 	case nc != nil:
 		if s, err := state.Bind(ctx, nc); err == nil {
-			if sv, err := s.GetServerVersion(ctx); err == nil {
-				c.OK("BBB version %s (inferred by relay from BBB's events)", sv.Version)
+			if sv, err := s.GetServerVersion(ctx, cfg.ServerID); err == nil {
+				c.OK("BBB version %s (recorded by relay for server %s)", sv.Version, cfg.ServerID)
 				break
 			}
 		}
-		c.Warn("BBB version not known yet: no %s, and relay has seen no event that tells; set BBB_CHAT_BBB_VERSION", cfg.ReleaseFile)
+		c.Warn("BBB version not known yet: no %s, and relay has recorded none for server %s (BBB_CHAT_SERVER_ID); set BBB_CHAT_BBB_VERSION", cfg.ReleaseFile, cfg.ServerID)
 	default:
 		c.Warn("BBB version not known: no %s; set BBB_CHAT_BBB_VERSION", cfg.ReleaseFile)
 	}
@@ -98,6 +98,7 @@ func stateOptions(cfg config.Ingress) state.Options {
 		Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes,
 		// A checksum is valid for 2*delta+1 seconds; remember used ones a little longer than that.
 		NonceTTL: max(time.Minute, time.Duration(2*cfg.TimeDelta+5)*time.Second),
+		Server:   cfg.ServerID,
 	}
 }
 

@@ -19,6 +19,8 @@ var (
 	errBodyTimeout     = errors.New("the body was not received in time")
 	errBodyRead        = errors.New("the body could not be read")
 	errChatNotFound    = errors.New("chat not found")
+	errMeetingEnded    = errors.New("chat not found: the meeting ended")
+	errRoomWaiting     = errors.New("chat follows a room with no running meeting")
 	errChatExists      = errors.New("chat already registered")
 	errUserAbsent      = errors.New("chat user not in the meeting")
 	errRedis           = errors.New("redis unreachable")
@@ -61,6 +63,8 @@ func errorTable() []struct {
 		{errHeadersTooLarge, http.StatusRequestHeaderFieldsTooLarge, "The request headers are too large"},
 		{errBodyTimeout, http.StatusRequestTimeout, "The body was not received in time"},
 		{errBodyRead, http.StatusBadRequest, "The body could not be read"},
+		{errMeetingEnded, http.StatusNotFound, "Chat was not found"},
+		{errRoomWaiting, http.StatusNotFound, "The chat follows a room whose meeting is not running"},
 		{errChatNotFound, http.StatusNotFound, "Chat was not found"},
 		{state.ErrNotFound, http.StatusNotFound, "Chat was not found"},
 		{errChatExists, http.StatusConflict, "Chat is already registered"},

@@ -30,6 +30,7 @@ type request struct {
 	callbackURI    string
 	callbackSecret string
 	callbackEvents []string
+	followRoom     bool // startChatForMeeting's follow_room
 	userName       string
 	message        string
 	viewer         viewerParams // createViewerLink
@@ -67,6 +68,9 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 			if err := checkCallbackURI(r.callbackURI); err != nil {
 				return r, err
 			}
+		}
+		if r.followRoom, err = boolParam(p, "follow_room"); err != nil {
+			return r, err
 		}
 	case callSend:
 		if pathMeetingID == "" || utf8.RuneCountInString(pathMeetingID) > maxIDLen {

@@ -183,7 +183,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		cache:    &cache,
 		rdb:      rdb,
 		now:      time.Now,
-		versions: &versionSource{fixed: fixed, now: time.Now},
+		versions: &versionSource{fixed: fixed, server: cfg.ServerID, now: time.Now},
 		live:     rl,
 		bbbAPI:   bbbAPIClient(cfg),
 		m:        newAPIMetrics(reg),
@@ -309,13 +309,14 @@ func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomi
 }
 
 // versionSource tells which BBB version to speak: the configured or release-file version, else the one relay
-// inferred from events (re-read every few seconds).
+// inferred from events (re-read every few seconds), under this server's id (BBB_CHAT_SERVER_ID).
 type versionSource struct {
-	fixed bbb.Version
-	now   func() time.Time
-	mu    sync.Mutex
-	seen  bbb.Version
-	at    time.Time
+	fixed  bbb.Version
+	server string
+	now    func() time.Time
+	mu     sync.Mutex
+	seen   bbb.Version
+	at     time.Time
 }
 
 func (v *versionSource) get(ctx context.Context, s *state.Store) (bbb.Version, error) {
@@ -327,7 +328,7 @@ func (v *versionSource) get(ctx context.Context, s *state.Store) (bbb.Version, e
 	if !v.seen.IsZero() && v.now().Sub(v.at) < 5*time.Second {
 		return v.seen, nil
 	}
-	sv, err := s.GetServerVersion(ctx)
+	sv, err := s.GetServerVersion(ctx, v.server)
 	if errors.Is(err, state.ErrNotFound) {
 		return bbb.Version{}, errVersionUnknown
 	}

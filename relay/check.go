@@ -53,6 +53,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 			c.OK("NATS JetStream at %s answers", nc.ConnectedUrlRedacted())
 			// A check reads: it looks the stream and buckets up and never creates or changes them.
 			state.CheckDefinitions(ctx, c, nc, keep.StateOptions(cfg))
+			natslink.CheckJoined(ctx, c, nc, cfg.ServerID)
 		}
 	}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/metricstext"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,6 +52,7 @@ func (w *world) env(t *testing.T) map[string]string {
 		"BBB_CHAT_BBB_VERSION":      "2.7",
 		"BBB_CHAT_LOG_LEVEL":        "debug",
 		"BBB_CHAT_SHUTDOWN_TIMEOUT": "5s",
+		"BBB_CHAT_SERVER_ID":        config.LocalServerID, // the test's store's (state.DefaultServer)
 	}
 }
 

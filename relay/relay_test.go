@@ -20,6 +20,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
+	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
@@ -80,7 +81,7 @@ func TestCapturedEvents(t *testing.T) {
 		b, err := s.GetBridge(ctx, other)
 		return errors.Is(err, state.ErrNotFound) || err == nil && b.Ending
 	})
-	if v, err := s.GetServerVersion(ctx); err != nil || v.Version != "2.7" || v.Source != "config" {
+	if v, err := s.GetServerVersion(ctx, config.LocalServerID); err != nil || v.Version != "2.7" || v.Source != "config" {
 		t.Fatalf("server version = %+v, %v", v, err)
 	}
 	r.waitMetric(t, `bbbchat_relay_state_updates_total{result="ok"}`, func(v float64) bool { return v == 6 })
@@ -301,6 +302,7 @@ func TestEmbeddedNATS(t *testing.T) {
 		"BBB_CHAT_RELAY_LISTEN":     "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)),
 		"BBB_CHAT_BBB_VERSION":      "auto",
 		"BBB_CHAT_BBB_RELEASE_FILE": filepath.Join(t.TempDir(), "absent"),
+		"BBB_CHAT_SERVER_ID":        config.LocalServerID,
 	}
 	r := startRelay(t, env)
 	r.waitReady(t)
@@ -314,7 +316,7 @@ func TestEmbeddedNATS(t *testing.T) {
 		t.Fatalf("event %+v: want 2.x text unescaped and the version inferred from the event (2.5)", e)
 	}
 	testenv.Eventually(t, 10*time.Second, "version inferred from events recorded", func() bool {
-		v, err := s.GetServerVersion(t.Context())
+		v, err := s.GetServerVersion(t.Context(), config.LocalServerID)
 		return err == nil && v.Version == "2.5" && v.Source == "events"
 	})
 	nc.Close()
@@ -418,7 +420,7 @@ func TestGarbage(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k := range keys.Keys() {
-			if k == "meta.bbb_version" {
+			if strings.HasPrefix(k, "meta.bbb_version.") {
 				continue
 			}
 			t.Errorf("bucket %s has key %q after garbage", bucket, k)

@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}
 	go keeper.Run(bg, nc, onOpen)
 	go link.TakeOver(bg)
-	go keep.RecordVersion(bg, keeper, versions, log, now)
+	go keep.RecordVersion(bg, keeper, cfg.ServerID, versions, log, now)
 
 	ready := func(context.Context) []service.Problem {
 		var missing []service.Problem

@@ -240,7 +240,7 @@ func TestVersionInferred(t *testing.T) {
 			}
 			e.waitPresent(m.IntID, "Bridge", true)
 			testenv.Eventually(t, 10*time.Second, "version recorded", func() bool {
-				v, err := e.store.GetServerVersion(context.Background())
+				v, err := e.store.GetServerVersion(context.Background(), e2eServerID)
 				return err == nil && strings.HasPrefix(v.Version, version[:1])
 			})
 			expect(t, e.send(m.IntID, "a", "now"), 200, "sent")

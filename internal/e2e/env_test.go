@@ -57,7 +57,14 @@ func newEnv(t *testing.T, version string) *env {
 // newEnvWith is newEnv; without releaseFile, relay infers the version from the shape of BBB's events.
 func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 	t.Helper()
-	e := &env{t: t, version: version, secret: testSecret + "-" + version}
+	return newEnvOn(t, version, releaseFile, nil, nil)
+}
+
+// newEnvOn is newEnvWith on the NATS server natsSrv (nil: one of its own), with extra in both binaries'
+// environment: a second BBB server beside another on one NATS.
+func newEnvOn(t *testing.T, version string, releaseFile bool, natsSrv *testenv.Server, extra map[string]string) *env {
+	t.Helper()
+	e := &env{t: t, version: version, secret: testSecret + "-" + version, extraEnv: extra}
 	e.releaseFile = filepath.Join(t.TempDir(), "bigbluebutton-release")
 	if releaseFile {
 		if err := os.WriteFile(e.releaseFile, []byte("BIGBLUEBUTTON_RELEASE="+version+".3\n"), 0o644); err != nil {
@@ -66,7 +73,9 @@ func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 	}
 	e.hostFiles = hostFiles(t)
 	e.redis = testenv.Redis(t)
-	e.nats = testenv.NATS(t)
+	if e.nats = natsSrv; e.nats == nil {
+		e.nats = testenv.NATS(t)
+	}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr})
 	t.Cleanup(func() { e.rdb.Close() })
 	sim, err := bbbsim.Start(t.Context(), e.rdb, bbbsim.Options{Version: version})
@@ -80,7 +89,11 @@ func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	if e.store, err = state.Open(t.Context(), nc, state.Options{}); err != nil {
+	server := e2eServerID
+	if id := extra["BBB_CHAT_SERVER_ID"]; id != "" {
+		server = id
+	}
+	if e.store, err = state.Open(t.Context(), nc, state.Options{Server: server}); err != nil {
 		t.Fatal(err)
 	}
 	if e.js, err = jetstream.New(nc); err != nil {
@@ -95,6 +108,9 @@ func newEnvWith(t *testing.T, version string, releaseFile bool) *env {
 	return e
 }
 
+// e2eServerID is the server id (BBB_CHAT_SERVER_ID) of the env's binaries.
+const e2eServerID = "e2e"
+
 // commonEnv is the environment both binaries get: the env's Redis and NATS, and e.extraEnv on top.
 func (e *env) commonEnv() map[string]string {
 	m := map[string]string{
@@ -105,6 +121,7 @@ func (e *env) commonEnv() map[string]string {
 		"BBB_CHAT_BBB_RELEASE_FILE": e.releaseFile,
 		"BBB_CHAT_LOG_LEVEL":        "debug",
 		"BBB_CHAT_CALLBACK_ALLOW":   "127.0.0.0/8",
+		"BBB_CHAT_SERVER_ID":        e2eServerID,
 	}
 	for k, v := range e.hostFiles {
 		m[k] = v

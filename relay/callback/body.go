@@ -27,6 +27,8 @@ func Call(eventType string) (string, error) {
 		return state.CallbackChatCleared, nil
 	case state.TypeMeetingEnded:
 		return state.CallbackMeetingEnded, nil
+	case state.TypeMeetingCreated:
+		return state.CallbackMeetingStarted, nil
 	}
 	return "", fmt.Errorf("%w: %q", ErrNoCallback, eventType)
 }
@@ -37,6 +39,11 @@ func Call(eventType string) (string, error) {
 //	message       user_name, message, meeting_id, message_id, timestamp, sender_id, sender_role, checksum
 //	cleared       meeting_id, chat_id, timestamp, checksum
 //	meeting.ended meeting_id, timestamp, checksum
+//
+// A bridge that follows its room (docs/api.md, "Following a room") gets its meetings' start and end as
+//
+//	meeting.created, meeting.ended   type (meetingStarted, meetingEnded), meeting_id, external_meeting_id,
+//	                                 internal_meeting_id, timestamp, checksum
 //
 // meeting_id is the id the client gave startChatForMeeting (Bridge.RequestedID, else the internal id), timestamp
 // is BBB's in milliseconds, and checksum = checksum.SignCallback(call, <the object without checksum>,
@@ -84,6 +91,9 @@ func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, 
 			{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
 		}
 	}
+	if b.FollowRoom && (e.Type == state.TypeMeetingCreated || e.Type == state.TypeMeetingEnded) {
+		ms = roomMeetingMembers(call, meetingID, e, b)
+	}
 	sum := checksum.SignCallback(call, pyjson.Object(ms...), b.CallbackSecret, unix)
 	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})
 	return call, pyjson.Dumps(pyjson.Object(ms...)), nil
@@ -109,4 +119,20 @@ func webhookIDChars(s string) bool {
 		}
 	}
 	return true
+}
+
+// roomMeetingMembers is the body of a followed room's meeting start or end: which kind, the id the chat was
+// started with, the room (external id) and the meeting (internal id) concerned.
+func roomMeetingMembers(call, meetingID string, e state.Event, b state.Bridge) []pyjson.Member {
+	ext := e.ExternalMeetingID
+	if ext == "" {
+		ext = b.ExternalID
+	}
+	return []pyjson.Member{
+		{Key: "type", Value: pyjson.String(call)},
+		{Key: "meeting_id", Value: pyjson.String(meetingID)},
+		{Key: "external_meeting_id", Value: pyjson.String(ext)},
+		{Key: "internal_meeting_id", Value: pyjson.String(e.MeetingID)},
+		{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
+	}
 }

@@ -158,7 +158,9 @@ var (
 	errMeetingEnded  = errors.New("meeting ended and its queue is done")
 )
 
-func active(b state.Bridge) bool { return b.HasCallback() && b.CallbackState != state.CallbackGone }
+func active(b state.Bridge) bool {
+	return b.HasCallback() && b.CallbackState != state.CallbackGone && b.CallbackState != state.CallbackHeld
+}
 
 // Run watches the bridges bucket and runs one worker per bridge that has an active callback, stopping a worker
 // when its bridge is deleted, loses its callback or is marked gone. It returns nil when ctx ends, after the

@@ -334,6 +334,10 @@ func (w *worker) handle(msg *nats.Msg) error {
 		if !b.Wants(state.CallbackMeetingEnded) {
 			return w.endMeeting(msg)
 		}
+	case state.TypeMeetingCreated:
+		if !b.FollowRoom { // only a followed room's bridge hears of its meeting's start
+			return w.skip(msg)
+		}
 	default:
 		return w.skip(msg)
 	}

@@ -35,10 +35,14 @@ func TestHasEffect(t *testing.T) {
 
 func TestStateOptions(t *testing.T) {
 	cfg := config.Relay{}
-	cfg.Replicas, cfg.StreamMaxAge, cfg.StreamMaxBytes = 3, 48*time.Hour, 1<<30
-	want := state.Options{Replicas: 3, EventsMaxAge: 48 * time.Hour, EventsMaxBytes: 1 << 30}
+	cfg.Replicas, cfg.StreamMaxAge, cfg.StreamMaxBytes, cfg.ServerID = 3, 48*time.Hour, 1<<30, "bbb-1"
+	want := state.Options{Replicas: 3, EventsMaxAge: 48 * time.Hour, EventsMaxBytes: 1 << 30, Server: "bbb-1"}
 	if got := StateOptions(cfg); got != want {
 		t.Errorf("StateOptions = %+v, want %+v", got, want)
+	}
+	// A configuration without a server id and a Store opened without one name the same server.
+	if config.LocalServerID != state.DefaultServer {
+		t.Errorf("config.LocalServerID %q, state.DefaultServer %q", config.LocalServerID, state.DefaultServer)
 	}
 }
 
@@ -71,7 +75,7 @@ func TestKeeperAndUpdater(t *testing.T) {
 	go k.Run(ctx, nc, func(s *state.Store) { opened <- s })
 	v := versions{v: bbb.Version{Major: 2, Minor: 7}, changed: make(chan struct{}, 1)}
 	v.changed <- struct{}{}
-	go RecordVersion(ctx, k, v, log, now)
+	go RecordVersion(ctx, k, "bbb-1", v, log, now)
 	var s *state.Store
 	select {
 	case s = <-opened:
@@ -132,7 +136,7 @@ func TestKeeperAndUpdater(t *testing.T) {
 		})
 	}
 	testenv.Eventually(t, 10*time.Second, "BBB version recorded", func() bool {
-		sv, err := s.GetServerVersion(t.Context())
+		sv, err := s.GetServerVersion(t.Context(), "bbb-1")
 		return err == nil && sv.Version == "2.7" && sv.Source == "config"
 	})
 }

@@ -37,7 +37,8 @@ func NewKeeper(o state.Options, log *slog.Logger, reg prometheus.Registerer) *Ke
 
 // StateOptions are the stream and bucket settings relay opens the state with, from its configuration.
 func StateOptions(cfg config.Relay) state.Options {
-	return state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes}
+	return state.Options{Replicas: cfg.Replicas, EventsMaxAge: cfg.StreamMaxAge, EventsMaxBytes: cfg.StreamMaxBytes,
+		Server: cfg.ServerID}
 }
 
 // Store returns the store, nil until it was opened.

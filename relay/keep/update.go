@@ -1,7 +1,8 @@
 // Package keep owns what relay keeps in NATS besides the events: it opens the state (the stream and the KV
 // buckets) with the configured settings and opens it again whenever NATS comes back or the stream did not answer
-// (Keeper), applies what each stored event means for presence, meeting ids and the bridges of ended meetings
-// (Updater; a bridge's end goes through shared/bridge), and records the BBB version in the meetings bucket. It
+// (Keeper), applies what each stored event means for presence, meeting ids, the bridges of ended meetings and of
+// followed rooms' new meetings, and the record of ended meetings (Updater; a bridge's start and end go through
+// shared/bridge), and records the BBB version of this server in the meetings bucket. It
 // reports in bbbchat_relay_state_open and bbbchat_relay_state_updates_total.
 //
 // It must not read Redis nor publish events (it sees an event only once the stream stored it), and must keep every
@@ -155,8 +156,14 @@ func (u *Updater) update(ctx context.Context, s *state.Store, it *publish.Item) 
 		} else if ev.Timestamp != 0 {
 			m.CreatedAt = time.UnixMilli(ev.Timestamp).UTC()
 		}
-		return s.PutMeeting(ctx, m)
+		if err := s.PutMeeting(ctx, m); err != nil {
+			return err
+		}
+		return u.roomMeeting(ctx, s, m)
 	case state.TypeMeetingEnded:
+		if err := u.recordEnded(ctx, s, ev); err != nil {
+			return err
+		}
 		return u.meetingEnded(ctx, s, ev.MeetingID)
 	}
 	return nil

@@ -17,8 +17,9 @@ type Versions interface {
 	Changed() <-chan struct{}
 }
 
-// RecordVersion writes the BBB version to the meetings bucket whenever it changes, once the state is open.
-func RecordVersion(ctx context.Context, k *Keeper, t Versions, log *slog.Logger, now func() time.Time) {
+// RecordVersion writes the BBB version of the server named server (BBB_CHAT_SERVER_ID) to the meetings bucket
+// whenever it changes, once the state is open.
+func RecordVersion(ctx context.Context, k *Keeper, server string, t Versions, log *slog.Logger, now func() time.Time) {
 	select {
 	case <-k.opened:
 	case <-ctx.Done():
@@ -30,11 +31,11 @@ func RecordVersion(ctx context.Context, k *Keeper, t Versions, log *slog.Logger,
 		v, src := t.Get()
 		if key := v.String() + "/" + src; !v.IsZero() && key != recorded {
 			octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			err := k.Store().SetServerVersion(octx, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
+			err := k.Store().SetServerVersion(octx, server, state.ServerVersion{Version: v.String(), Source: src, At: now().UTC()})
 			cancel()
 			if err == nil {
 				recorded = key
-				log.Info("BBB version recorded", "bbb_version", v.String(), "source", src)
+				log.Info("BBB version recorded", "bbb_version", v.String(), "source", src, "server_id", server)
 			} else {
 				retry = true
 				log.Warn("cannot record the BBB version yet", "err", err)

@@ -1,7 +1,8 @@
 // Package natslink owns relay's NATS: the connection to BBB_CHAT_NATS_URL and, when nothing answers there and
 // BBB_CHAT_NATS_EMBEDDED is true, the embedded JetStream server on that address, with the file lock on its store
 // directory that keeps two relays on one machine off the same files, and the take-over when the relay that ran it
-// is gone. It reports the connection's state in the bbbchat_relay_nats_* metrics.
+// is gone. It reports the connection's state in the bbbchat_relay_nats_* metrics, and says at start which server
+// and account relay joined, warning when that looks like another application's or another bbb-chat server's.
 //
 // It must not open the stream or buckets (the caller does, on the connection it hands out), must never take the
 // address of a NATS server that is not a relay's, and must not stop the process when the embedded server fails
@@ -212,6 +213,9 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 	link.nc = nc
 	if nc.IsConnected() {
 		m.connected.Store(true) // the Connected hook may not have run yet
+		if link.embedded == nil {
+			logJoined(nc, cfg.ServerID, log)
+		}
 	}
 	return link, nil
 }

@@ -105,6 +105,7 @@ func (l *Lifecycle) Start(ctx context.Context, b state.Bridge, maxBridges int) (
 // End removes a bridge with its consumer (and the deliveries it still held), its failed deliveries and its
 // statistics. state.ErrNotFound when there is no such bridge.
 func (l *Lifecycle) End(ctx context.Context, meetingID string) error {
+	b, _ := l.s.GetBridge(ctx, meetingID)
 	if err := l.DeleteConsumer(ctx, meetingID); err != nil {
 		return err
 	}
@@ -113,14 +114,24 @@ func (l *Lifecycle) End(ctx context.Context, meetingID string) error {
 			_ = l.s.DeleteFailed(ctx, meetingID, f.Seq)
 		}
 	}
-	return l.s.DeleteBridge(ctx, meetingID)
+	if err := l.s.DeleteBridge(ctx, meetingID); err != nil {
+		return err
+	}
+	return l.releaseAfter(ctx, b)
 }
 
 // Retry puts a bridge's failed deliveries back in its queue and returns how many. A callback marked gone (410) is
-// turned back on first, from now: events stored while it was gone are not its to deliver.
+// turned back on first, from now: events stored while it was gone are not its to deliver; a held one (follow.go)
+// is released.
 func (l *Lifecycle) Retry(ctx context.Context, b state.Bridge) (int, error) {
 	if !b.HasCallback() {
 		return 0, ErrNoCallback
+	}
+	if b.CallbackState == state.CallbackHeld {
+		// A followed room's bridge held behind its previous meeting's: go now (that meeting's end may be lost).
+		if _, err := l.release(ctx, b.MeetingID, b.After); err != nil {
+			return 0, err
+		}
 	}
 	if b.CallbackState == state.CallbackGone {
 		nb, err := l.s.UpdateBridge(ctx, b.MeetingID, func(b *state.Bridge) bool {
@@ -176,6 +187,9 @@ func (l *Lifecycle) MeetingEnded(ctx context.Context, meetingID string) (Outcome
 		if err := l.s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
 			return NoBridge, fmt.Errorf("end bridge: %w", err)
 		}
+		if err := l.releaseAfter(ctx, b); err != nil {
+			return Ended, fmt.Errorf("release the room's next bridge: %w", err)
+		}
 		return Ended, nil
 	}
 	changed := false
@@ -199,10 +213,15 @@ func (l *Lifecycle) MeetingEnded(ctx context.Context, meetingID string) (Outcome
 // Finish removes the bridge of an ended meeting once its queue is done (nil when it is gone already). Its
 // consumer goes with the delivery worker (DeleteConsumer).
 func (l *Lifecycle) Finish(ctx context.Context, meetingID string) error {
+	b, err := l.s.GetBridge(ctx, meetingID)
+	if errors.Is(err, state.ErrNotFound) {
+		// Gone already: maybe by an earlier Finish that could not release the room's next bridge; look again.
+		b = state.Bridge{MeetingID: meetingID, FollowRoom: true, CallbackURI: "-"}
+	}
 	if err := l.s.DeleteBridge(ctx, meetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return err
 	}
-	return nil
+	return l.releaseAfter(ctx, b) // a followed room's next meeting's callbacks go out now
 }
 
 // ConsumerName is the durable consumer that delivers a bridge's callbacks.
@@ -237,6 +256,9 @@ func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) 
 	filters := []string{state.EventSubject(b.MeetingID, state.TypeMessage)}
 	if b.Wants(state.CallbackChatCleared) {
 		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeCleared))
+	}
+	if b.FollowRoom {
+		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingCreated)) // meetingStarted
 	}
 	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded), state.RetrySubject(b.MeetingID))
 	start := b.CreatedAt

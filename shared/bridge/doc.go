@@ -1,6 +1,7 @@
 // Package bridge owns a bridge's lifecycle, for both binaries: start (startChatForMeeting), end (endChatForMeeting),
 // retry of failed deliveries (retryCallbacks, which also turns a gone callback back on), gone (the receiver
-// answered 410), the meeting's end, and the bridge's callback consumer: its name, its deliver subject and queue
+// answered 410), the meeting's end, a followed room's bridge made again for each of its meetings (follow.go), and
+// the bridge's callback consumer: its name, its deliver subject and queue
 // group, its settings (one AckWait rule, below), its creation and re-creation, and the listing of the consumers'
 // queues (pending counts). Ingress and relay call it; neither names, configures or lists a callback consumer
 // itself.

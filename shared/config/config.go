@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -60,6 +61,11 @@ func HostDefault(key string) string {
 // DefaultKey. Tests pass a map lookup instead.
 func Getenv(key string) string {
 	if base, ok := strings.CutSuffix(key, defaultSuffix); ok {
+		if base == "BBB_CHAT_SERVER_ID" {
+			// Not a file: the host's name, so each BBB server's bbb-chat keeps its own facts without a setting.
+			h, _ := os.Hostname()
+			return h
+		}
 		return HostDefault(base)
 	}
 	return os.Getenv(key)
@@ -91,6 +97,22 @@ type Common struct {
 	// DebugListen, when set, serves Go's profiles (/debug/pprof/) on this loopback address, for a CPU or heap
 	// profile of a running process. Off by default; a non-loopback address is refused.
 	DebugListen string `env:"BBB_CHAT_DEBUG_LISTEN"`
+	// ServerID names this BBB server among others that share the NATS server: the facts relay records about the
+	// server (its BBB version) are kept under it, so another bbb-chat on the same NATS cannot change them. Empty:
+	// the host's name (Getenv), else LocalServerID. Letters, digits, '.', '-' and '_'.
+	ServerID string `env:"BBB_CHAT_SERVER_ID"`
+}
+
+// LocalServerID is the server id when neither a setting nor the host's name gives one (a test's getenv).
+const LocalServerID = "local"
+
+var serverIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// withServerID fills an empty ServerID with LocalServerID.
+func (c *Common) withServerID() {
+	if c.ServerID == "" {
+		c.ServerID = LocalServerID
+	}
 }
 
 // Ingress is the configuration of the ingress binary.
@@ -191,6 +213,7 @@ func LoadIngress(getenv func(string) string) (Ingress, error) {
 	if err := load(&c, getenv); err != nil {
 		return c, err
 	}
+	c.withServerID()
 	if c.SharedSecret == "" {
 		path := c.SharedSecretFile
 		if path == "" && getenv("CREDENTIALS_DIRECTORY") != "" {
@@ -234,6 +257,7 @@ func LoadRelay(getenv func(string) string) (Relay, error) {
 	if err := load(&c, getenv); err != nil {
 		return c, err
 	}
+	c.withServerID()
 	return c, c.Validate()
 }
 
@@ -342,6 +366,9 @@ func (c Common) Validate() error {
 	}
 	if c.StreamMaxAge <= 0 {
 		errs = append(errs, errors.New("BBB_CHAT_STREAM_MAX_AGE must be positive"))
+	}
+	if c.ServerID != "" && (len(c.ServerID) > 253 || !serverIDPattern.MatchString(c.ServerID)) {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_SERVER_ID %q: want letters, digits, '-' and '_', in parts joined by '.'", c.ServerID))
 	}
 	if c.MaxPending < 1 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_MAX_PENDING %d: want at least 1", c.MaxPending))

@@ -244,3 +244,37 @@ func TestGetenv(t *testing.T) {
 		}
 	}
 }
+
+// TestServerID shows where the server id comes from: the setting, else the host's name (asked of getenv), else
+// LocalServerID; and that a name NATS could not carry as one key is refused.
+func TestServerID(t *testing.T) {
+	host, _ := os.Hostname()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"set", map[string]string{"BBB_CHAT_SERVER_ID": "bbb-1.example.org"}, "bbb-1.example.org", false},
+		{"host name", map[string]string{DefaultKey("BBB_CHAT_SERVER_ID"): "bbbhost"}, "bbbhost", false},
+		{"setting over host name", map[string]string{"BBB_CHAT_SERVER_ID": "a", DefaultKey("BBB_CHAT_SERVER_ID"): "b"}, "a", false},
+		{"nothing", map[string]string{}, LocalServerID, false},
+		{"space", map[string]string{"BBB_CHAT_SERVER_ID": "bbb one"}, "", true},
+		{"wildcard", map[string]string{"BBB_CHAT_SERVER_ID": "bbb.*"}, "", true},
+		{"empty part", map[string]string{"BBB_CHAT_SERVER_ID": "bbb..one"}, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := LoadRelay(func(k string) string { return tc.env[k] })
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err %v, want error %v", err, tc.wantErr)
+			}
+			if !tc.wantErr && r.ServerID != tc.want {
+				t.Errorf("server id %q, want %q", r.ServerID, tc.want)
+			}
+		})
+	}
+	if got := Getenv(DefaultKey("BBB_CHAT_SERVER_ID")); got != host {
+		t.Errorf("Getenv's server id default %q, want the host name %q", got, host)
+	}
+}

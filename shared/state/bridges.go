@@ -14,12 +14,18 @@ const (
 	CallbackMessage      = "sendChatMessage"
 	CallbackChatCleared  = "chatCleared"
 	CallbackMeetingEnded = "meetingEnded"
+	// CallbackMeetingStarted is sent to a bridge that follows its room (Bridge.FollowRoom) when the room's meeting
+	// starts; such a bridge gets meetingEnded too.
+	CallbackMeetingStarted = "meetingStarted"
 )
 
 // Callback states of a bridge.
 const (
 	CallbackActive = "active"
 	CallbackGone   = "gone" // the receiver answered 410 Gone: no more callbacks
+	// CallbackHeld: a followed room's bridge whose callbacks wait until the room's previous meeting's are done
+	// (Bridge.After), so the room's receiver gets them in order.
+	CallbackHeld = "held"
 )
 
 // Bridge is one meeting opened to the outside by startChatForMeeting.
@@ -35,6 +41,11 @@ type Bridge struct {
 	CreatedAt      time.Time `json:"created_at"`
 	Ending         bool      `json:"ending,omitempty"` // the meeting ended; the bridge ends once its queue is done
 	Revision       uint64    `json:"-"`
+
+	// FollowRoom: made for its room (Room), whose next meeting gets a bridge too.
+	FollowRoom bool `json:"follow_room,omitempty"`
+	// After is the room's previous meeting, whose callbacks go first (CallbackHeld).
+	After string `json:"after,omitempty"`
 }
 
 // HasCallback reports whether the bridge sends callbacks.

@@ -43,7 +43,7 @@ func (c *Cache) run(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { c.watch(wctx, c.s.bridges, ">", c.applyBridge) })
 		wg.Go(func() { c.watch(wctx, c.s.meetings, ">", c.applyMeeting) })
-		wg.Go(func() { c.watch(wctx, c.s.presence, "*.n.*", c.applyName) })
+		wg.Go(func() { c.watch(wctx, c.s.presence, c.s.presencePrefix()+"*.n.*", c.applyName) })
 		reconnects := c.s.nc.Stats().Reconnects
 		for ctx.Err() == nil && c.s.nc.Stats().Reconnects == reconnects {
 			service.Sleep(ctx, 100*time.Millisecond)
@@ -169,7 +169,7 @@ func (c *Cache) ResolveMeeting(ctx context.Context, id string) (Meeting, bool, e
 // FindUser is Store.FindUser from the cache, asking the bucket on a miss.
 func (c *Cache) FindUser(ctx context.Context, meetingID, name string) (Presence, error) {
 	c.mu.RLock()
-	n, ok := c.names[presenceNameKey(meetingID, name)]
+	n, ok := c.names[c.s.nameKey(meetingID, name)]
 	c.mu.RUnlock()
 	if !ok {
 		return c.s.FindUser(ctx, meetingID, name)

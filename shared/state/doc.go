@@ -14,10 +14,12 @@
 //	stream BBBCHAT_EVENTS   bbbchat.<meeting>.<event>   every chat event of every meeting, deduplicated by id
 //	                        bbbchat-retry.<meeting>     failed callbacks sent again by retryCallbacks
 //	kv bbbchat_bridges      <meeting>                   Bridge
-//	kv bbbchat_presence     <meeting>.u.<user>          Presence of one user
-//	                        <meeting>.n.<name hash>     ids of the present users with that name
+//	kv bbbchat_presence     <server>.<meeting>.u.<user>       Presence of one user, per BBB_CHAT_SERVER_ID
+//	                        <server>.<meeting>.n.<name hash>  ids of the present users with that name
 //	kv bbbchat_meetings     i.<meeting> / e.<ext hash>  Meeting (internal ↔ external id)
-//	                        meta.bbb_version            ServerVersion, inferred by relay from events
+//	                        meta.bbb_version.<server>   ServerVersion of the server BBB_CHAT_SERVER_ID names
+//	                        r.<ext hash>                Room: a chat that follows an external id's meetings
+//	kv bbbchat_ended        i.<meeting> / e.<ext hash>  EndedMeeting, for 7 days
 //	kv bbbchat_callbacks    <meeting>                   CallbackStats, with the bridge's Position
 //	consumer callbacks_<meeting> on BBBCHAT_EVENTS      one per bridge with a callback, state in memory, pushing to
 //	                        _bbbchat.callbacks.callbacks_<meeting> (queue group bbbchat-relay): named,

@@ -92,7 +92,7 @@ func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) {
 	if err != nil {
 		return nil, wrap("jetstream", err)
 	}
-	s := &Store{nc: nc, js: js}
+	s := &Store{nc: nc, js: js, server: DefaultServer} // Bind's callers read no presence
 	buckets, _ := definitions(Options{NonceTTL: 1}.withDefaults())
 	for _, d := range buckets {
 		b, err := js.KeyValue(ctx, d.cfg.Bucket)

@@ -104,17 +104,21 @@ type ServerVersion struct {
 	At      time.Time `json:"at"`
 }
 
-const versionKey = "meta.bbb_version"
+// versionKey is where relay records the BBB version of the server named server (BBB_CHAT_SERVER_ID): each server's
+// own key, so another bbb-chat on the same NATS never changes it. The unkeyed "meta.bbb_version" of older
+// releases is not read: it may be another server's (docs/operations.md).
+func versionKey(server string) string { return "meta.bbb_version." + Key(server) }
 
-// SetServerVersion records the BBB version.
-func (s *Store) SetServerVersion(ctx context.Context, v ServerVersion) error {
-	_, err := putJSON(ctx, s.meetings, versionKey, v)
+// SetServerVersion records the BBB version of the server named server.
+func (s *Store) SetServerVersion(ctx context.Context, server string, v ServerVersion) error {
+	_, err := putJSON(ctx, s.meetings, versionKey(server), v)
 	return err
 }
 
-// GetServerVersion returns what relay recorded; ErrNotFound when it has seen nothing yet.
-func (s *Store) GetServerVersion(ctx context.Context) (ServerVersion, error) {
+// GetServerVersion returns what relay recorded for the server named server; ErrNotFound when it has recorded
+// nothing yet.
+func (s *Store) GetServerVersion(ctx context.Context, server string) (ServerVersion, error) {
 	var v ServerVersion
-	_, err := getJSON(ctx, s.meetings, versionKey, &v)
+	_, err := getJSON(ctx, s.meetings, versionKey(server), &v)
 	return v, err
 }

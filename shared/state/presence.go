@@ -24,12 +24,25 @@ type nameEntry struct {
 	Users []Presence `json:"users"`
 }
 
+// Presence is kept per server (Options.Server, BBB_CHAT_SERVER_ID): <server>.<meeting>.u.<user> and
+// <server>.<meeting>.n.<name hash>, so another bbb-chat on the same NATS never touches it. Releases before kept it
+// unkeyed (<meeting>.u.<user>): those entries are still read, left and cleared (legacy*), and never written.
 func presenceUserKey(meetingID, userID string) string { return Key(meetingID) + ".u." + Key(userID) }
 func presenceNameKey(meetingID, name string) string   { return Key(meetingID) + ".n." + hashKey(name) }
 
+// presencePrefix is this server's part of the presence bucket.
+func (s *Store) presencePrefix() string { return Key(s.server) + "." }
+
+func (s *Store) userKey(meetingID, userID string) string {
+	return s.presencePrefix() + presenceUserKey(meetingID, userID)
+}
+func (s *Store) nameKey(meetingID, name string) string {
+	return s.presencePrefix() + presenceNameKey(meetingID, name)
+}
+
 // UserJoined records that a user is present. Joining again (a reconnect) moves it to the front.
 func (s *Store) UserJoined(ctx context.Context, meetingID string, p Presence) error {
-	if _, err := putJSON(ctx, s.presence, presenceUserKey(meetingID, p.UserID), p); err != nil {
+	if _, err := putJSON(ctx, s.presence, s.userKey(meetingID, p.UserID), p); err != nil {
 		return err
 	}
 	return s.changeName(ctx, meetingID, p.Name, func(n *nameEntry) {
@@ -45,15 +58,23 @@ func (s *Store) UserJoined(ctx context.Context, meetingID string, p Presence) er
 
 // UserLeft records that a user left. Unknown users are ignored.
 func (s *Store) UserLeft(ctx context.Context, meetingID, userID string) error {
+	if err := s.userLeft(ctx, s.userKey(meetingID, userID), s.nameKey, meetingID, userID); err != nil {
+		return err
+	}
+	// A user who joined before the upgrade to keys per server.
+	return s.userLeft(ctx, presenceUserKey(meetingID, userID), presenceNameKey, meetingID, userID)
+}
+
+func (s *Store) userLeft(ctx context.Context, userKey string, nameKey func(meetingID, name string) string, meetingID, userID string) error {
 	var p Presence
-	_, err := getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p)
+	_, err := getJSON(ctx, s.presence, userKey, &p)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if err := s.changeName(ctx, meetingID, p.Name, func(n *nameEntry) {
+	if err := s.changeNameKey(ctx, nameKey(meetingID, p.Name), p.Name, func(n *nameEntry) {
 		out := n.Users[:0]
 		for _, u := range n.Users {
 			if u.UserID != userID {
@@ -64,7 +85,7 @@ func (s *Store) UserLeft(ctx context.Context, meetingID, userID string) error {
 	}); err != nil {
 		return err
 	}
-	if err := s.presence.Purge(ctx, presenceUserKey(meetingID, userID)); err != nil {
+	if err := s.presence.Purge(ctx, userKey); err != nil {
 		return wrap("presence", err)
 	}
 	return nil
@@ -72,7 +93,10 @@ func (s *Store) UserLeft(ctx context.Context, meetingID, userID string) error {
 
 // changeName applies change to the name index entry with compare-and-set, deleting it when it becomes empty.
 func (s *Store) changeName(ctx context.Context, meetingID, name string, change func(*nameEntry)) error {
-	key := presenceNameKey(meetingID, name)
+	return s.changeNameKey(ctx, s.nameKey(meetingID, name), name, change)
+}
+
+func (s *Store) changeNameKey(ctx context.Context, key, name string, change func(*nameEntry)) error {
 	for i := 0; ; i++ {
 		var n nameEntry
 		rev, err := getJSON(ctx, s.presence, key, &n)
@@ -105,7 +129,11 @@ func (s *Store) changeName(ctx context.Context, meetingID, name string, change f
 // FindUser returns the present user with that display name who joined last.
 func (s *Store) FindUser(ctx context.Context, meetingID, name string) (Presence, error) {
 	var n nameEntry
-	if _, err := getJSON(ctx, s.presence, presenceNameKey(meetingID, name), &n); err != nil {
+	_, err := getJSON(ctx, s.presence, s.nameKey(meetingID, name), &n)
+	if errors.Is(err, ErrNotFound) {
+		_, err = getJSON(ctx, s.presence, presenceNameKey(meetingID, name), &n) // joined before the upgrade
+	}
+	if err != nil {
 		return Presence{}, err
 	}
 	if len(n.Users) == 0 {
@@ -136,10 +164,15 @@ func (s *Store) PresentUser(ctx context.Context, meetingID, userID string) (Pres
 
 // MeetingUsers lists the users present in a meeting.
 func (s *Store) MeetingUsers(ctx context.Context, meetingID string) ([]Presence, error) {
-	ks, err := keys(ctx, s.presence, Key(meetingID)+".u.*")
+	ks, err := keys(ctx, s.presence, s.presencePrefix()+Key(meetingID)+".u.*")
 	if err != nil {
 		return nil, err
 	}
+	legacy, err := keys(ctx, s.presence, Key(meetingID)+".u.*")
+	if err != nil {
+		return nil, err
+	}
+	ks = append(ks, legacy...)
 	var out []Presence
 	for _, k := range ks {
 		var p Presence
@@ -152,10 +185,15 @@ func (s *Store) MeetingUsers(ctx context.Context, meetingID string) ([]Presence,
 
 // ClearPresence forgets every user of a meeting (it ended; BBB sends no UserLeft then).
 func (s *Store) ClearPresence(ctx context.Context, meetingID string) error {
-	ks, err := keys(ctx, s.presence, Key(meetingID)+".>")
+	ks, err := keys(ctx, s.presence, s.presencePrefix()+Key(meetingID)+".>")
 	if err != nil {
 		return err
 	}
+	legacy, err := keys(ctx, s.presence, Key(meetingID)+".>")
+	if err != nil {
+		return err
+	}
+	ks = append(ks, legacy...)
 	for _, k := range ks {
 		if err := s.presence.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return wrap("clear presence", err)

@@ -24,6 +24,7 @@ const (
 	BucketFailed    = "bbbchat_failed"
 	BucketNonces    = "bbbchat_nonces"
 	BucketAPIPosts  = "bbbchat_api_posts"
+	BucketEnded     = "bbbchat_ended"
 	StreamEvents    = "BBBCHAT_EVENTS"
 	SubjectRoot     = "bbbchat"
 	SubjectRetry    = "bbbchat-retry"
@@ -67,7 +68,13 @@ type Options struct {
 	EventsMaxBytes int64         // how many bytes of events are kept (0: 1 GiB)
 	NonceTTL       time.Duration // how long a used checksum is remembered; 0: the nonce bucket is left alone (relay)
 	FailedMaxAge   time.Duration // how long failed deliveries are kept (0: 30 days)
+	// Server is this BBB server's id (BBB_CHAT_SERVER_ID; "": DefaultServer), under which the Store keeps the
+	// facts of this server only (presence). It changes no definition.
+	Server string
 }
+
+// DefaultServer is the server id of a Store opened without one (config.LocalServerID is the same).
+const DefaultServer = "local"
 
 func (o Options) withDefaults() Options {
 	if o.Replicas < 1 {
@@ -81,6 +88,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FailedMaxAge <= 0 {
 		o.FailedMaxAge = 30 * 24 * time.Hour
+	}
+	if o.Server == "" {
+		o.Server = DefaultServer
 	}
 	return o
 }
@@ -100,6 +110,8 @@ type Store struct {
 	apiPosts  jetstream.KeyValue
 	// revocations: viewer links revoked, per meeting (viewers.go)
 	revocations jetstream.KeyValue
+	ended       jetstream.KeyValue
+	server      string // Options.Server
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -125,6 +137,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
 		kv(BucketViewerRevocations, "bbb-chat: revoked viewer links, per meeting", viewerRevocationTTL, func(s *Store) *jetstream.KeyValue { return &s.revocations }),
+		kv(BucketEnded, "bbb-chat: meetings that ended lately", EndedTTL, func(s *Store) *jetstream.KeyValue { return &s.ended }),
 	}
 	if o.NonceTTL > 0 {
 		// Only ingress, which knows the checksum time window, defines this bucket.
@@ -156,8 +169,9 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	if err != nil {
 		return nil, wrap("jetstream", err)
 	}
-	s := &Store{nc: nc, js: js}
-	buckets, stream := definitions(o.withDefaults())
+	o = o.withDefaults()
+	s := &Store{nc: nc, js: js, server: o.Server}
+	buckets, stream := definitions(o)
 	for _, d := range buckets {
 		b, err := js.CreateOrUpdateKeyValue(ctx, d.cfg)
 		if err != nil {

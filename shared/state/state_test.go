@@ -208,7 +208,7 @@ func TestCache(t *testing.T) {
 		defer c.mu.RUnlock()
 		_, b := c.bridges["m-c"]
 		_, m := c.external["ext c"]
-		_, n := c.names[presenceNameKey("m-c", "Bot")]
+		_, n := c.names[s.nameKey("m-c", "Bot")]
 		return b && m && n
 	})
 	// Hits need NATS no more: they answer while it is down.
