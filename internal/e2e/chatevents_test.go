@@ -143,7 +143,7 @@ func TestBBB40ReleaseString(t *testing.T) {
 	e.startRelay()
 	e.startIngress()
 	testenv.Eventually(t, 10*time.Second, "version 4.0 recorded from the release file", func() bool {
-		v, err := e.store.GetServerVersion(context.Background())
+		v, err := e.store.GetServerVersion(context.Background(), e2eServerID)
 		return err == nil && v.Version == "4.0" && v.Source == "release-file"
 	})
 	ctx := t.Context()
@@ -175,7 +175,7 @@ func TestBBB40Inferred(t *testing.T) {
 	}
 	e.waitPresent(m.IntID, "Bridge", true)
 	testenv.Eventually(t, 10*time.Second, "4.0 recorded from the join", func() bool {
-		v, err := e.store.GetServerVersion(context.Background())
+		v, err := e.store.GetServerVersion(context.Background(), e2eServerID)
 		return err == nil && v.Version == "4.0" && v.Source == "events"
 	})
 	expect(t, e.send(m.IntID, "a", "now"), 200, "sent")
