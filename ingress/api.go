@@ -43,6 +43,7 @@ type api struct {
 	log      *slog.Logger
 	cfg      config.Ingress
 	store    *atomic.Pointer[state.Store]
+	openErr  *atomic.Value // error: why the state is not open yet (run.go's openState)
 	cache    *atomic.Pointer[state.Cache]
 	rdb      *redis.Client
 	now      func() time.Time
@@ -213,7 +214,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		if s == nil || !s.Connected() {
 			// Without NATS nothing can be checked or stored: say so now rather than after RequestTimeout (requests
 			// made while nats.go reconnects would wait for it).
-			a.fail(w, r, name, state.ErrUnavailable)
+			a.fail(w, r, name, a.notOpen(s))
 			return
 		}
 		if err := s.UseNonce(ctx, sum); err != nil {

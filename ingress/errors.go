@@ -73,6 +73,7 @@ func errorTable() []struct {
 		{errTooManyBridges, http.StatusTooManyRequests, "Too many chats are running"},
 		{errRedis, http.StatusServiceUnavailable, "BBB's Redis is unreachable; the message was not sent"},
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
+		{state.ErrReplicas, http.StatusServiceUnavailable, "NATS cannot keep bbb-chat's state with the configured BBB_CHAT_NATS_REPLICAS; see ingress's log"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},

@@ -143,6 +143,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer rdb.Close()
 
 	var store atomic.Pointer[state.Store]
+	var openErr atomic.Value // the last error of openState, for the API's answers until the state is open
 	var cache atomic.Pointer[state.Cache]
 	natsEvents := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bbbchat_nats_connection_events_total", Help: "NATS disconnects and reconnects.",
@@ -164,7 +165,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer nc.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if s := openState(ctx, nc, stateOptions(cfg), &store, log); s != nil {
+		if s := openState(ctx, nc, stateOptions(cfg), &store, &openErr, log); s != nil {
 			cache.Store(s.StartCache(ctx))
 		}
 	})
@@ -180,6 +181,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		log:      log,
 		cfg:      cfg,
 		store:    &store,
+		openErr:  &openErr,
 		cache:    &cache,
 		rdb:      rdb,
 		now:      time.Now,
@@ -288,7 +290,7 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 }
 
 // openState opens the JetStream state, retrying until it succeeds or ctx ends.
-func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
+func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], lastErr *atomic.Value, log *slog.Logger) *state.Store {
 	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -299,6 +301,7 @@ func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomi
 			log.Info("state open", "nats", nc.ConnectedUrlRedacted())
 			return s
 		}
+		lastErr.Store(err)
 		if attempt == 1 || attempt%20 == 0 {
 			log.Warn("cannot open state in NATS JetStream yet; retrying", "err", err)
 		}
