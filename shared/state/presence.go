@@ -156,7 +156,11 @@ func (n nameEntry) latest() Presence {
 // PresentUser returns the user with that id present in the meeting; ErrNotFound when there is none.
 func (s *Store) PresentUser(ctx context.Context, meetingID, userID string) (Presence, error) {
 	var p Presence
-	if _, err := getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p); err != nil {
+	_, err := getJSON(ctx, s.presence, s.userKey(meetingID, userID), &p)
+	if errors.Is(err, ErrNotFound) {
+		_, err = getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p) // an earlier release's entry
+	}
+	if err != nil {
 		return Presence{}, err
 	}
 	return p, nil
