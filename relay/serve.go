@@ -136,7 +136,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		Now:         now,
 	}, m.reg)
 	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.Store,
-		Connected: nc.IsConnected, Enqueue: pub.Enqueue}, m.reg)
+		Connected: nc.IsConnected, Enqueue: pub.Enqueue, Server: cfg.ServerID}, m.reg)
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.Run(hard) }()
 
