@@ -53,6 +53,9 @@ type api struct {
 	m        apiMetrics
 	// viewerPage serves /chat/ (viewerapi.go); closed at shutdown, which ends its event streams.
 	viewerPage *viewer.Server
+	// fleet forwards calls for meetings of other BBB servers to their ingress, and takes theirs (fleet.go); nil:
+	// every call is carried out here.
+	fleet *fleet
 }
 
 type apiMetrics struct {
@@ -145,16 +148,15 @@ func ok(msg string, extra map[string]any) response {
 // handler is one API call after authentication, with its parameters decoded and checked (decodeRequest).
 type handler func(ctx context.Context, s *state.Store, req request) (response, error)
 
-func (a *api) routes() http.Handler {
-	r := httprouter.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = true
-	r.HandleOPTIONS = false
-	calls := []struct {
-		path, name string
-		h          handler
-	}{
+// apiCall is one call of the API: its path, its name and its handler.
+type apiCall struct {
+	path, name string
+	h          handler
+}
+
+// calls are the API's calls; routes serves them over HTTP, fleet.go to other servers' ingresses.
+func (a *api) calls() []apiCall {
+	return []apiCall{
 		{"/api/" + callStart, callStart, a.start},
 		{"/api/" + callEnd, callEnd, a.end},
 		{"/api/" + callSend + "/:meeting_id", callSend, a.send},
@@ -164,7 +166,15 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
 		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
 	}
-	for _, c := range calls {
+}
+
+func (a *api) routes() http.Handler {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = false
+	for _, c := range a.calls() {
 		r.POST(c.path, a.call(c.name, c.h))
 	}
 	a.viewerRoutes(r)
@@ -224,6 +234,10 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
+		if server, ok := a.hostOf(ctx, s, req); ok {
+			a.forward(ctx, w, r, name, server, body, ps.ByName("meeting_id"))
+			return
+		}
 		resp, err := h(ctx, s, req)
 		if err != nil {
 			a.fail(w, r, name, err)
@@ -268,10 +282,21 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err erro
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	status, b := encodeJSON(status, v)
+	writeBody(w, status, b)
+}
+
+// encodeJSON is the body writeJSON sends for v with status (500 when v cannot be encoded).
+func encodeJSON(status int, v any) (int, []byte) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"success": false, "message": "Internal error"}`)
+		return http.StatusInternalServerError, []byte(`{"success": false, "message": "Internal error"}`)
 	}
+	return status, b
+}
+
+// writeBody sends a JSON body made by encodeJSON, with a final newline.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -382,7 +407,7 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 		return m, false, nil
 	}
 	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,
-		CreatedAt: time.UnixMilli(info.CreateTime)}
+		CreatedAt: time.UnixMilli(info.CreateTime), Server: a.cfg.ServerID}
 	if err := s.PutMeeting(ctx, m); err != nil {
 		return m, true, err
 	}

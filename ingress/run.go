@@ -190,6 +190,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		bbbAPI:   bbbAPIClient(cfg),
 		m:        newAPIMetrics(reg),
 	}
+	a.fleet = newFleet(nc, cfg.ServerID)
+	stopFleet, err := a.serveFleet()
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
 	srv := &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: readHeaderTimeout,

@@ -150,7 +150,7 @@ func (u *Updater) update(ctx context.Context, s *state.Store, it *publish.Item) 
 		return s.UserLeft(ctx, ev.MeetingID, ev.UserID)
 	case state.TypeMeetingCreated:
 		m := state.Meeting{InternalID: ev.MeetingID, ExternalID: ev.ExternalMeetingID, Name: ev.MeetingName,
-			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID}
+			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID, Server: ev.Server}
 		if it.CreatedAt != 0 {
 			m.CreatedAt = time.UnixMilli(it.CreatedAt).UTC()
 		} else if ev.Timestamp != 0 {
