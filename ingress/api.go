@@ -27,6 +27,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
 
 // Limits on parameters, in characters.
@@ -56,6 +57,11 @@ type api struct {
 	// fleet forwards calls for meetings of other BBB servers to their ingress, and takes theirs (fleet.go); nil:
 	// every call is carried out here.
 	fleet *fleet
+	// explain bounds how often a refused checksum is explained (checksum.Verifier.Explain costs up to
+	// checksum.ExplainCost hashes); beyond it, refusals say only "Checksum was incorrect.".
+	explain *rate.Limiter
+	// callNames are the routes' call names, which a refused checksum is tried against.
+	callNames []string
 }
 
 type apiMetrics struct {
@@ -84,27 +90,51 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		}, []string{"bbb_version", "path"}),
 	}
 	// The series every deployment sees start at zero, so that rate() sees their first increase.
-	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry} {
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing} {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
-	for _, reason := range []string{"missing", "incorrect", "malformed", "replay"} {
+	for _, reason := range []string{"missing", "malformed", "replay"} {
 		m.authFails.WithLabelValues(reason)
+	}
+	for _, reason := range checksum.Reasons() {
+		m.authFails.WithLabelValues(string(reason))
 	}
 	r.MustRegister(m.requests, m.duration, m.authFails, m.sent)
 	return m
 }
 
-// answered counts an answered API call and the time since the request arrived.
-func (a *api) answered(r *http.Request, endpoint string, status int) {
+// answered counts an answered API call and the time since the request arrived, and logs its outcome once, at info
+// (warn for a 5xx): "request answered", or "request refused" with the error.
+func (a *api) answered(r *http.Request, endpoint string, status int, err error) {
 	now := a.now()
 	start := now
-	if info := reqInfoOf(r.Context()); info != nil {
+	info := reqInfoOf(r.Context())
+	if info != nil {
 		start = info.start
 	}
 	code := strconv.Itoa(status)
 	a.m.requests.WithLabelValues(endpoint, code).Inc()
 	a.m.duration.WithLabelValues(endpoint, code).Observe(now.Sub(start).Seconds())
+
+	level, msg := slog.LevelInfo, "request answered"
+	attrs := make([]any, 0, 14)
+	attrs = append(attrs, "call", endpoint, "status", status)
+	if err != nil {
+		msg = "request refused"
+		attrs = append(attrs, "err", err.Error())
+	}
+	if status >= 500 {
+		level = slog.LevelWarn
+	}
+	attrs = append(attrs, "duration", now.Sub(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	if info != nil {
+		attrs = append(attrs, "request_id", info.id)
+		if info.meetingID != "" {
+			attrs = append(attrs, "meeting_id", info.meetingID)
+		}
+	}
+	a.log.Log(r.Context(), level, msg, attrs...)
 }
 
 // response is every answer's JSON: success and message first, then what the call adds.
@@ -165,6 +195,7 @@ func (a *api) calls() []apiCall {
 		{"/api/" + callRetry, callRetry, a.retry},
 		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
 		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
+		{"/api/" + callPing, callPing, a.ping},
 	}
 }
 
@@ -176,6 +207,7 @@ func (a *api) routes() http.Handler {
 	r.HandleOPTIONS = false
 	for _, c := range a.calls() {
 		r.POST(c.path, a.call(c.name, c.h))
+		a.callNames = append(a.callNames, c.name)
 	}
 	a.viewerRoutes(r)
 	r.Handler(http.MethodGet, "/healthz", service.HealthHandler())
@@ -206,7 +238,11 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		params, sum, err := a.live.verify.Load().Verify(name, body)
+		v := a.live.verify.Load()
+		params, sum, err := v.Verify(name, body)
+		if errors.Is(err, checksum.ErrIncorrect) && a.explain != nil && a.explain.Allow() {
+			err = v.Explain(name, body, a.explainCalls(name, ps.ByName("meeting_id")))
+		}
 		if err != nil {
 			a.m.authFails.WithLabelValues(authReason(err)).Inc()
 			a.fail(w, r, name, err)
@@ -244,41 +280,42 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)
-		a.answered(r, name, http.StatusOK)
+		a.answered(r, name, http.StatusOK, nil)
 	}
 }
 
+// explainCalls are the call names a refused checksum for name is tried against: the other calls, and what a
+// client may mistake for the name (the path, with or without its meeting id).
+func (a *api) explainCalls(name, pathMeetingID string) []string {
+	calls := append(make([]string, 0, len(a.callNames)+3), "/api/"+name)
+	if pathMeetingID != "" {
+		calls = append(calls, name+"/"+pathMeetingID, "/api/"+name+"/"+pathMeetingID)
+	}
+	return append(calls, a.callNames...)
+}
+
 func authReason(err error) string {
+	if m, ok := errors.AsType[*checksum.Mismatch](err); ok {
+		return string(m.Reason)
+	}
 	switch {
 	case errors.Is(err, checksum.ErrMissing):
 		return "missing"
 	case errors.Is(err, checksum.ErrIncorrect):
-		return "incorrect"
+		return string(checksum.ReasonIncorrect)
 	default:
 		return "malformed"
 	}
 }
 
-// fail answers with the error's status and message and logs it once.
+// fail answers with the error's status and message and logs it once (answered).
 func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err error) {
 	status, msg := statusOf(err)
 	if name == "" {
 		name = "other"
 	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelWarn
-	}
-	attrs := []any{"call", name, "status", status, "err", err.Error(), "remote", r.RemoteAddr}
-	if info := reqInfoOf(r.Context()); info != nil {
-		attrs = append(attrs, "request_id", info.id)
-		if info.meetingID != "" {
-			attrs = append(attrs, "meeting_id", info.meetingID)
-		}
-	}
-	a.log.Log(r.Context(), level, "request refused", attrs...)
 	writeJSON(w, status, response{Success: false, Message: msg})
-	a.answered(r, name, status)
+	a.answered(r, name, status, err)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -306,8 +343,8 @@ func writeBody(w http.ResponseWriter, status int, b []byte) {
 func (a *api) start(ctx context.Context, s *state.Store, req request) (response, error) {
 	meetingID, chatUser, uri, secret, events := req.meetingID, req.chatUser, req.callbackURI, req.callbackSecret, req.callbackEvents
 	if uri != "" {
-		if err := a.live.egress.Load().CheckURL(ctx, uri, nil); err != nil {
-			return response{}, badParam("callback_uri", "is refused: %v", err)
+		if err := a.checkTarget(ctx, s, uri); err != nil {
+			return response{}, err
 		}
 	}
 	if req.followRoom {
@@ -505,7 +542,7 @@ func (a *api) info(ctx context.Context, s *state.Store, req request) (response, 
 		out["chat_user_id"] = u.UserID
 	}
 	if b.HasCallback() {
-		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		cb := map[string]any{"uri": redactURI(b.CallbackURI), "state": b.CallbackState, "events": b.Kinds()}
 		pending, err := a.lifecycle(s).Pending(ctx, b.MeetingID)
 		if err != nil {
 			pending = 0
@@ -563,23 +600,11 @@ func (a *api) running(ctx context.Context, s *state.Store, _ request) (response,
 			"callback": b.HasCallback(), "callback_state": b.CallbackState,
 		})
 	}
-	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats}), nil
-}
-
-func (a *api) retry(ctx context.Context, s *state.Store, req request) (response, error) {
-	b, err := a.bridge(ctx, s, req.meetingID)
+	rooms, err := a.followedRooms(ctx, s)
 	if err != nil {
 		return response{}, err
 	}
-	if !b.HasCallback() {
-		return response{}, &paramError{"Parameter meeting_id names a chat without a callback."}
-	}
-	// A callback marked gone (410) is turned back on from now.
-	n, err := a.lifecycle(s).Retry(ctx, b)
-	if err != nil {
-		return response{}, err
-	}
-	return ok(fmt.Sprintf("%d failed callbacks will be sent again", n), map[string]any{"retried": n}), nil
+	return ok("Running chats", map[string]any{"count": len(bs), "chat_ids": ids, "chats": chats, "rooms": rooms}), nil
 }
 
 func (a *api) readiness(ctx context.Context) []service.Problem {

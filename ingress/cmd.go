@@ -143,10 +143,12 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, w i
 		base = "http://" + net.JoinHostPort(host, port) + "/api"
 	}
 	call, _, _ := strings.Cut(endpoint, "/")
-	body := checksum.SignedBody(call, pyjson.Object(members...), cfg.SharedSecret, now().Unix())
+	signedAt := now()
+	body := checksum.SignedBody(call, pyjson.Object(members...), cfg.SharedSecret, signedAt.Unix())
 	url := strings.TrimSuffix(base, "/") + "/" + endpoint
 	if printCurl {
 		fmt.Fprintf(w, "curl -sS -X POST %s --data-binary %s\n", shellQuote(url), shellQuote(string(body)))
+		fmt.Fprintln(w, validity(signedAt, max(cfg.TimeDelta, 0)))
 		return nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -164,6 +166,15 @@ func callCmd(ctx context.Context, args []string, getenv func(string) string, w i
 		return fmt.Errorf("call %s: %s", endpoint, resp.Status)
 	}
 	return nil
+}
+
+// validity is the shell comment printed after a --print-curl command: until when, by this machine's clock, the
+// server accepts its checksum (the time window, BBB_CHAT_SHARED_SECRET_TIME_DELTA) and that it is accepted once.
+// It follows the command so that eval $(ingress call --print-curl ...) still runs it.
+func validity(signedAt time.Time, delta int64) string {
+	until := signedAt.Truncate(time.Second).Add(time.Duration(delta+1) * time.Second).UTC()
+	return fmt.Sprintf("# valid for %d s, until %s UTC by this machine's clock (the server accepts ±%d s), and once only: "+
+		"run it again and the server answers \"Checksum was already used.\"", delta+1, until.Format(time.TimeOnly), delta)
 }
 
 // member reads key=value (a string) or key:=json (any JSON value).

@@ -30,6 +30,7 @@ var (
 	errNotFoundPath    = errors.New("unknown path")
 	errMethod          = errors.New("method not allowed")
 	errPanic           = errors.New("internal error")
+	errNoRelay         = errors.New("no relay answers")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -76,6 +77,7 @@ func errorTable() []struct {
 		{state.ErrReplicas, http.StatusServiceUnavailable, "NATS cannot keep bbb-chat's state with the configured BBB_CHAT_NATS_REPLICAS; see ingress's log"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
+		{errNoRelay, http.StatusServiceUnavailable, "No relay answers (relay sends the callbacks): start relay, or wait until it is connected to NATS"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
 		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},
@@ -104,6 +106,9 @@ func statusOf(err error) (int, string) {
 	}
 	for _, row := range errorTable() {
 		if errors.Is(err, row.err) {
+			if h, ok := errors.AsType[hinter](err); ok && h.Hint() != "" {
+				return row.status, row.msg + " " + h.Hint()
+			}
 			if detail, ok := errors.AsType[*detailError](err); ok {
 				return row.status, row.msg + ": " + detail.detail
 			}
@@ -111,6 +116,13 @@ func statusOf(err error) (int, string) {
 		}
 	}
 	return http.StatusInternalServerError, "Internal error"
+}
+
+// hinter is an error that carries advice for the client, in whole sentences added after the table's message
+// (checksum.Mismatch: why a checksum was refused).
+type hinter interface {
+	error
+	Hint() string
 }
 
 // detailError adds a detail for the client to a domain error (never a secret).

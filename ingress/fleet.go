@@ -129,7 +129,7 @@ func (a *api) forward(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	a.logFor(r.Context()).Debug("call carried out on the meeting's server", "call", name, "server", server,
 		"status", ans.Status)
 	writeBody(w, ans.Status, ans.Body)
-	a.answered(r, name, ans.Status)
+	a.answered(r, name, ans.Status, nil)
 }
 
 // answerForwarded carries out a call another server's ingress forwarded, as call would after verification, and

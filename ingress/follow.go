@@ -8,25 +8,11 @@ import (
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/bridge"
-	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
 // A chat that follows a room, and the answers for meetings that are not running (docs/api.md, "Following a room"
 // and "Meetings that are not running").
-
-// boolParam reads an optional boolean parameter (absent or null: false).
-func boolParam(p pyjson.Value, name string) (bool, error) {
-	v, present := p.Lookup(name)
-	if !present || v.Kind() == pyjson.KindNull {
-		return false, nil
-	}
-	b, ok := v.Boolean()
-	if !ok {
-		return false, badParam(name, "must be true or false, not %s", v.Kind())
-	}
-	return b, nil
-}
 
 // unknownMeetingWarning is startChatForMeeting's warning for a meeting neither relay nor BBB's API knows.
 func unknownMeetingWarning(id string) string {
@@ -50,9 +36,9 @@ func (a *api) startFollow(ctx context.Context, s *state.Store, req request) (res
 		}
 	}
 	events := req.callbackEvents
-	if req.callbackURI != "" && !slices.Contains(events, state.CallbackMeetingEnded) {
-		// A room's receiver learns when each of its meetings ends.
-		events = append(slices.Clone(events), state.CallbackMeetingEnded)
+	if probe := (state.Bridge{CallbackURI: req.callbackURI, CallbackEvents: events}); probe.HasCallback() && !probe.Wants(state.TypeMeetingEnded) {
+		// A room's receiver learns when each of its meetings ends (and starts: state.Bridge.Wants).
+		events = append(slices.Clone(events), state.TypeMeetingEnded)
 	}
 	r, b, err := a.lifecycle(s).Follow(ctx, state.Room{ExternalID: ext, Bridge: state.Bridge{
 		RequestedID: req.meetingID, ChatUser: req.chatUser, CallbackURI: req.callbackURI,
@@ -158,11 +144,35 @@ func (a *api) roomInfo(ctx context.Context, s *state.Store, meetingID string) (r
 		"callback": nil,
 	}
 	if b.HasCallback() {
-		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "events": append([]string{state.CallbackMessage}, b.CallbackEvents...)}
+		// The room's callback, with nothing to deliver until its next meeting.
+		out["callback"] = map[string]any{"uri": redactURI(b.CallbackURI), "state": state.CallbackActive,
+			"events": b.Kinds(), "pending": 0, "max_pending": a.cfg.MaxPending, "overloaded": false, "delivered": 0,
+			"failed": 0, "retries": 0, "last_error": ""}
 	}
 	if e, err := s.Ended(ctx, r.ExternalID); err == nil {
 		out["last_meeting_id"] = e.InternalID
 		out["last_meeting_ended_at"] = e.EndedAt.UTC().Format(time.RFC3339)
 	}
 	return ok("Chat info", out), nil
+}
+
+// followedRooms is runningChats' list of the followed rooms: each room's external id, chat user, the meeting its
+// chat runs in now ("" while it waits) and whether it waits.
+func (a *api) followedRooms(ctx context.Context, s *state.Store) ([]map[string]any, error) {
+	rs, err := s.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]any, 0, len(rs))
+	for _, r := range rs {
+		current := ""
+		if id := r.Bridge.MeetingID; id != "" {
+			if b, err := a.reads(s).GetBridge(ctx, id); err == nil && !b.Ending {
+				current = id
+			}
+		}
+		out = append(out, map[string]any{"external_meeting_id": r.ExternalID, "chat_user": r.Bridge.ChatUser,
+			"meeting_id": current, "waiting": current == "", "callback": r.Bridge.HasCallback()})
+	}
+	return out, nil
 }

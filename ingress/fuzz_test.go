@@ -16,7 +16,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
-var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry}
+var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing}
 
 // fuzzTemplates are message templates an operator might configure, hostile ones included.
 var fuzzTemplates = []string{
@@ -43,6 +43,7 @@ func FuzzAPIRequest(f *testing.F) {
 		// As it arrives: the checksum is almost always wrong, and the error must be a clean 4xx.
 		if _, _, err := v.Verify(call, body); err != nil {
 			checkClientError(t, err)
+			checkClientError(t, v.Explain(call, body, fuzzCalls))
 		}
 
 		// As if it were signed: parse the way Verify does, then decode the parameters.
@@ -122,7 +123,7 @@ func checkRequest(t *testing.T, r request) {
 			}
 		}
 		for _, e := range r.callbackEvents {
-			if e != state.CallbackChatCleared && e != state.CallbackMeetingEnded {
+			if k, ok := state.NormaliseKind(e); !ok || k == state.TypeMessage {
 				t.Fatalf("callback event %q let through", e)
 			}
 		}
@@ -139,7 +140,7 @@ func checkRequest(t *testing.T, r request) {
 		if strings.ContainsAny(name, "\r\n\u2028\u2029\u0085") {
 			t.Fatalf("user name %q keeps a line break: %q", r.userName, name)
 		}
-	case callEnd, callInfo, callRetry:
+	case callEnd, callInfo, callRetry, callPing:
 		if strings.TrimSpace(r.meetingID) == "" {
 			t.Fatalf("%s without meeting: %+v", r.call, r)
 		}
@@ -179,7 +180,8 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"relative callback", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "/hook", "callback_secret": "s"}`, "", "must be an absolute http or https URL"},
 		{"callback with password", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://a:b@example.com/", "callback_secret": "s"}`, "", "must not carry a user name or password"},
 		{"unknown event", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": ["` + strings.Repeat("x", 500) + `"]}`, "", "has \"" + strings.Repeat("x", 64) + "…\""},
-		{"too many events", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": [` + strings.Repeat(`"chatCleared",`, 16) + `"chatCleared"]}`, "", "has 17 entries"},
+		{"too many events", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_uri": "https://example.com/", "callback_secret": "s", "callback_events": [` + strings.Repeat(`"chatCleared",`, 32) + `"chatCleared"]}`, "", "has 33 entries"},
+		{"bad pending", callRetry, `{"meeting_id": "m", "pending": "yes"}`, "", "Parameter pending must be true or false, not string."},
 		{"events without callback", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_events": "chatCleared"}`, "", "needs callback_uri"},
 		{"events of numbers", callStart, `{"meeting_id": "m", "chat_user": "u", "callback_events": [1]}`, "", "must be a list of strings"},
 	}

@@ -20,6 +20,7 @@ const (
 
 	callCreateViewerLink  = "createViewerLink"
 	callRevokeViewerLinks = "revokeViewerLinks"
+	callPing              = "pingCallback"
 )
 
 // request is one call's parameters, decoded and checked. Only the fields of its call are set.
@@ -35,6 +36,7 @@ type request struct {
 	message        string
 	viewer         viewerParams // createViewerLink
 	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
+	pending        bool         // retryCallbacks: send the pending deliveries now too
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -93,9 +95,14 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.viewer, err = decodeViewerParams(p); err != nil {
 			return r, err
 		}
-	case callEnd, callInfo, callRetry, callRevokeViewerLinks:
+	case callEnd, callInfo, callRetry, callRevokeViewerLinks, callPing:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err
+		}
+		if call == callRetry {
+			if r.pending, err = boolParam(p, "pending"); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
@@ -124,10 +131,24 @@ func param(p pyjson.Value, name string, required bool, max int) (string, error) 
 	return s, nil
 }
 
-// maxCallbackEvents bounds the callback_events list (there are only three names; repeats are allowed).
-const maxCallbackEvents = 16
+// boolParam reads an optional true/false parameter; absent and null are false.
+func boolParam(p pyjson.Value, name string) (bool, error) {
+	v, present := p.Lookup(name)
+	if !present || v.Kind() == pyjson.KindNull {
+		return false, nil
+	}
+	b, ok := v.Boolean()
+	if !ok {
+		return false, badParam(name, "must be true or false, not %s", v.Kind())
+	}
+	return b, nil
+}
 
-// callbackEvents reads callback_events: a list (or comma-separated string) of call names.
+// maxCallbackEvents bounds the callback_events list (every kind and spelling once, and a few repeats).
+const maxCallbackEvents = 32
+
+// callbackEvents reads callback_events: a list (or comma-separated string) of callback kinds (state.CallbackKinds,
+// state.KindAll, or the first spellings).
 func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 	v, present := p.Lookup("callback_events")
 	if !present || v.Kind() == pyjson.KindNull {
@@ -160,16 +181,18 @@ func callbackEvents(p pyjson.Value, hasCallback bool) ([]string, error) {
 	if len(names) > 0 && !hasCallback {
 		return nil, &paramError{"Parameter callback_events needs callback_uri and callback_secret."}
 	}
-	var out []string
-	for _, n := range names {
-		switch n {
-		case state.CallbackMessage:
-		case state.CallbackChatCleared, state.CallbackMeetingEnded:
-			out = append(out, n)
-		default:
-			return nil, badParam("callback_events", "has %q; allowed are %s, %s and %s", truncateRunes(n, 64),
-				state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
+	out, err := state.CheckCallbackEvents(names)
+	if err != nil {
+		bad := ""
+		for _, n := range names {
+			if _, ok := state.NormaliseKind(n); !ok {
+				bad = n
+				break
+			}
 		}
+		return nil, badParam("callback_events", "has %q, which is not a callback kind; allowed are %s and %s (and %s, %s, %s as before)",
+			truncateRunes(bad, 64), strings.Join(state.CallbackKinds(), ", "), state.KindAll,
+			state.CallbackMessage, state.CallbackChatCleared, state.CallbackMeetingEnded)
 	}
 	return out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,7 +27,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/time/rate"
 )
+
+// explainRate is how many refused checksums a second are explained (docs/security.md: each costs up to
+// checksum.ExplainCost hashes, about a millisecond of CPU).
+const explainRate = 20
 
 const usage = `usage: ingress [command]
 
@@ -110,6 +116,9 @@ func (r *reloadable) apply(cfg config.Ingress) error {
 		r.delta = cfg.TimeDelta
 	}
 	v := checksum.Verifier{Secrets: cfg.Secrets(), Delta: r.delta, Now: time.Now}
+	if old := r.verify.Load(); old != nil {
+		v.Retired = retiredSecrets(old, v.Secrets)
+	}
 	r.verify.Store(&v)
 	r.level.Set(service.ParseLevel(cfg.LogLevel))
 	tmpl := cfg.MessageTemplate
@@ -117,6 +126,18 @@ func (r *reloadable) apply(cfg config.Ingress) error {
 	r.egress.Store(&policy)
 	r.viewer.Store(vs)
 	return nil
+}
+
+// retiredSecrets are the secrets old accepted or had retired that secrets no longer holds, newest first, at most
+// checksum.MaxRetired: a client still signing with one is told so (checksum.ReasonRetiredSecret).
+func retiredSecrets(old *checksum.Verifier, secrets []string) []string {
+	var out []string
+	for _, s := range append(slices.Clone(old.Secrets), old.Retired...) {
+		if s != "" && !slices.Contains(secrets, s) && !slices.Contains(out, s) && len(out) < checksum.MaxRetired {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -189,6 +210,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		live:     rl,
 		bbbAPI:   bbbAPIClient(cfg),
 		m:        newAPIMetrics(reg),
+		explain:  rate.NewLimiter(explainRate, explainRate),
 	}
 	a.fleet = newFleet(nc, cfg.ServerID)
 	stopFleet, err := a.serveFleet()
@@ -237,15 +259,8 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	hupCtx, stopHUP := context.WithCancel(ctx)
 	defer stopHUP()
-	go service.ReloadOnHUP(hupCtx, getenv, log, config.LoadIngress, func(c config.Ingress) error {
-		if err := rl.apply(c); err != nil {
-			return err
-		}
-		if c.TimeDelta != rl.delta {
-			log.Warn("BBB_CHAT_SHARED_SECRET_TIME_DELTA changes only with a restart", "running", rl.delta)
-		}
-		return nil
-	}, "log level, message template, callback allow list, shared secrets, viewer settings")
+	go service.ReloadOnHUP(hupCtx, getenv, log, config.LoadIngress, service.Reloader(cfg, rl.apply),
+		config.ReloadedText(cfg))
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():

@@ -46,11 +46,15 @@ func startCallbacks(ctx context.Context, cfg config.Relay, s *state.Store, log *
 		Schedule:      cfg.RetrySchedule,
 		Jitter:        cfg.RetryJitter,
 		MaxRetryAfter: cfg.MaxRetryAfter,
-		Now:           time.Now,
-		Rand:          rand.Float64,
-		Log:           log.With("component", "callback"),
-		UserAgent:     "bbb-chat/" + version,
-		AttemptDone:   m.observeAttempt,
+		ProbeInterval: probeInterval(cfg.ProbeInterval),
+		CheckURL: func(ctx context.Context, uri string) error {
+			return live.egress.Load().CheckURL(ctx, uri, nil)
+		},
+		Now:         time.Now,
+		Rand:        rand.Float64,
+		Log:         log.With("component", "callback"),
+		UserAgent:   "bbb-chat/" + version,
+		AttemptDone: m.observeAttempt,
 	})
 	registerCallbackMetrics(m.reg, mgr.Metrics())
 	pw := newPendingWatch(s, cfg.MaxPending, log.With("component", "callback"))
@@ -80,4 +84,13 @@ func registerCallbackMetrics(reg prometheus.Registerer, cm *callback.Metrics) {
 		Name: "bbbchat_relay_callbacks_oldest_pending_seconds",
 		Help: "Age of the oldest undelivered callback this process holds.",
 	}, func() float64 { return cm.OldestPending().Seconds() }))
+}
+
+// probeInterval is BBB_CHAT_CALLBACK_PROBE_INTERVAL as callback.Options takes it (0 there is the default; off is
+// negative).
+func probeInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -170,7 +170,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}()
 
 	stopRedis := feed.Subscribe(bg, redisOpts)
-	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, live.apply, "log level, callback allow list")
+	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, service.Reloader(cfg, live.apply), config.ReloadedText(cfg))
 	if err := service.Notify(getenv, "READY=1"); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
 	}

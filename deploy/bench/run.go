@@ -67,6 +67,7 @@ type config struct {
 	sweepP99   float64
 	viewers    int     // viewers phase (viewers.go); 0: none
 	viewerRate float64 // messages per second of the viewers phase
+	chart      string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -88,6 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.sweep, "sweep", false, "raise the forward rate by 1.5x steps until p99 passes -sweep-p99 or anything is lost")
 	fs.Float64Var(&c.sweepStart, "sweep-start", 500, "first rate of -sweep")
 	fs.Float64Var(&c.sweepP99, "sweep-p99", 50, "p99 (ms) that ends -sweep")
+	fs.StringVar(&c.chart, "chart", defaultChart, "where -sweep writes its chart (SVG; \"\": nowhere)")
 	fs.BoolVar(&c.scale, "scale", false, "1,000 meetings, all bridged")
 	fs.IntVar(&c.burst, "burst", 0, "also publish this many messages as fast as Redis takes them and wait for all")
 	fs.BoolVar(&c.smoke, "smoke", false, "a quick check that everything works: 2 s phases at low rates")
@@ -299,6 +301,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res, err := b.measure(ctx)
 	if err != nil {
 		return err
+	}
+	if res.Sweep != nil && cfg.chart != "" {
+		if err := writeChartFile(cfg.chart, *res.Sweep, sweepLimits(res), cfg.sweepP99); err != nil {
+			return err
+		}
+		b.logf("sweep chart written to %s", cfg.chart)
 	}
 	if cfg.json {
 		enc := json.NewEncoder(stdout)

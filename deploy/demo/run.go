@@ -31,6 +31,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	version := fs.String("version", "2.7", "BBB version the simulator plays (2.2 … 3.0)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until Ctrl-C)")
 	interval := fs.Duration("interval", 3*time.Second, "how often viewers chat and the API posts")
+	envFile := fs.String("env-file", filepath.Join(os.TempDir(), "bbb-chat-demo.env"),
+		"write API, SECRET, MEETING and BBB_CHAT_SHARED_SECRET of the running demo here, for your own calls (docs/api.md, \"First hour\")")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -212,6 +214,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("could not start the chat: %v %v (%w)", a, err, perr)
 	}
 	out.say("setup", "chat started for meeting %s with a callback to http://%s/hook; Ctrl-C stops the demo", m.ExtID, recvAddr)
+	if *envFile != "" {
+		vars := fmt.Sprintf("export API=http://%s/api SECRET=%s MEETING=%s BBB_CHAT_SHARED_SECRET=%s\n", apiAddr, secret, m.ExtID, secret)
+		if err := os.WriteFile(*envFile, []byte(vars), 0o600); err != nil {
+			return err
+		}
+		defer os.Remove(*envFile)
+		out.say("setup", "your own calls: . %s  (sets API, SECRET and MEETING; see docs/api.md, \"First hour\")", *envFile)
+	}
 
 	if *duration > 0 {
 		// The duration counts from here: building and starting may take a while on a cold machine.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/internal/apispec"
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/relay/callback"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
@@ -60,8 +61,21 @@ func TestFollowRoom(t *testing.T) {
 	ctx := t.Context()
 	recv := newReceiver(t)
 
+	doc, err := apispec.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every answer about a followed room is as docs/openapi.yaml describes it.
+	described := func(call string, a answer) {
+		t.Helper()
+		if err := apispec.CheckAnswer(ctx, doc, http.MethodPost, "/api/"+call, "/api/"+call, nil, a.Status,
+			http.Header{"Content-Type": {"application/json"}}, []byte(a.Raw)); err != nil {
+			t.Errorf("%s: %v", call, err)
+		}
+	}
 	a := e.startFollowing("weekly", "Bridge", recv.URL(), "cb-weekly")
 	expect(t, a, 200, "started")
+	described(callStart, a)
 	if a.Body["waiting"] != true || a.Body["follow_room"] != true || !strings.Contains(fmt.Sprint(a.Body["warning"]), "next meeting") {
 		t.Fatalf("start before the room meets: %s", a.Raw)
 	}
@@ -71,7 +85,15 @@ func TestFollowRoom(t *testing.T) {
 	if info.Body["waiting"] != true || info.Body["follow_room"] != true {
 		t.Fatalf("info of a waiting room: %s", info.Raw)
 	}
+	described(callInfo, info)
 	expect(t, e.send("weekly", "a", "too early"), 404, "room whose meeting is not running")
+	running := e.call(callRunning)
+	expect(t, running, 200, "Running chats")
+	described(callRunning, running)
+	if rooms, _ := running.Body["rooms"].([]any); len(rooms) != 1 || rooms[0].(map[string]any)["waiting"] != true ||
+		rooms[0].(map[string]any)["external_meeting_id"] != "weekly" {
+		t.Fatalf("runningChats of a waiting room: %s", running.Raw)
+	}
 
 	var want []string
 	for week := 1; week <= 2; week++ {
@@ -125,6 +147,7 @@ func TestFollowRoom(t *testing.T) {
 		if a.Body["waiting"] != true || a.Body["last_meeting_id"] != m.IntID || a.Body["last_meeting_ended_at"] == nil {
 			t.Fatalf("week %d: room after its meeting: %s", week, a.Raw)
 		}
+		described(callInfo, a)
 		expect(t, e.send("weekly", "a", "late"), 404, "whose last meeting ended at ")
 		expect(t, e.call(callInfo, "meeting_id", m.IntID), 404, "the meeting ended at ")
 	}
@@ -140,7 +163,7 @@ func TestFollowRoom(t *testing.T) {
 			}
 		}
 	}
-	if kinds["meetingStarted"] != 2 || kinds["meetingEnded"] != 2 {
+	if kinds["meeting.created"] != 2 || kinds["meeting.ended"] != 2 {
 		t.Fatalf("room callbacks %v, want two starts and two ends", kinds)
 	}
 
@@ -261,4 +284,41 @@ func TestFollowRoomOrder(t *testing.T) {
 		return len(recv.deliveries()) >= len(want)
 	})
 	checkDelivered(t, "room receiver", recv.deliveries(), want)
+}
+
+// TestFollowRoomTwoRelays: with two relays on the same BBB and NATS, each of a followed room's meetings gets one
+// bridge, and its receiver each callback once, in order.
+func TestFollowRoomTwoRelays(t *testing.T) {
+	e := newEnv(t, "3.0")
+	e.startRelayWith(nil)
+	ctx := t.Context()
+	recv := newReceiver(t)
+	expect(t, e.startFollowing("pair", "Bridge", recv.URL(), "cb-pair"), 200, "started")
+	var want []string
+	for week := 1; week <= 2; week++ {
+		m := e.meeting("pair", fmt.Sprintf("Pair %d", week))
+		e.waitBridge(m.IntID)
+		want = append(want, callback.WebhookID(e.lastEvent(m.IntID, state.TypeMeetingCreated)))
+		talker, err := e.sim.Join(ctx, m.IntID, "Talker", "VIEWER")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			msg, err := e.sim.Say(ctx, m.IntID, talker, fmt.Sprintf("week %d, %d", week, i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, msg.ID)
+		}
+		if err := e.sim.EndMeeting(ctx, m.IntID); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, "ended-"+m.IntID)
+		testenv.Eventually(t, 15*time.Second, fmt.Sprintf("week %d delivered", week), func() bool {
+			return len(recv.deliveries()) >= len(want)
+		})
+	}
+	if repeats := checkDelivered(t, "room receiver", recv.deliveries(), want); repeats != 0 {
+		t.Errorf("%d callbacks came twice", repeats)
+	}
 }

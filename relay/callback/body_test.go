@@ -44,6 +44,8 @@ func checkBodyChecksum(t *testing.T, call string, body []byte, secret string, un
 
 func TestBody(t *testing.T) {
 	bridge := state.Bridge{MeetingID: "int-1", RequestedID: "ext 1", ChatUser: "Bridge", CallbackSecret: "s3cret"}
+	all := bridge
+	all.CallbackEvents = []string{state.KindAll}
 	const unix = 1764072000
 	for _, tc := range []struct {
 		name   string
@@ -61,6 +63,37 @@ func TestBody(t *testing.T) {
 			ChatID: PublicChatID}, bridge, "chatCleared"},
 		{"meeting ended", state.Event{Type: state.TypeMeetingEnded, ID: "e-1", MeetingID: "int-1",
 			Timestamp: 1730000009000}, bridge, "meetingEnded"},
+		// The kinds asked for by name: a body with "type", signed under the kind.
+		{"typed cleared", state.Event{Type: state.TypeCleared, ID: "c-1", MeetingID: "int-1", Timestamp: 1730000000500,
+			ChatID: PublicChatID}, all, "cleared"},
+		{"typed meeting ended", state.Event{Type: state.TypeMeetingEnded, ID: "e-1", MeetingID: "int-1",
+			Timestamp: 1730000009000}, all, "meeting.ended"},
+		{"user joined", state.Event{Type: state.TypeUserJoined, ID: "j-1", MeetingID: "int-1", Timestamp: 1730000000600,
+			UserID: "w_bob", ExternalUserID: "ext-bob", UserName: "Bob", UserRole: "VIEWER"}, all, "user.joined"},
+		{"user left", state.Event{Type: state.TypeUserLeft, ID: "l-1", MeetingID: "int-1", Timestamp: 1730000000700,
+			UserID: "w_bob", UserName: "Bob", UserRole: "VIEWER"}, all, "user.left"},
+		{"message edited", state.Event{Type: state.TypeMessageEdited, ID: "ed-1", MeetingID: "int-1",
+			Timestamp: 1730000000800, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_abc",
+			UserName: "Alice Ä", Text: "hello again"}, all, "message.edited"},
+		{"message deleted", state.Event{Type: state.TypeMessageDeleted, ID: "d-1", MeetingID: "int-1",
+			Timestamp: 1730000000900, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_mod",
+			UserName: "Mod"}, all, "message.deleted"},
+		{"reaction added", state.Event{Type: state.TypeReactionAdded, ID: "r-1", MeetingID: "int-1",
+			Timestamp: 1730000001000, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_bob",
+			UserName: "Bob", Emoji: "👍"}, all, "reaction.added"},
+		{"reaction removed", state.Event{Type: state.TypeReactionRemoved, ID: "r-2", MeetingID: "int-1",
+			Timestamp: 1730000001100, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_bob",
+			UserName: "Bob", Emoji: "👍"}, all, "reaction.removed"},
+		{"message pinned", state.Event{Type: state.TypeMessagePinned, ID: "p-1", MeetingID: "int-1",
+			Timestamp: 1730000001200, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_mod",
+			UserName: "Mod"}, all, "message.pinned"},
+		{"message unpinned", state.Event{Type: state.TypeMessageUnpinned, ID: "p-2", MeetingID: "int-1",
+			Timestamp: 1730000001300, ChatID: PublicChatID, MessageID: "1730000000120-k3j9x0ab", UserID: "w_mod",
+			UserName: "Mod"}, all, "message.unpinned"},
+		{"gap", state.Event{Type: state.TypeGap, ID: "gap-1", Timestamp: 1730000007500, Server: "bbb.example.org",
+			From: 1730000001000, To: 1730000007500}, bridge, "gap"},
+		{"ping", state.Event{Type: TypePing, ID: "ping-1", MeetingID: "int-1", Timestamp: 1730000003000,
+			Text: "a test event from bbb-chat"}, bridge, "ping"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			call, body, err := Body(tc.event, tc.bridge, unix)
@@ -75,8 +108,8 @@ func TestBody(t *testing.T) {
 			testenv.Golden(t, filepath.Join("testdata", "golden", filepath.Base(tc.name)+".json"), append(body, '\n'), *update)
 		})
 	}
-	if _, _, err := Body(state.Event{Type: state.TypeUserJoined}, bridge, unix); !errors.Is(err, ErrNoCallback) {
-		t.Fatalf("user.joined: %v, want ErrNoCallback", err)
+	if _, _, err := Body(state.Event{Type: state.TypeMeetingCreated}, bridge, unix); !errors.Is(err, ErrNoCallback) {
+		t.Fatalf("meeting.created: %v, want ErrNoCallback", err)
 	}
 }
 

@@ -3,7 +3,9 @@
 //
 // # Model
 //
-// Every chat event is already in the JetStream stream (package state) before this package sees it. Each bridge
+// Every chat event is already in the JetStream stream (package state) before this package sees it. A bridge gets
+// new public messages and the other kinds it asked for with callback_events (state.Bridge.Wants; its consumer
+// reads only their subjects, bridge.Filters), each in the body Body builds. Each bridge
 // with a callback has one durable push consumer (bridge.Lifecycle.EnsureConsumer) with MaxAckPending 1, so exactly one
 // event of a bridge is in flight at a time, whichever relay process holds it; it pushes to the bridge's deliver
 // subject, to which every relay subscribes in one queue group, so each event reaches one relay. A Manager watches
@@ -26,6 +28,27 @@
 //
 // The retry schedule lives in JetStream (the delayed redelivery), not in process memory: a relay that dies or
 // restarts loses nothing, and another relay takes over the consumer. Bridges never wait on each other.
+//
+// # A receiver's return
+//
+// The schedule spans a day for receivers that stay down, so its steps grow to hours; a receiver back after an
+// outage should not wait for them. A bridge whose next attempt is more than two probe intervals away is held by
+// the prober (probe.go) under its receiver's origin; each origin with held bridges is sent a signed test event
+// ("type": "ping") every Options.ProbeInterval (default 5 s), and when one is answered 2xx, its held bridges are
+// released (bridge.Lifecycle.Release resets the consumer to the first event not acknowledged): what waited goes
+// now, in order. So after an outage of any length, everything waiting goes within about one probe interval of the
+// receiver's return. An event that fails again right after its release, without a failed probe in between, is
+// refused by a receiver that is up: it waits out the schedule (it is not released again until the receiver was
+// seen down and back), and is given up at its end as before.
+//
+// # Requests from ingress
+//
+// Ingress sends no HTTP request to a receiver. pingCallback asks a relay over NATS (bridge.PingSubject, in the
+// relays' queue group) to send the bridge's receiver a test event now and answers with what the receiver said
+// (status, the start of its body, the time taken); startChatForMeeting asks a relay whether it would send to a
+// callback URI (bridge.TargetSubject, answered with Options.CheckURL, the allow list relay delivers with). Every
+// POST to a receiver — callback, test event, probe — so goes out through Manager.post: one client, one
+// signing, one egress guard, one place that reads answers.
 //
 // # What is sent
 //

@@ -54,3 +54,22 @@ func classify(ctx context.Context, e state.Event, b state.Bridge, chatUserID fun
 	}
 	return skipNone, nil
 }
+
+// classifyAction decides whether an edit, deletion, reaction or pin is skipped: one in a private chat, or one the
+// bridge's chat user made itself (its id is the present chat user's), which the bridge knows of already (through
+// the API). An event that names no chat is taken as the public chat's.
+func classifyAction(ctx context.Context, e state.Event, b state.Bridge, chatUserID func(context.Context) (string, error)) (skipReason, error) {
+	if e.ChatID != "" && e.ChatID != PublicChatID {
+		return skipPrivate, nil
+	}
+	if b.ChatUser != "" && e.UserName == b.ChatUser && e.UserID != "" {
+		id, err := chatUserID(ctx)
+		if err != nil && !errors.Is(err, state.ErrNotFound) {
+			return skipNone, err
+		}
+		if err == nil && id == e.UserID {
+			return skipEcho, nil
+		}
+	}
+	return skipNone, nil
+}

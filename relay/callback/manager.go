@@ -29,6 +29,7 @@ type Manager struct {
 	hard context.Context
 
 	poster *poster        // sends the callbacks (nil: Options.Client does)
+	prober *prober        // notices failing receivers' return (nil: off)
 	pushed chan *nats.Msg // what every bridge's consumer pushes, for the dispatcher
 	subs   sync.Map       // deliver subject → *worker subscribed to it
 
@@ -45,6 +46,7 @@ func NewManager(o Options) *Manager {
 	if tr, ok := o.Client.Transport.(*http.Transport); ok && o.Client.CheckRedirect != nil {
 		m.poster = newPoster(tr) // it never follows a redirect either
 	}
+	m.prober = newProber(m, o.ProbeInterval)
 	return m
 }
 
@@ -173,6 +175,7 @@ func (m *Manager) Run(ctx context.Context, drainTimeout time.Duration) error {
 	m.hard = hard
 	context.AfterFunc(hard, m.poster.abort)
 	m.watchReconnects(ctx)
+	go m.serveRequests(ctx)
 	defer m.poster.closeIdle()
 	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	dispatched := make(chan struct{})

@@ -31,6 +31,9 @@ type Options struct {
 	Jitter float64
 	// MaxRetryAfter caps a receiver's Retry-After (default 24h).
 	MaxRetryAfter time.Duration
+	// ProbeInterval is how often a receiver that callbacks wait for is sent a test event, to send them as soon as
+	// it answers (see prober; default 5s; negative: never, the waiting callbacks wait out the schedule).
+	ProbeInterval time.Duration
 
 	Now  func() time.Time // clock (default time.Now)
 	Rand func() float64   // randomness in [0,1) for the jitter (default math/rand/v2)
@@ -38,6 +41,9 @@ type Options struct {
 
 	UserAgent string // User-Agent of the POSTs, "bbb-chat/<version>" (default "bbb-chat")
 
+	// CheckURL, when set, is what relay answers startChatForMeeting's check of a callback URI with
+	// (bridge.Lifecycle.CheckTarget): the allow list relay delivers with, the URI's host resolved from here.
+	CheckURL func(ctx context.Context, rawURL string) error
 	// CheckTarget, when set, is asked before every attempt whether the callback URL may be called (SSRF guard).
 	// An error counts as a failed attempt.
 	CheckTarget func(ctx context.Context, rawURL string) error
@@ -76,6 +82,7 @@ const (
 	defaultTimeout       = 10 * time.Second
 	defaultJitter        = 0.2
 	defaultMaxRetryAfter = 24 * time.Hour
+	defaultProbeInterval = 5 * time.Second
 	statsInterval        = time.Second
 	// checkInterval is how often (±20%) a worker makes sure its consumer still exists when NATS did not
 	// reconnect in between (someone deleted it).
@@ -99,6 +106,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Jitter < 0 {
 		o.Jitter = 0
+	}
+	if o.ProbeInterval == 0 {
+		o.ProbeInterval = defaultProbeInterval
 	}
 	if o.MaxRetryAfter <= 0 {
 		o.MaxRetryAfter = defaultMaxRetryAfter

@@ -25,3 +25,25 @@ func TestOutcome(t *testing.T) {
 		}
 	}
 }
+
+func TestUnavailable(t *testing.T) {
+	for _, c := range []struct {
+		r    result
+		want bool
+	}{
+		{result{err: errors.New("connection refused")}, true},
+		{result{status: 502}, true},
+		{result{status: 503}, true},
+		{result{status: 503, hasRetryAfter: true}, false}, // it said when to come back
+		{result{status: 429}, true},
+		{result{status: 408}, true},
+		{result{status: 400}, false}, // up, and refuses the event
+		{result{status: 401}, false},
+		{result{status: 404}, false},
+		{result{status: 301}, false},
+	} {
+		if got := c.r.unavailable(); got != c.want {
+			t.Errorf("%+v: unavailable %v, want %v", c.r, got, c.want)
+		}
+	}
+}

@@ -44,6 +44,7 @@ type pconn struct {
 type reply struct {
 	status     int
 	retryAfter string
+	excerpt    []byte // the first bytes of the reply's body, when asked for
 }
 
 // newPoster returns a poster that dials, and sets up TLS, as tr does; nil when tr is nil.
@@ -76,7 +77,7 @@ var errAborted = errors.New("callback cut short: relay is stopping")
 // once: an idle connection the receiver closed is noticed before it is used (connAlive), as net/http's
 // connection reader notices it, and a failure after the request was written is the attempt's, as with net/http
 // for a POST.
-func (p *poster) post(ctx context.Context, deadline time.Time, req *http.Request, body []byte) (reply, error) {
+func (p *poster) post(ctx context.Context, deadline time.Time, req *http.Request, body []byte, keep int) (reply, error) {
 	key, addr := p.key(req.URL)
 	pc, err := p.get(ctx, deadline, key, addr, req.URL)
 	if err != nil {
@@ -86,7 +87,7 @@ func (p *poster) post(ctx context.Context, deadline time.Time, req *http.Request
 		pc.conn.Close()
 		return reply{}, errAborted
 	}
-	a, reusable, err := pc.roundTrip(req, body)
+	a, reusable, err := pc.roundTrip(req, body, keep)
 	p.leave(pc)
 	if err != nil {
 		pc.conn.Close()
@@ -221,9 +222,9 @@ func (p *poster) closeIdle() {
 	}
 }
 
-// roundTrip writes the request and reads the reply, within the connection's deadline. reusable reports whether
-// the connection may carry the next request.
-func (pc *pconn) roundTrip(req *http.Request, body []byte) (a reply, reusable bool, err error) {
+// roundTrip writes the request and reads the reply, within the connection's deadline, keeping the first keep
+// bytes of its body. reusable reports whether the connection may carry the next request.
+func (pc *pconn) roundTrip(req *http.Request, body []byte, keep int) (a reply, reusable bool, err error) {
 	w := pc.bw
 	w.WriteString("POST ")
 	w.WriteString(req.URL.RequestURI())
@@ -249,11 +250,29 @@ func (pc *pconn) roundTrip(req *http.Request, body []byte) (a reply, reusable bo
 	if err != nil {
 		return reply{}, false, err
 	}
-	n, err := io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead+1))
-	resp.Body.Close()
 	a = reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
+	a.excerpt, err = readExcerpt(resp.Body, keep)
+	n, cerr := io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead+1-int64(len(a.excerpt))))
+	n += int64(len(a.excerpt))
+	if err == nil {
+		err = cerr
+	}
+	resp.Body.Close()
 	// Reuse the connection only when the whole (small) body was read and the receiver keeps it open; after an
 	// informational (1xx) reply the real one may still come.
 	reusable = err == nil && n <= maxResponseRead && !resp.Close && resp.StatusCode >= 200
 	return a, reusable, nil
+}
+
+// readExcerpt reads up to keep bytes of a reply's body (none when keep is 0). An end of the body is no error.
+func readExcerpt(r io.Reader, keep int) ([]byte, error) {
+	if keep <= 0 {
+		return nil, nil
+	}
+	buf := make([]byte, keep)
+	n, err := io.ReadFull(r, buf)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return buf[:n], err
 }

@@ -119,21 +119,23 @@ func FuzzPosterAgainstNetHTTP(f *testing.F) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("webhook-id", webhookID)
 			if viaHand {
-				return hand.post(ctx, time.Now().Add(2*time.Second), req, []byte(body))
+				return hand.post(ctx, time.Now().Add(2*time.Second), req, []byte(body), 64)
 			}
 			resp, err := netClient.Do(req)
 			if err != nil {
 				return reply{}, err
 			}
+			excerpt, _ := readExcerpt(resp.Body, 64)
 			io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 			resp.Body.Close()
-			return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
+			return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), excerpt: excerpt}, nil
 		}
 		gotHand, errHand := send(true)
 		seenHand := r.take()
 		gotLib, errLib := send(false)
 		seenLib := r.take()
-		if (errHand == nil) != (errLib == nil) || gotHand != gotLib {
+		if (errHand == nil) != (errLib == nil) || gotHand.status != gotLib.status ||
+			gotHand.retryAfter != gotLib.retryAfter || !bytes.Equal(gotHand.excerpt, gotLib.excerpt) {
 			t.Fatalf("reply %q:\nhand     %+v, %v\nnet/http %+v, %v", b.String(), gotHand, errHand, gotLib, errLib)
 		}
 		if len(seenHand) != 1 || len(seenLib) != 1 || seenHand[0] != seenLib[0] {

@@ -66,7 +66,7 @@ func postOnce(t *testing.T, p *poster, url string, timeout time.Duration) (reply
 	if !p.handles(req) {
 		t.Fatalf("poster does not handle %s", url)
 	}
-	return p.post(ctx, time.Now().Add(timeout), req, []byte(`{"message":"hi"}`))
+	return p.post(ctx, time.Now().Add(timeout), req, []byte(`{"message":"hi"}`), 0)
 }
 
 func TestPosterKeepsConnections(t *testing.T) {

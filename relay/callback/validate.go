@@ -24,6 +24,13 @@ func checkEvent(e state.Event, subject string, size int, meetingID string) error
 		return fmt.Errorf("%w: %d bytes, more than %d", errMalformed, size, MaxEventBytes)
 	}
 	subjMeeting, subjType, err := state.ParseSubject(subject)
+	if err == nil && e.Type == state.TypeGap && e.MeetingID == "" && (subjType == state.TypeGap || subjMeeting == meetingID) {
+		// A gap belongs to no meeting: it comes on bbbchat.gap, or on this bridge's retry subject.
+		if e.ID == "" || e.From <= 0 || e.To < e.From {
+			return fmt.Errorf("%w: a gap without id or window", errMalformed)
+		}
+		return nil
+	}
 	if err != nil || subjMeeting != meetingID {
 		return fmt.Errorf("%w: subject %q is not this bridge's", errMalformed, subject)
 	}

@@ -12,6 +12,7 @@ func TestCheckEvent(t *testing.T) {
 	const m = "meeting-1"
 	msg := state.Event{Type: state.TypeMessage, ID: "1-a", MeetingID: m, ChatID: PublicChatID, MessageID: "1-a", SenderID: "w_1"}
 	ended := state.Event{Type: state.TypeMeetingEnded, ID: "end-1", MeetingID: m}
+	gap := state.Event{Type: state.TypeGap, ID: "gap-1", Server: "bbb.example.org", From: 1, To: 2}
 	with := func(e state.Event, change func(*state.Event)) state.Event { change(&e); return e }
 	cases := []struct {
 		name    string
@@ -24,6 +25,13 @@ func TestCheckEvent(t *testing.T) {
 		{"meeting ended", ended, state.EventSubject(m, state.TypeMeetingEnded), 100, ""},
 		{"cleared", state.Event{Type: state.TypeCleared, ID: "c", MeetingID: m}, state.EventSubject(m, state.TypeCleared), 100, ""},
 		{"retried message", msg, state.RetrySubject(m), 300, ""},
+		{"gap", gap, state.SubjectGap, 100, ""},
+		{"retried gap", gap, state.RetrySubject(m), 100, ""},
+		{"message on the gap subject", msg, state.SubjectGap, 300, "not this bridge's"},
+		{"gap without id", with(gap, func(e *state.Event) { e.ID = "" }), state.SubjectGap, 100, "without id or window"},
+		{"gap without window", with(gap, func(e *state.Event) { e.To = 0 }), state.SubjectGap, 100, "without id or window"},
+		{"a meeting's gap", with(gap, func(e *state.Event) { e.MeetingID = m }), state.SubjectGap, 100, "not this bridge's"},
+		{"reaction", state.Event{Type: state.TypeReactionAdded, ID: "r", MeetingID: m}, state.EventSubject(m, state.TypeReactionAdded), 100, ""},
 		{"too big", msg, state.EventSubject(m, state.TypeMessage), MaxEventBytes + 1, "bytes"},
 		{"another meeting's payload", with(msg, func(e *state.Event) { e.MeetingID = "other" }), state.EventSubject(m, state.TypeMessage), 300, "for meeting"},
 		{"another meeting's subject", msg, state.EventSubject("other", state.TypeMessage), 300, "not this bridge's"},

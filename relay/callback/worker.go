@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,12 @@ type worker struct {
 	statsOff   bool // the bridge was deleted and its statistics with it
 	statsTimer *time.Timer
 	lastFlush  time.Time
+
+	// The prober's (under prober.mu; the atomics let a delivery skip the lock when they say there is nothing).
+	heldAt      string  // the origin it is held under; "" when not held
+	released    release // its last release
+	held        atomic.Bool
+	releasedSeq atomic.Uint64 // released.seq
 }
 
 func newWorker(m *Manager, parent context.Context, b state.Bridge, prev *worker) *worker {
@@ -195,6 +202,7 @@ func (w *worker) finish(why error) {
 	}
 	w.runMu.Unlock()
 	w.unsubscribe()
+	w.m.prober.drop(w)
 	w.head.Store(0)
 	w.m.metrics.Workers.Add(-1)
 	w.log.Debug("callback: worker stops", "why", why)
@@ -242,11 +250,15 @@ func (w *worker) attach() error {
 				}
 				break
 			}
-			if _, err := w.m.bridges.EnsureConsumer(w.ctx, cur, w.position()); err != nil {
+			info, err := w.m.bridges.EnsureConsumer(w.ctx, cur, w.position())
+			if err != nil {
 				if w.ctx.Err() == nil {
 					w.log.Warn("callback: cannot attach to consumer", "err", err, "retry_in", pause)
 				}
 				break
+			}
+			if !w.attached && w.check == nil {
+				w.resumeProbing(cur, info.NumAckPending)
 			}
 			w.attached = true
 			every := backoff.Jitter(checkInterval, 0.2, o.Rand)
@@ -264,6 +276,24 @@ func (w *worker) attach() error {
 		}
 		pause = retry.Next()
 	}
+}
+
+// resumeProbing has the prober watch the receiver of a bridge found failing when the worker starts (relay
+// restarted, or took the bridge over): its last attempt failed and an event is out, maybe waiting for a retry
+// hours away.
+func (w *worker) resumeProbing(b state.Bridge, out int) {
+	if w.m.prober == nil || out == 0 {
+		return
+	}
+	stats, err := w.m.o.Store.GetCallbackStats(w.ctx, w.id)
+	if err != nil || stats.LastErrorAt.IsZero() || !stats.LastErrorAt.After(stats.LastSuccessAt) {
+		return
+	}
+	if e := stats.LastError; strings.HasPrefix(e, "HTTP ") && !strings.HasPrefix(e, "HTTP 5") &&
+		!strings.HasPrefix(e, "HTTP 408") && !strings.HasPrefix(e, "HTTP 429") {
+		return // the receiver was up and refused the event (result.unavailable)
+	}
+	w.m.prober.hold(w, b, 0, 1, w.m.o.Now().Add(24*time.Hour))
 }
 
 // subscribe subscribes, once for the worker's life, to the bridge's deliver subject in the relays' queue group,
@@ -326,20 +356,29 @@ func (w *worker) handle(msg *nats.Msg) error {
 		if why != skipNone {
 			return w.skip(msg)
 		}
-	case state.TypeCleared:
-		if !b.Wants(state.CallbackChatCleared) {
-			return w.skip(msg)
-		}
 	case state.TypeMeetingEnded:
-		if !b.Wants(state.CallbackMeetingEnded) {
+		if !b.Wants(state.TypeMeetingEnded) {
 			return w.endMeeting(msg)
 		}
-	case state.TypeMeetingCreated:
-		if !b.FollowRoom { // only a followed room's bridge hears of its meeting's start
+	case state.TypeMessageEdited, state.TypeMessageDeleted, state.TypeReactionAdded, state.TypeReactionRemoved,
+		state.TypeMessagePinned, state.TypeMessageUnpinned:
+		if !b.Wants(e.Type) {
+			return w.skip(msg)
+		}
+		why, err := classifyAction(w.m.hard, e, b, w.chatUserID(b))
+		if err != nil {
+			w.log.Warn("callback: cannot look up the chat user; sending the event", "err", err)
+		}
+		if why != skipNone {
 			return w.skip(msg)
 		}
 	default:
-		return w.skip(msg)
+		if !b.Wants(e.Type) {
+			return w.skip(msg)
+		}
+		if _, _, err := Body(e, b, 0); err != nil { // a kind delivered by another part (a transcript, say)
+			return w.skip(msg)
+		}
 	}
 	if time.Since(fetched) > w.m.ackWait/2 {
 		_ = msg.InProgress()
@@ -373,12 +412,23 @@ func (w *worker) chatUserID(b state.Bridge) func(context.Context) (string, error
 // result is the outcome of one HTTP attempt.
 type result struct {
 	status        int
+	excerpt       []byte // the first bytes of the reply's body, when asked for
 	err           error
 	retryAfter    time.Duration
 	hasRetryAfter bool
 }
 
 func (r result) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
+
+// unavailable reports whether the receiver looked down (no answer, 5xx, 408, 429) without saying when to come
+// back (Retry-After): the failures the prober watches for the receiver's return. Other answers come from a
+// receiver that is up and refuses the event; a Retry-After is honoured as it is.
+func (r result) unavailable() bool {
+	if r.hasRetryAfter {
+		return false
+	}
+	return r.err != nil || r.status >= 500 || r.status == http.StatusRequestTimeout || r.status == http.StatusTooManyRequests
+}
 
 // String is the error kept in the statistics: the status or the error, never the URL or the secret.
 func (r result) String() string {
@@ -406,12 +456,13 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		_ = msg.Nak()
 		return errShutdown
 	}
-	attempt := int(meta.NumDelivered)
+	attempt := w.m.prober.attemptNumber(w, meta.Sequence.Stream, int(meta.NumDelivered))
 	// The delivery's logger is made only to log: With formats its attributes at once.
 	logger := func() *slog.Logger {
 		return w.log.With("webhook_id", id, "type", e.Type, "attempt", attempt, "target", redact(b.CallbackURI))
 	}
 	if res.ok() {
+		w.m.prober.drop(w)
 		if e.Type == state.TypeMeetingEnded {
 			w.m.metrics.Delivered.Add(1)
 			return w.endMeeting(msg)
@@ -429,6 +480,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	log := logger()
 	w.note(func(s *state.CallbackStats) { s.LastError, s.LastErrorAt = res.String(), now })
 	if res.err == nil && res.status == http.StatusGone {
+		w.m.prober.drop(w)
 		log.Info("callback: receiver answered 410 Gone; no more callbacks for this bridge")
 		return w.gone(msg, e)
 	}
@@ -439,9 +491,15 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 		}
 		w.m.metrics.Retried.Add(1)
 		w.note(func(s *state.CallbackStats) { s.Retries++ })
+		if w.m.prober != nil && delay > 2*w.m.prober.interval && res.unavailable() {
+			w.m.prober.hold(w, b, meta.Sequence.Stream, attempt, now.Add(delay))
+		} else {
+			w.m.prober.drop(w)
+		}
 		log.Info("callback: attempt failed, retrying", "err", res.String(), "retry_in", delay)
 		return nil
 	}
+	w.m.prober.drop(w)
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
 	f := state.FailedDelivery{MeetingID: w.id, Seq: meta.Sequence.Stream, Subject: e.Subject(), Event: msg.Data,
@@ -464,14 +522,25 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 
 // attempt POSTs body once, within the configured timeout.
 func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) result {
-	o := w.m.o
-	deadline := time.Now().Add(o.Timeout)
-	req, err := http.NewRequestWithContext(w.m.hard, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
+	if w.signer == nil || w.signer.Secret() != b.CallbackSecret {
+		w.signer = checksum.NewWebhookSigner(b.CallbackSecret)
+	}
+	return w.m.post(b, id, body, now, w.signer, w.m.o.Timeout, 0)
+}
+
+// post POSTs body to the bridge's receiver once, within the configured timeout, signed with signer (for the
+// bridge's secret), within timeout, keeping the first keep bytes of the reply's body: the one way every callback,
+// test event and probe is sent.
+func (m *Manager) post(b state.Bridge, id string, body []byte, now time.Time, signer *checksum.WebhookSigner,
+	timeout time.Duration, keep int) result {
+	o := m.o
+	deadline := time.Now().Add(timeout)
+	req, err := http.NewRequestWithContext(m.hard, http.MethodPost, b.CallbackURI, bytes.NewReader(body))
 	if err != nil {
 		return result{err: errors.New("invalid callback URL")}
 	}
 	if o.CheckTarget != nil {
-		ctx := w.m.hard
+		ctx := m.hard
 		if _, err := netip.ParseAddr(req.URL.Hostname()); err != nil { // a name, to resolve within the attempt
 			c, cancel := context.WithDeadline(ctx, deadline)
 			defer cancel()
@@ -482,51 +551,50 @@ func (w *worker) attempt(b state.Bridge, id string, body []byte, now time.Time) 
 		}
 	}
 	ts := now.Unix()
-	if w.signer == nil || w.signer.Secret() != b.CallbackSecret {
-		w.signer = checksum.NewWebhookSigner(b.CallbackSecret)
-	}
 	req.Header = http.Header{
 		"Content-Type":      {"application/json"},
 		"User-Agent":        {o.UserAgent},
 		"Webhook-Id":        {id},
 		"Webhook-Timestamp": {strconv.FormatInt(ts, 10)},
-		"Webhook-Signature": {w.signer.Sign(id, ts, body)},
+		"Webhook-Signature": {signer.Sign(id, ts, body)},
 	}
-	w.m.metrics.InFlight.Add(1)
+	m.metrics.InFlight.Add(1)
 	var a reply
-	if w.m.poster.handles(req) {
-		a, err = w.m.poster.post(w.m.hard, deadline, req, body)
+	if m.poster.handles(req) {
+		a, err = m.poster.post(m.hard, deadline, req, body, keep)
 	} else {
-		ctx, cancel := context.WithDeadline(w.m.hard, deadline)
-		a, err = postWith(o.Client, req.WithContext(ctx))
+		ctx, cancel := context.WithDeadline(m.hard, deadline)
+		a, err = postWith(o.Client, req.WithContext(ctx), keep)
 		cancel()
 	}
-	w.m.metrics.InFlight.Add(-1)
+	m.metrics.InFlight.Add(-1)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) { // its text carries the URL, which may carry a token
 			err = ue.Err
 		}
 		var ne net.Error
-		if w.m.hard.Err() == nil && (!time.Now().Before(deadline) || errors.As(err, &ne) && ne.Timeout()) {
-			err = fmt.Errorf("no answer within %s: %w", o.Timeout, err)
+		if m.hard.Err() == nil && (!time.Now().Before(deadline) || errors.As(err, &ne) && ne.Timeout()) {
+			err = fmt.Errorf("no answer within %s: %w", timeout, err)
 		}
 		return result{err: err}
 	}
-	r := result{status: a.status}
+	r := result{status: a.status, excerpt: a.excerpt}
 	r.retryAfter, r.hasRetryAfter = ParseRetryAfter(a.retryAfter, now)
 	return r
 }
 
-// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body.
-func postWith(c *http.Client, req *http.Request) (reply, error) {
+// postWith sends req with net/http's client (through a proxy, say) and discards the reply's body but its first
+// keep bytes.
+func postWith(c *http.Client, req *http.Request, keep int) (reply, error) {
 	resp, err := c.Do(req)
 	if err != nil {
 		return reply{}, err
 	}
+	excerpt, _ := readExcerpt(resp.Body, keep)
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseRead))
 	resp.Body.Close()
-	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}, nil
+	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), excerpt: excerpt}, nil
 }
 
 // gone marks the bridge's callback gone and stops the worker.

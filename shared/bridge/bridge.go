@@ -253,14 +253,7 @@ func DeliverSubject(meetingID string) string {
 // after from when from is a later position (a consumer created again after nats-server restarted). Its state is
 // kept in memory: see state.Position.
 func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) jetstream.ConsumerConfig {
-	filters := []string{state.EventSubject(b.MeetingID, state.TypeMessage)}
-	if b.Wants(state.CallbackChatCleared) {
-		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeCleared))
-	}
-	if b.FollowRoom {
-		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingCreated)) // meetingStarted
-	}
-	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded), state.RetrySubject(b.MeetingID))
+	filters := Filters(b)
 	start := b.CreatedAt
 	if start.IsZero() {
 		start = time.Now()
@@ -284,6 +277,29 @@ func ConsumerConfig(b state.Bridge, ackWait time.Duration, from state.Position) 
 		cfg.DeliverPolicy, cfg.OptStartTime, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, nil, from.Seq+1
 	}
 	return cfg
+}
+
+// Filters are the subjects a bridge's callback consumer reads: its meeting's subject of every kind it asked for
+// (messages always), its meeting's end (asked for or not: the bridge ends after its queue), the server-wide gap
+// subject when it asked for gaps, and its retry subject. The meeting's subjects come first: consumerMeeting reads
+// the meeting from them.
+func Filters(b state.Bridge) []string {
+	var filters []string
+	for _, k := range state.CallbackKinds() {
+		switch {
+		case k == state.TypeGap || k == state.TypeMeetingEnded || !b.Wants(k) && k != state.TypeMessage:
+		default:
+			filters = append(filters, state.EventSubject(b.MeetingID, k))
+		}
+	}
+	filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingEnded))
+	if b.FollowRoom && b.HasCallback() {
+		filters = append(filters, state.EventSubject(b.MeetingID, state.TypeMeetingCreated)) // follow.go
+	}
+	if b.Wants(state.TypeGap) {
+		filters = append(filters, state.SubjectGap)
+	}
+	return append(filters, state.RetrySubject(b.MeetingID))
 }
 
 // EnsureConsumer returns the bridge's callback consumer, creating it when it does not exist. A new one starts at
@@ -337,6 +353,27 @@ func (l *Lifecycle) DeleteConsumer(ctx context.Context, meetingID string) error 
 // Subscribe subscribes, in the relays' queue group, to what a bridge's consumer pushes, into ch.
 func (l *Lifecycle) Subscribe(meetingID string, ch chan *nats.Msg) (*nats.Subscription, error) {
 	return l.s.QueueSubscribe(DeliverSubject(meetingID), DeliverGroup, ch)
+}
+
+// Release sends a bridge's waiting callback now instead of after its retry delay: the consumer starts again at the
+// first event not acknowledged (state.Store.ResetConsumer), and the schedule starts again with it. head, when not 0,
+// is the stream sequence of the event the caller saw wait; nothing is done when the consumer is past it already.
+// It reports whether the consumer was reset: not when nothing is out (nothing waits on a delay) or head is done.
+// An event another relay is posting at that moment may then be posted twice (receivers deduplicate on webhook-id).
+// state.ErrNotFound when the bridge has no consumer.
+func (l *Lifecycle) Release(ctx context.Context, meetingID string, head uint64) (bool, error) {
+	name := ConsumerName(meetingID)
+	info, err := l.s.ConsumerInfo(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	if info.NumAckPending == 0 || head != 0 && info.AckFloor.Stream >= head {
+		return false, nil
+	}
+	if err := l.s.ResetConsumer(ctx, name); err != nil {
+		return false, fmt.Errorf("bridge: release callbacks: %w", err)
+	}
+	return true, nil
 }
 
 // Pending reports a bridge's undelivered callbacks: waiting in the stream plus in flight. state.ErrNotFound when

@@ -219,3 +219,45 @@ func TestCallbackConsumerFromPull(t *testing.T) {
 		t.Fatalf("after the pull consumer's ack floor: %q, want two", got)
 	}
 }
+
+// Release sends a delivery that waits out a retry delay now, and does nothing when nothing waits or the caller's
+// head is done already.
+func TestRelease(t *testing.T) {
+	e := openStore(t)
+	s := e.s
+	ctx := t.Context()
+	time.Sleep(2 * time.Millisecond)
+	lc := withAckWait(s, time.Second)
+	b := state.Bridge{MeetingID: "m", CallbackURI: "http://x", CreatedAt: time.Now()}
+	if _, err := lc.EnsureConsumer(ctx, b, state.Position{}); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lc.Release(ctx, "m", 0); ok || err != nil {
+		t.Fatalf("Release with nothing out = %v, %v", ok, err)
+	}
+	if _, err := lc.Release(ctx, "other", 0); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("Release without a consumer: %v", err)
+	}
+	sub := pushed(t, e)
+	seq, err := s.PublishEvent(ctx, state.Event{Type: state.TypeMessage, ID: "one", MeetingID: "m"}, []byte("one"))
+	must(t, err)
+	m, err := sub.NextMsg(5 * time.Second)
+	must(t, err)
+	must(t, m.NakWithDelay(time.Hour))
+	start := time.Now()
+	if ok, err := lc.Release(ctx, "m", seq); !ok || err != nil {
+		t.Fatalf("Release = %v, %v", ok, err)
+	}
+	if got := next(t, sub); got != "one" || time.Since(start) > 3*time.Second {
+		t.Fatalf("after Release: %q after %s", got, time.Since(start))
+	}
+	// The next event is out now; the caller's head, delivered, is not released again.
+	_, err = s.PublishEvent(ctx, state.Event{Type: state.TypeMessage, ID: "two", MeetingID: "m"}, []byte("two"))
+	must(t, err)
+	if _, err := sub.NextMsg(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := lc.Release(ctx, "m", seq); ok || err != nil {
+		t.Fatalf("Release of a delivered head = %v, %v", ok, err)
+	}
+}

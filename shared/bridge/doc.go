@@ -1,10 +1,13 @@
 // Package bridge owns a bridge's lifecycle, for both binaries: start (startChatForMeeting), end (endChatForMeeting),
-// retry of failed deliveries (retryCallbacks, which also turns a gone callback back on), gone (the receiver
-// answered 410), the meeting's end, a followed room's bridge made again for each of its meetings (follow.go), and
-// the bridge's callback consumer: its name, its deliver subject and queue
-// group, its settings (one AckWait rule, below), its creation and re-creation, and the listing of the consumers'
-// queues (pending counts). Ingress and relay call it; neither names, configures or lists a callback consumer
-// itself.
+// retry of failed deliveries (retryCallbacks, which also turns a gone callback back on), the release of a
+// delivery that waits out a retry delay (Release: retryCallbacks with pending, and relay when a receiver answers
+// again), gone (the receiver answered 410), the meeting's end, a followed room's bridge made again for each of
+// its meetings (follow.go), and the bridge's callback consumer: its name, its
+// filter subjects (the kinds the bridge asked for, Filters), its deliver subject and queue group, its settings
+// (one AckWait rule, below), its creation and re-creation, and the listing of the consumers' queues (pending
+// counts). Ingress and relay call it; neither names, configures or lists a callback consumer itself. It also
+// holds the requests ingress makes of relay about callbacks (Ping, CheckTarget: subjects and shapes; relay
+// answers them), so that only relay ever sends anything to a receiver.
 //
 // AckWait rule: a callback consumer's AckWait is the callback timeout plus AckWaitMargin (AckWait), the time one
 // attempt may take before JetStream hands the event to another relay. Relay reads BBB_CHAT_CALLBACK_TIMEOUT and

@@ -142,8 +142,8 @@ func (l *Lifecycle) release(ctx context.Context, meetingID, after string) (state
 	})
 }
 
-// Unfollow stops following a room and ends the bridge of its running meeting, if any. state.ErrNotFound when the
-// room was not followed.
+// Unfollow stops following a room and ends every bridge made for it: its running meeting's, and earlier ones
+// still delivering their callbacks. state.ErrNotFound when the room was not followed.
 func (l *Lifecycle) Unfollow(ctx context.Context, ext string) (state.Room, error) {
 	r, err := l.s.GetRoom(ctx, ext)
 	if err != nil {
@@ -152,9 +152,13 @@ func (l *Lifecycle) Unfollow(ctx context.Context, ext string) (state.Room, error
 	if err := l.s.DeleteRoom(ctx, ext); err != nil && !errors.Is(err, state.ErrNotFound) {
 		return r, err
 	}
-	if id := r.Bridge.MeetingID; id != "" {
-		if b, err := l.s.GetBridge(ctx, id); err == nil && b.FollowRoom && b.ExternalID == ext {
-			if err := l.End(ctx, id); err != nil && !errors.Is(err, state.ErrNotFound) {
+	bs, err := l.s.Bridges(ctx)
+	if err != nil {
+		return r, err
+	}
+	for _, b := range bs {
+		if b.FollowRoom && b.ExternalID == ext {
+			if err := l.End(ctx, b.MeetingID); err != nil && !errors.Is(err, state.ErrNotFound) {
 				return r, err
 			}
 		}

@@ -178,6 +178,18 @@ func TestRoomCallbackOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("m5", state.CallbackActive, "")
+	// Unfollow ends every bridge of the room, the one still delivering an ended meeting's callbacks too.
+	end("m5", EndsAfterQueue)
+	meet("m6")
+	check("m6", state.CallbackHeld, "m5")
+	if _, err := lc.Unfollow(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"m4", "m5", "m6"} {
+		if _, err := ts.s.GetBridge(ctx, id); !errors.Is(err, state.ErrNotFound) {
+			t.Fatalf("%s left after Unfollow: %v", id, err)
+		}
+	}
 	// Finish for a bridge gone already (an earlier Finish could not release) still releases what is held after it.
 	if _, err := ts.s.CreateBridge(ctx, state.Bridge{MeetingID: "x1", FollowRoom: true, ExternalID: "room2", CallbackURI: "http://127.0.0.1:9/hook",
 		CallbackState: state.CallbackHeld, After: "gone-already"}); err != nil {

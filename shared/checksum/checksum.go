@@ -70,6 +70,9 @@ type Verifier struct {
 	Delta int64
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Retired are secrets accepted before a reload replaced them. Verify never accepts them; Explain names them
+	// as the reason a checksum fails, so a client still on an old secret learns it.
+	Retired []string
 }
 
 // Verify checks the checksum of body, the raw bytes of a request for call.
@@ -158,6 +161,7 @@ func (sc *scratch) try(call string, text []byte, secret string, lo, hi int64, wa
 	for ts := lo; ts <= hi; ts++ {
 		_ = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state)
 		h.Write(strconv.AppendInt(sc.ts[:0], ts, 10))
+		sc.n++
 		match |= subtle.ConstantTimeCompare(h.Sum(sc.sum[:0]), want[:])
 	}
 	return match
@@ -171,6 +175,7 @@ type scratch struct {
 	state [256]byte // a marshalled SHA-512 state is 204 bytes
 	ts    [20]byte
 	sum   [sha512.Size]byte
+	n     int // candidates hashed
 }
 
 func newScratch(size int) *scratch {

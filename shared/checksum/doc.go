@@ -21,6 +21,12 @@
 //
 // All candidates are hashed and compared in constant time, whichever matches.
 //
+// Explain says why a refused checksum was refused, where it can tell (a
+// clock outside the window, another call's name, a retired secret, another
+// JSON serialisation, uppercase hex), trying only candidates that need the
+// secret to match, with bounded work (ExplainCost); its Reason is also the
+// label of ingress's failure metric.
+//
 // What it must not do: read configuration, the clock (Now is injected) or
 // HTTP requests; detect replays (Verify returns the checksum so that the
 // caller can).

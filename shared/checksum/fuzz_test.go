@@ -97,3 +97,40 @@ func splice(body []byte, empty, first bool, member string) ([]byte, bool) {
 	out = append(out, ins...)
 	return append(out, body[at:]...), true
 }
+
+// FuzzExplain: Explain never panics and only ever says a checksum is incorrect (or missing), and every other
+// serialisation it tries is JSON of the same parameters; a body signed over one of them is explained as such (or,
+// when that text is the body's own, accepted).
+func FuzzExplain(f *testing.F) {
+	f.Add([]byte(`{"user_name": "Bob", "message": "hi"}`), uint8(0))
+	f.Add([]byte(`{"b": "\u00e9/<>&\u2028", "a": [1, 2.50, {"z": null}]}`), uint8(2))
+	f.Add([]byte(`{"s": "\ud800x", "n": -0}`), uint8(4))
+	f.Add([]byte(`{"checksum": "ABC"}`), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, form uint8) {
+		const now = 1700000000
+		v := Verifier{Secrets: []string{"k"}, Retired: []string{"r"}, Delta: 1, Now: fixedNow(now)}
+		if err := v.Explain("c", body, []string{"d"}); err != nil && !errors.Is(err, ErrIncorrect) && !errors.Is(err, ErrMissing) {
+			t.Fatalf("Explain: %v", err)
+		}
+		obj, err := pyjson.Parse(body)
+		if err != nil || obj.Kind() != pyjson.KindObject {
+			return
+		}
+		params := obj.Without(Key)
+		s := serialisations[int(form)%len(serialisations)]
+		text := s.write(nil, params)
+		back, err := pyjson.Parse(text)
+		norm := serialisation{ascii: true, sorted: s.sorted} // Python's json.dumps, with the same key order
+		if err != nil || !bytes.Equal(norm.write(nil, back), norm.write(nil, params)) {
+			t.Fatalf("%s wrote %q: %v", s.name, text, err)
+		}
+		sum := Sign("c", text, "k", now)
+		signed := pyjson.Dumps(pyjson.Object(append(params.Members(), pyjson.Member{Key: Key, Value: pyjson.String(sum)})...))
+		if _, _, err := v.Verify("c", signed); err == nil {
+			return
+		}
+		if m, ok := errors.AsType[*Mismatch](v.Explain("c", signed, nil)); !ok || m.Reason != ReasonSerialisation {
+			t.Fatalf("body %q signed as %s (%q): not explained", signed, s.name, text)
+		}
+	})
+}

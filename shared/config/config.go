@@ -202,8 +202,11 @@ type Relay struct {
 	// failed. The default spans about a day, like Svix's.
 	RetrySchedule []time.Duration `env:"BBB_CHAT_CALLBACK_RETRY_SCHEDULE" envSeparator:"," envDefault:"5s,5m,30m,2h,5h,10h,10h"`
 	// RetryJitter is the relative jitter applied to every wait (0.2 = ±20 %).
-	RetryJitter     float64       `env:"BBB_CHAT_CALLBACK_RETRY_JITTER" envDefault:"0.2"`
-	MaxRetryAfter   time.Duration `env:"BBB_CHAT_CALLBACK_MAX_RETRY_AFTER" envDefault:"24h"`
+	RetryJitter   float64       `env:"BBB_CHAT_CALLBACK_RETRY_JITTER" envDefault:"0.2"`
+	MaxRetryAfter time.Duration `env:"BBB_CHAT_CALLBACK_MAX_RETRY_AFTER" envDefault:"24h"`
+	// ProbeInterval is how often a receiver that callbacks wait for is sent a test event, so they go as soon as it
+	// answers again; 0 turns probing off.
+	ProbeInterval   time.Duration `env:"BBB_CHAT_CALLBACK_PROBE_INTERVAL" envDefault:"5s"`
 	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
 }
 
@@ -411,6 +414,9 @@ func (c Relay) Validate() error {
 			errs = append(errs, errors.New("BBB_CHAT_CALLBACK_RETRY_SCHEDULE: waits must not be negative"))
 			break
 		}
+	}
+	if c.ProbeInterval < 0 {
+		errs = append(errs, errors.New("BBB_CHAT_CALLBACK_PROBE_INTERVAL must not be negative"))
 	}
 	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_RETRY_JITTER %v: want 0 to <1", c.RetryJitter))

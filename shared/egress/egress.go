@@ -1,7 +1,9 @@
 // Package egress decides where bbb-chat may send callbacks. A callback URI chosen by an API client must not turn
 // the BBB server into a proxy for its own loopback, private network or cloud metadata endpoints (SSRF), unless the
-// operator allows those addresses with BBB_CHAT_CALLBACK_ALLOW. Ingress checks a URI when a chat starts; relay
-// checks again on every connection, at the address actually dialled, because DNS can change in between.
+// operator allows those addresses with BBB_CHAT_CALLBACK_ALLOW, the one setting both binaries read (shared/config).
+// Ingress checks a URI when a chat starts, with its own policy and by asking a relay to check it with relay's
+// (so the two cannot disagree unnoticed); relay checks again on every connection, at the address actually
+// dialled, because DNS can change in between.
 package egress
 
 import (

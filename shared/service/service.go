@@ -177,11 +177,38 @@ func reloadOn[C any](ctx context.Context, hup <-chan os.Signal, getenv func(stri
 		if c, err := load(getenv); err != nil {
 			log.Error("reload refused: configuration is invalid; keeping the running one", "err", err)
 		} else if err := apply(c); err != nil {
-			log.Error("reload refused; keeping the running configuration", "err", err)
+			if rn, ok := errors.AsType[*RestartNeeded](err); ok {
+				log.Warn("configuration reloaded in part ("+what+"); these settings changed but take a restart, and keep their running values until then",
+					"keys", strings.Join(rn.Keys, ","))
+			} else {
+				log.Error("reload refused; keeping the running configuration", "err", err)
+			}
 		} else {
 			log.Info("configuration reloaded (" + what + ")")
 		}
 		Notify(getenv, "READY=1")
+	}
+}
+
+// RestartNeeded is what a reload's apply returns when it applied what a reload may change but keys changed that
+// only a restart applies (config.RestartOnly): ReloadOnHUP logs the reload as partial, naming them.
+type RestartNeeded struct{ Keys []string }
+
+func (e *RestartNeeded) Error() string {
+	return "these settings take a restart: " + strings.Join(e.Keys, ", ")
+}
+
+// Reloader is apply for ReloadOnHUP that also compares the loaded configuration with the running one: when keys
+// changed that a reload does not apply (config.RestartOnly), it returns *RestartNeeded after applying the rest.
+func Reloader[C any](running C, apply func(C) error) func(C) error {
+	return func(c C) error {
+		if err := apply(c); err != nil {
+			return err
+		}
+		if keys := config.RestartOnly(running, c); len(keys) > 0 {
+			return &RestartNeeded{Keys: keys}
+		}
+		return nil
 	}
 }
 

@@ -88,6 +88,8 @@ func TestReloadOn(t *testing.T) {
 		{"applied", nil, nil, "configuration reloaded (log level)"},
 		{"invalid", errors.New("BBB_CHAT_X: bad"), nil, "reload refused: configuration is invalid; keeping the running one"},
 		{"refused", nil, errors.New("bad list"), "reload refused; keeping the running configuration"},
+		{"restart needed", nil, &RestartNeeded{Keys: []string{"BBB_CHAT_LISTEN", "BBB_CHAT_NATS_URL"}},
+			`configuration reloaded in part (log level); these settings changed but take a restart, and keep their running values until then" keys=BBB_CHAT_LISTEN,BBB_CHAT_NATS_URL`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			log, out := logBuffer()
@@ -108,13 +110,34 @@ func TestReloadOn(t *testing.T) {
 			if !strings.Contains(out.String(), c.want) {
 				t.Errorf("log %q lacks %q", out.String(), c.want)
 			}
-			if c.applErr != nil && !strings.Contains(out.String(), "err=") {
+			if _, partial := errors.AsType[*RestartNeeded](c.applErr); c.applErr != nil && !partial && !strings.Contains(out.String(), "err=") {
 				t.Errorf("error not logged under err: %q", out.String())
 			}
 			if wantApplied := c.loadErr == nil; (len(applied) == 2) != wantApplied {
 				t.Errorf("applied %v", applied)
 			}
 		})
+	}
+}
+
+// TestReloader: a reload that changes a key only a restart applies still applies the rest, and says which keys.
+func TestReloader(t *testing.T) {
+	running := config.Ingress{Listen: "127.0.0.1:1", MessageTemplate: "a"}
+	var applied []config.Ingress
+	apply := Reloader(running, func(c config.Ingress) error { applied = append(applied, c); return nil })
+	same := running
+	same.MessageTemplate = "b"
+	if err := apply(same); err != nil {
+		t.Fatalf("a reloadable change: %v", err)
+	}
+	moved := same
+	moved.Listen = "127.0.0.1:2"
+	err := apply(moved)
+	if rn, ok := errors.AsType[*RestartNeeded](err); !ok || len(rn.Keys) != 1 || rn.Keys[0] != "BBB_CHAT_LISTEN" {
+		t.Fatalf("a restart-only change: %v", err)
+	}
+	if len(applied) != 2 {
+		t.Fatalf("applied %d times; the reloadable part must be applied both times", len(applied))
 	}
 }
 

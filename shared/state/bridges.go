@@ -3,21 +3,85 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Callback event names a bridge may ask for with callback_events. Messages are always sent to a bridge with a
-// callback; the other two only when asked.
+// Callback kinds: what a bridge may ask for with callback_events (docs/api.md, "Callbacks"). A kind is the type
+// of the events it delivers (the Type constants), plus KindTranscript (a meeting's transcript) and KindAll. New
+// messages are always delivered to a bridge with a callback; every other kind only when asked for.
+const (
+	KindTranscript = "transcript"
+	KindAll        = "all"
+)
+
+// SubjectGap is the subject of gap events (TypeGap): they belong to no meeting.
+const SubjectGap = SubjectRoot + "." + TypeGap
+
+// The spellings of the first callback_events, still accepted: they name the kinds message, cleared and
+// meeting.ended, and a bridge that asked for a kind by one of them only gets that kind's callbacks in the body
+// (and under the checksum call name) they always had.
 const (
 	CallbackMessage      = "sendChatMessage"
 	CallbackChatCleared  = "chatCleared"
 	CallbackMeetingEnded = "meetingEnded"
-	// CallbackMeetingStarted is sent to a bridge that follows its room (Bridge.FollowRoom) when the room's meeting
-	// starts; such a bridge gets meetingEnded too.
-	CallbackMeetingStarted = "meetingStarted"
 )
+
+// CallbackKinds lists every callback kind, in the order getChatInfo shows them.
+func CallbackKinds() []string {
+	return []string{TypeMessage, TypeCleared, TypeUserJoined, TypeUserLeft, TypeMeetingEnded, TypeMessageEdited,
+		TypeMessageDeleted, TypeReactionAdded, TypeReactionRemoved, TypeMessagePinned, TypeMessageUnpinned, TypeGap,
+		KindTranscript}
+}
+
+// legacyKinds maps the first spellings to their kinds.
+var legacyKinds = map[string]string{
+	CallbackMessage:      TypeMessage,
+	CallbackChatCleared:  TypeCleared,
+	CallbackMeetingEnded: TypeMeetingEnded,
+}
+
+// NormaliseKind returns the kind a callback_events name stands for (a kind, KindAll, or a first spelling), and
+// false when it names none.
+func NormaliseKind(name string) (string, bool) {
+	if k, ok := legacyKinds[name]; ok {
+		return k, true
+	}
+	if name == KindAll {
+		return KindAll, true
+	}
+	for _, k := range CallbackKinds() {
+		if k == name {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// ErrUnknownKind reports a callback_events name that is no callback kind.
+var ErrUnknownKind = errors.New("not a callback kind")
+
+// CheckCallbackEvents checks the names a client gave as callback_events and returns what a bridge keeps: each name
+// once, as given (a first spelling stays one, so the bridge keeps its bodies); the default kind, message, is
+// left out. An unknown name is an error that wraps ErrUnknownKind and names it.
+func CheckCallbackEvents(names []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		k, ok := NormaliseKind(n)
+		if !ok {
+			return nil, fmt.Errorf("%w: %q", ErrUnknownKind, n)
+		}
+		if k == TypeMessage || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out, nil
+}
 
 // Callback states of a bridge.
 const (
@@ -51,17 +115,62 @@ type Bridge struct {
 // HasCallback reports whether the bridge sends callbacks.
 func (b Bridge) HasCallback() bool { return b.CallbackURI != "" }
 
-// Wants reports whether the bridge asked for callbacks of the named kind.
-func (b Bridge) Wants(name string) bool {
-	if name == CallbackMessage {
-		return b.HasCallback()
+// Wants reports whether the bridge asked for callbacks of a kind, named as a kind or by a first spelling.
+// Stored names are normalised as they are read, so bridges stored with the first spellings keep working.
+func (b Bridge) Wants(kind string) bool {
+	if !b.HasCallback() {
+		return false
+	}
+	if kind == TypeMeetingCreated {
+		return b.FollowRoom // a followed room's meetings' starts (docs/api.md, "Following a room")
+	}
+	k, ok := NormaliseKind(kind)
+	if !ok {
+		return false
+	}
+	if k == TypeMessage {
+		return true
 	}
 	for _, e := range b.CallbackEvents {
-		if e == name {
+		if n, _ := NormaliseKind(e); n == k || n == KindAll && k != KindAll {
 			return true
 		}
 	}
 	return false
+}
+
+// Kinds lists the kinds the bridge's callback delivers, in CallbackKinds' order; nil without a callback.
+func (b Bridge) Kinds() []string {
+	if !b.HasCallback() {
+		return nil
+	}
+	var out []string
+	for _, k := range CallbackKinds() {
+		if b.Wants(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// LegacyBody reports whether the bridge gets a kind's callbacks in the body of the first version (no "type", the
+// first call name in the checksum): always for messages, and for cleared and meeting.ended unless the bridge asked
+// for them by their names here (or "all"); never for the other kinds, which had no callback then. So a bridge that asked with chatCleared or meetingEnded, as every bridge of the
+// first version did, gets those bodies byte for byte.
+func (b Bridge) LegacyBody(kind string) bool {
+	switch kind {
+	case TypeMessage:
+		return true
+	case TypeCleared, TypeMeetingEnded:
+	default:
+		return false // only those three had a body then
+	}
+	for _, e := range b.CallbackEvents {
+		if e == KindAll || e == kind {
+			return false
+		}
+	}
+	return true
 }
 
 // CreateBridge stores a new bridge; ErrExists when the meeting has one.

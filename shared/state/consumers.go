@@ -107,3 +107,27 @@ func (s *Store) OnReconnect(ctx context.Context, f func()) {
 		}
 	}()
 }
+
+// ResetConsumer has a consumer of the events stream deliver again, now, from its acknowledgement floor (the first
+// event not acknowledged): an event that waits out a delayed redelivery goes at once, and its delivery count starts
+// again. ErrNotFound when there is no such consumer. nats-server 2.14 and later have this call.
+func (s *Store) ResetConsumer(ctx context.Context, name string) error {
+	_, err := s.js.ResetConsumer(ctx, StreamEvents, name)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return ErrNotFound
+	case err != nil:
+		return wrap("reset consumer "+name, err)
+	}
+	return nil
+}
+
+// Request sends data on subject and waits for the first answer, until ctx ends. nats.ErrNoResponders (wrapped)
+// when nobody subscribes to subject.
+func (s *Store) Request(ctx context.Context, subject string, data []byte) ([]byte, error) {
+	msg, err := s.nc.RequestWithContext(ctx, subject, data)
+	if err != nil {
+		return nil, wrap("request "+subject, err)
+	}
+	return msg.Data, nil
+}

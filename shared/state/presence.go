@@ -158,7 +158,7 @@ func (s *Store) PresentUser(ctx context.Context, meetingID, userID string) (Pres
 	var p Presence
 	_, err := getJSON(ctx, s.presence, s.userKey(meetingID, userID), &p)
 	if errors.Is(err, ErrNotFound) {
-		_, err = getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p) // an earlier release's entry
+		_, err = getJSON(ctx, s.presence, presenceUserKey(meetingID, userID), &p) // joined before the upgrade
 	}
 	if err != nil {
 		return Presence{}, err

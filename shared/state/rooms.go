@@ -72,3 +72,25 @@ func (s *Store) DeleteRoom(ctx context.Context, ext string) error {
 	}
 	return nil
 }
+
+// Rooms lists every followed room.
+func (s *Store) Rooms(ctx context.Context) ([]Room, error) {
+	ks, err := keys(ctx, s.meetings, "r.*")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Room, 0, len(ks))
+	for _, k := range ks {
+		var r Room
+		rev, err := getJSON(ctx, s.meetings, k, &r)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.Revision = rev
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -223,14 +223,20 @@ func hashKey(s string) string {
 
 // EventSubject is the subject of an event of type typ in meeting (internal id).
 func EventSubject(meetingID, typ string) string {
+	if typ == TypeGap {
+		return SubjectGap // a gap belongs to no meeting
+	}
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
 
 // RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
 func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
 
-// ParseSubject splits an event subject into meeting id and event type (or "retry").
+// ParseSubject splits an event subject into meeting id and event type (or "retry"); SubjectGap has no meeting id.
 func ParseSubject(subject string) (meetingID, typ string, err error) {
+	if subject == SubjectGap {
+		return "", TypeGap, nil
+	}
 	root, rest, _ := strings.Cut(subject, ".")
 	mk, typ, _ := strings.Cut(rest, ".")
 	switch root {
