@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +87,8 @@ func TestReplicasOnOneServer(t *testing.T) {
 // reaching server A's ingress for a meeting on server B is carried out on B (B's chat shows the post, B's presence
 // answers getChatInfo) with the answer B gives. Under load on both servers the stream's leader node is killed
 // (-9): no callback is lost or out of order, the API answers throughout, and the node comes back and catches up.
-// With B's ingress gone, a call to A for B's meeting gets the usual 404.
+// B's relay stopped for good loses no callback of B's meeting; B's Redis down leaves A's chat going. With B's
+// ingress gone, a call to A for B's meeting gets the usual 404.
 func TestFleet(t *testing.T) {
 	nodes := testenv.NATSCluster(t)
 	url := testenv.NATSClusterURL(nodes)
@@ -235,6 +237,27 @@ func TestFleet(t *testing.T) {
 		}
 		return true
 	})
+
+	// B's relay leaves the fleet for good while a callback of B's meeting is in flight: A's relay delivers it
+	// (again, if B's relay had it) and the rest, in order.
+	release := make(chan struct{})
+	tried := onB.recv.attempts()
+	onB.recv.setAnswer(func(*http.Request) int { <-release; return http.StatusNoContent })
+	before := b.streamCount(mb.IntID, state.TypeMessage)
+	leaving := b.say(onB, 3, "leaving")
+	testenv.Eventually(t, 10*time.Second, "B's messages stored and one in flight", func() bool {
+		return b.streamCount(mb.IntID, state.TypeMessage) >= before+3 && onB.recv.attempts() > tried
+	})
+	b.relay.Kill()
+	onB.recv.setAnswer(nil)
+	close(release)
+	waitDelivered(t, onB, append(append(wantB, sb.ids...), leaving...), 30*time.Second)
+
+	// B's Redis down: A's chat goes on, and a post through A for B's meeting gets B's answer.
+	b.redis.Stop()
+	still := a.say(onA, 3, "still here")
+	waitDelivered(t, onA, append(append(wantA, sa.ids...), still...), 20*time.Second)
+	expect(t, a.send(mb.IntID, "Ann", "B's Redis is down"), 503, "Redis is unreachable")
 
 	// No live ingress on B: its meeting is on no live server.
 	b.ingress.Kill()
