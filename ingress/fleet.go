@@ -34,8 +34,9 @@ const fleetQueue = "bbbchat-ingress"
 // fleetMaxInFlight bounds the forwarded calls an ingress carries out at once.
 const fleetMaxInFlight = 256
 
-// FleetSubject is where the ingresses of a server take the calls forwarded to them.
-func FleetSubject(server string) string { return "bbbchat-api." + state.Key(server) }
+// FleetSubject is where the ingresses of a server take the calls forwarded to them. It is under _bbbchat, the
+// subjects that only bbb-chat's own processes may use (docs/security.md): a verified call is trusted there.
+func FleetSubject(server string) string { return "_bbbchat.api." + state.Key(server) }
 
 // forwarded is a verified API call on its way to the ingress of the meeting's server.
 type forwarded struct {
@@ -96,7 +97,8 @@ func (a *api) hostOf(ctx context.Context, s *state.Store, req request) (string, 
 
 // forward carries a verified call out on the ingress of server and answers the client with what it answered. No
 // ingress of that server answering means no live server has the meeting: the usual 404.
-func (a *api) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, name, server string, body []byte, pathMeetingID string) {
+func (a *api) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, name, server string, body []byte,
+	pathMeetingID string) {
 	fw := forwarded{Call: name, PathMeetingID: pathMeetingID, Body: body, From: a.fleet.server}
 	if info := reqInfoOf(r.Context()); info != nil {
 		fw.RequestID = info.id

@@ -310,8 +310,10 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 	return bbbapi.Client{}
 }
 
-// openState opens the JetStream state, retrying until it succeeds or ctx ends.
-func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], lastErr *atomic.Value, log *slog.Logger) *state.Store {
+// openState opens the JetStream state, retrying until it succeeds or ctx ends; lastErr holds the last failure's
+// error, for the API's answers meanwhile (stateopen.go).
+func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store],
+	lastErr *atomic.Value, log *slog.Logger) *state.Store {
 	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -43,7 +43,8 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 		}
 		checkStore(c, cfg.NATSStore)
 	case err != nil && cfg.NATSEmbedded:
-		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_REPLICAS=%d needs a NATS cluster: relay embeds no server then)", cfg.NATSURL, err, cfg.Replicas)
+		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_REPLICAS=%d needs a NATS cluster: relay embeds no server then)",
+			cfg.NATSURL, err, cfg.Replicas)
 	case err != nil:
 		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_EMBEDDED=false: relay needs that server)", cfg.NATSURL, err)
 	default:
