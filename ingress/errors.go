@@ -97,6 +97,9 @@ func errorTable() []struct {
 
 // statusOf maps an error to its status and message. Errors not in the table are internal.
 func statusOf(err error) (int, string) {
+	if re, ok := errors.AsType[*remoteError](err); ok {
+		return re.status, re.msg // the meeting's server's own answer (fleet.go)
+	}
 	var pe *paramError
 	if errors.As(err, &pe) {
 		return http.StatusBadRequest, pe.msg

@@ -44,8 +44,9 @@ type forwarded struct {
 	PathMeetingID string `json:"path_meeting_id,omitempty"` // sendChatMessage's meeting id, from the path
 	Body          []byte `json:"body"`                      // the body as the client sent it (checksum verified)
 	RequestID     string `json:"request_id,omitempty"`
-	From          string `json:"from"`       // the server id of the ingress that forwards it
-	TimeoutMS     int64  `json:"timeout_ms"` // how long the forwarding ingress waits for the answer
+	From          string `json:"from"`               // the server id of the ingress that forwards it
+	TimeoutMS     int64  `json:"timeout_ms"`         // how long the forwarding ingress waits for the answer
+	Template      string `json:"template,omitempty"` // a viewer's post: the viewer page's message template
 }
 
 // forwardedAnswer is the answer to a forwarded call: the HTTP status and body the client gets.
@@ -99,39 +100,75 @@ func (a *api) hostOf(ctx context.Context, s *state.Store, req request) (string, 
 // ingress of that server answering means no live server has the meeting: the usual 404.
 func (a *api) forward(ctx context.Context, w http.ResponseWriter, r *http.Request, name, server string, body []byte,
 	pathMeetingID string) {
-	fw := forwarded{Call: name, PathMeetingID: pathMeetingID, Body: body, From: a.fleet.server}
+	fw := forwarded{Call: name, PathMeetingID: pathMeetingID, Body: body}
 	if info := reqInfoOf(r.Context()); info != nil {
 		fw.RequestID = info.id
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		fw.TimeoutMS = time.Until(dl).Milliseconds()
-	}
-	data, err := json.Marshal(fw)
+	ans, err := a.carryOutOn(ctx, server, fw)
 	if err != nil {
 		a.fail(w, r, name, err)
-		return
-	}
-	msg, err := a.fleet.nc.RequestWithContext(ctx, FleetSubject(server), data)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		a.fail(w, r, name, fmt.Errorf("%w: the meeting's server %s has no ingress on NATS", errChatNotFound, server))
-		return
-	case err != nil && state.Unavailable(err):
-		a.fail(w, r, name, fmt.Errorf("forward to server %s: %w: %w", server, state.ErrUnavailable, err))
-		return
-	case err != nil:
-		a.fail(w, r, name, fmt.Errorf("forward to server %s: %w", server, err))
-		return
-	}
-	var ans forwardedAnswer
-	if err := json.Unmarshal(msg.Data, &ans); err != nil || ans.Status < 100 || ans.Status > 599 || len(ans.Body) == 0 {
-		a.fail(w, r, name, fmt.Errorf("forward to server %s: malformed answer: %v", server, err))
 		return
 	}
 	a.logFor(r.Context()).Debug("call carried out on the meeting's server", "call", name, "server", server,
 		"status", ans.Status)
 	writeBody(w, ans.Status, ans.Body)
 	a.answered(r, name, ans.Status, nil)
+}
+
+// carryOutOn sends fw to the ingresses of server and returns their answer; an error of the error table when none
+// came (errChatNotFound when no ingress of that server listens).
+func (a *api) carryOutOn(ctx context.Context, server string, fw forwarded) (forwardedAnswer, error) {
+	fw.From = a.fleet.server
+	if dl, ok := ctx.Deadline(); ok {
+		fw.TimeoutMS = time.Until(dl).Milliseconds()
+	}
+	var ans forwardedAnswer
+	data, err := json.Marshal(fw)
+	if err != nil {
+		return ans, err
+	}
+	msg, err := a.fleet.nc.RequestWithContext(ctx, FleetSubject(server), data)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return ans, fmt.Errorf("%w: the meeting's server %s has no ingress on NATS", errChatNotFound, server)
+	case err != nil && state.Unavailable(err):
+		return ans, fmt.Errorf("forward to server %s: %w: %w", server, state.ErrUnavailable, err)
+	case err != nil:
+		return ans, fmt.Errorf("forward to server %s: %w", server, err)
+	}
+	if err := json.Unmarshal(msg.Data, &ans); err != nil || ans.Status < 100 || ans.Status > 599 || len(ans.Body) == 0 {
+		return ans, fmt.Errorf("forward to server %s: malformed answer: %v", server, err)
+	}
+	return ans, nil
+}
+
+// sendOn posts a viewer's message (req, with the viewer page's template) through the ingress of the meeting's
+// server, and returns its refusal as an error the viewer page answers with the same status and message.
+func (a *api) sendOn(ctx context.Context, server string, req request) error {
+	body := pyjson.Dumps(pyjson.Object(
+		pyjson.Member{Key: "user_name", Value: pyjson.String(req.userName)},
+		pyjson.Member{Key: "message", Value: pyjson.String(req.message)}))
+	fw := forwarded{Call: callSend, PathMeetingID: req.meetingID, Body: body, Template: req.template}
+	if info := reqInfoOf(ctx); info != nil {
+		fw.RequestID = info.id
+	}
+	ans, err := a.carryOutOn(ctx, server, fw)
+	if err != nil || ans.Status == http.StatusOK {
+		return err
+	}
+	var r response
+	_ = json.Unmarshal(ans.Body, &r)
+	return &remoteError{status: ans.Status, msg: r.Message}
+}
+
+// remoteError is a refusal by the ingress of another server, with the status and message it answered.
+type remoteError struct {
+	status int
+	msg    string
+}
+
+func (e *remoteError) Error() string {
+	return fmt.Sprintf("refused by the meeting's server: %d %s", e.status, e.msg)
 }
 
 // answerForwarded carries out a call another server's ingress forwarded, as call would after verification, and
@@ -181,6 +218,7 @@ func (a *api) carryOut(ctx context.Context, fw forwarded, info *reqInfo) (int, [
 		if err != nil {
 			return response{}, err
 		}
+		req.template = fw.Template
 		s := a.store.Load()
 		if s == nil || !s.Connected() {
 			return response{}, a.notOpen(s)

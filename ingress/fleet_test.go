@@ -78,7 +78,7 @@ func TestCarryOut(t *testing.T) {
 }
 
 // TestForwardOverNATS: a call forwarded to a server whose ingress listens on NATS gets that ingress's answer, status
-// and body as they are; to a server with no ingress listening, the usual 404.
+// and body as they are; to a server with no ingress listening, the usual 404. A viewer's post gets the same.
 func TestForwardOverNATS(t *testing.T) {
 	srv := testenv.NATS(t)
 	conn := func() *nats.Conn {
@@ -118,6 +118,17 @@ func TestForwardOverNATS(t *testing.T) {
 	}
 	if code, body := forward("bbb-gone"); code != 404 || body["message"] != "Chat was not found" {
 		t.Errorf("forwarded to a server with no ingress: %d %v", code, body)
+	}
+	// A viewer's post: the refusal of the meeting's server is the viewer page's answer, status and message.
+	post := request{call: callSend, meetingID: "m1", userName: "Viewer", message: "hi", template: "{message}"}
+	for server, want := range map[string]struct {
+		status int
+		msg    string
+	}{"bbb-b": {503, "NATS is unreachable; try again"}, "bbb-gone": {404, "Chat was not found"}} {
+		status, msg := statusOf(a.sendOn(t.Context(), server, post))
+		if status != want.status || msg != want.msg {
+			t.Errorf("viewer post through %s: %d %q, want %d %q", server, status, msg, want.status, want.msg)
+		}
 	}
 }
 
