@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -62,6 +63,7 @@ type api struct {
 	explain *rate.Limiter
 	// callNames are the routes' call names, which a refused checksum is tried against.
 	callNames []string
+	confirm   *confirmer // nil: sendChatMessage does not wait for BBB's broadcast
 }
 
 type apiMetrics struct {
@@ -90,7 +92,7 @@ func newAPIMetrics(r prometheus.Registerer) apiMetrics {
 		}, []string{"bbb_version", "path"}),
 	}
 	// The series every deployment sees start at zero, so that rate() sees their first increase.
-	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing} {
+	for _, call := range []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing, callEdit, callDelete} {
 		m.requests.WithLabelValues(call, "200")
 		m.duration.WithLabelValues(call, "200")
 	}
@@ -196,6 +198,8 @@ func (a *api) calls() []apiCall {
 		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
 		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
 		{"/api/" + callPing, callPing, a.ping},
+		{"/api/" + callEdit, callEdit, a.editMessage},
+		{"/api/" + callDelete, callDelete, a.deleteMessage},
 	}
 }
 
@@ -354,6 +358,9 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 	if err != nil {
 		return response{}, err
 	}
+	if err := a.notFollowed(ctx, s, meetingID, m); err != nil {
+		return response{}, err
+	}
 	b, err := a.lifecycle(s).Start(ctx, state.Bridge{
 		MeetingID: m.InternalID, ExternalID: m.ExternalID, RequestedID: meetingID, ChatUser: chatUser,
 		CallbackURI: uri, CallbackSecret: secret, CallbackEvents: events, CreatedAt: a.now(),
@@ -486,20 +493,45 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	path := "user"
 	msg := "Message sent successfully"
 	extra := map[string]any{}
-	if u, present := a.chatUser(ctx, s, b); present {
+	var waitKey string
+	u, present := a.chatUser(ctx, s, b)
+	blocked := false
+	if present {
+		m, _, err := a.reads(s).ResolveMeeting(ctx, b.MeetingID)
+		if err != nil {
+			return response{}, err
+		}
+		if reason, byLock := chatBlocked(m, u); reason != "" {
+			// BBB's chat API is not subject to locks; the operator may let posts take it then (3.0 and later).
+			if !byLock || !a.cfg.BlockedViaAPI || !v.HasAPIChat() {
+				return response{}, withDetail(errChatBlocked, "%s", reason)
+			}
+			blocked = true
+			msg = "Message sent successfully, through BBB's chat API under the viewer's name (" + reason + ")"
+		}
+	}
+	if present && !blocked {
+		correlation := u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10)
+		if a.confirm != nil {
+			correlation = a.confirm.correlationID(u.UserID, now)
+		}
+		waitKey = userPostKey(b.MeetingID, correlation)
 		payload, err = bbb.EncodeChatPost(v, bbb.ChatPost{
 			MeetingID:     b.MeetingID,
 			UserID:        u.UserID,
-			CorrelationID: u.UserID + "-" + strconv.FormatInt(now.UnixMilli(), 10),
+			CorrelationID: correlation,
 			Message:       bbb.Render(v, req.templateOr(*a.live.template.Load()), userName, message),
 			Timestamp:     now.UnixMilli(),
 		})
 	} else if v.HasAPIChat() {
+		waitKey = apiPostKey(b.MeetingID, bbb.SanitizeName(userName), message)
 		path = "api"
 		payload, err = bbb.EncodeAPIChatPost(v, bbb.APIChatPost{
 			MeetingID: b.MeetingID, UserName: bbb.SanitizeName(userName), Message: message, Timestamp: now.UnixMilli(),
 		})
-		msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+		if !blocked {
+			msg = "Message sent successfully, through BBB's chat API under the viewer's name (the chat user is not in the meeting)"
+		}
 		// Remember it, so relay does not send BBB's echo of it back to the bridge's callback.
 		if err == nil {
 			if rerr := s.RecordAPIPost(ctx, b.MeetingID, bbb.SanitizeName(userName), message); rerr != nil {
@@ -512,6 +544,12 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	if err != nil {
 		return response{}, badParam("message", "cannot be sent: %v", err)
 	}
+	// Wait for BBB's broadcast from before the post leaves, so that it cannot be missed.
+	var w *confirmation
+	if wait := a.cfg.SendConfirmTimeout; a.confirm != nil && wait > 0 {
+		w = a.confirm.expect(waitKey)
+		defer w.cancel()
+	}
 	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
 	if err != nil {
 		return response{}, fmt.Errorf("%w: %w", errRedis, err)
@@ -521,7 +559,19 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 	}
 	a.m.sent.WithLabelValues(v.String(), path).Inc()
 	extra["via"] = path
-	return ok(msg, extra), nil
+	if w == nil {
+		msg = strings.Replace(msg, "Message sent successfully", "Message handed to BBB (whether BBB shows it is not checked: BBB_CHAT_SEND_CONFIRM_TIMEOUT is 0)", 1)
+		return ok(msg, extra), nil
+	}
+	wait := a.confirmWait(ctx)
+	if e, seen := w.wait(ctx, wait); seen {
+		extra["confirmed"], extra["message_id"] = true, e.MessageID
+		return ok(msg, extra), nil
+	}
+	extra["confirmed"] = false
+	a.logFor(ctx).Info("BBB did not show a posted message in time", "meeting_id", b.MeetingID, "via", path,
+		"wait", wait)
+	return ok(unconfirmedMessage(wait), extra), nil
 }
 
 func (a *api) info(ctx context.Context, s *state.Store, req request) (response, error) {

@@ -31,6 +31,9 @@ var (
 	errMethod          = errors.New("method not allowed")
 	errPanic           = errors.New("internal error")
 	errNoRelay         = errors.New("no relay answers")
+	errNoFeature       = errors.New("BBB version lacks the feature")
+	errNotAllowed      = errors.New("BBB would refuse the request")
+	errMessageNotFound = errors.New("message not found")
 )
 
 // paramError is a missing or mistyped parameter; its text names the parameter.
@@ -78,6 +81,10 @@ func errorTable() []struct {
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
 		{errNoRelay, http.StatusServiceUnavailable, "No relay answers (relay sends the callbacks): start relay, or wait until it is connected to NATS"},
+		{errNoFeature, http.StatusConflict, "The server's BBB version has no such feature"},
+		{errNotAllowed, http.StatusForbidden, "BBB would refuse this request, so it was not sent"},
+		{errMessageNotFound, http.StatusNotFound, "Message was not found"},
+		{errChatBlocked, http.StatusConflict, "BBB would drop this message, so it was not sent"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
 		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},

@@ -176,3 +176,21 @@ func (a *api) followedRooms(ctx context.Context, s *state.Store) ([]map[string]a
 	}
 	return out, nil
 }
+
+// notFollowed refuses a chat of one meeting for a room a chat follows already (by its external id, or a meeting of
+// it): that chat is the room's.
+func (a *api) notFollowed(ctx context.Context, s *state.Store, meetingID string, m state.Meeting) error {
+	for _, ext := range []string{m.ExternalID, meetingID} {
+		if ext == "" {
+			continue
+		}
+		_, err := s.GetRoom(ctx, ext)
+		if err == nil {
+			return withDetail(errChatExists, "a chat follows room %q (endChatForMeeting ends it)", ext)
+		}
+		if !errors.Is(err, state.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}

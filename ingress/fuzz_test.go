@@ -16,7 +16,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
-var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing}
+var fuzzCalls = []string{callStart, callEnd, callSend, callInfo, callRunning, callRetry, callPing, callEdit, callDelete}
 
 // fuzzTemplates are message templates an operator might configure, hostile ones included.
 var fuzzTemplates = []string{
@@ -143,6 +143,14 @@ func checkRequest(t *testing.T, r request) {
 	case callEnd, callInfo, callRetry, callPing:
 		if strings.TrimSpace(r.meetingID) == "" {
 			t.Fatalf("%s without meeting: %+v", r.call, r)
+		}
+	case callEdit, callDelete:
+		limit("message_id", r.messageID, maxIDLen)
+		if strings.TrimSpace(r.meetingID) == "" || strings.TrimSpace(r.messageID) == "" {
+			t.Fatalf("%s without meeting or message id: %+v", r.call, r)
+		}
+		if r.call == callEdit && strings.TrimSpace(r.message) == "" {
+			t.Fatalf("edit without text: %+v", r)
 		}
 	}
 }

@@ -104,6 +104,43 @@ func TestOpenAPIInAPIDoc(t *testing.T) {
 	}
 }
 
+// TestOpenAPICallbacksInAPIDoc: every callback docs/openapi.yaml describes is named in docs/api.md's "Callbacks"
+// section (a kind, or a first spelling), with every member of its body (in backquotes, or as a key of an example).
+func TestOpenAPICallbacksInAPIDoc(t *testing.T) {
+	doc, err := apispec.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, found := strings.Cut(string(md), "\n## Callbacks\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	if !found {
+		t.Fatal("docs/api.md has no section ## Callbacks")
+	}
+	named := func(s string) bool {
+		return strings.Contains(section, "`"+s+"`") || strings.Contains(section, `"`+s+`"`)
+	}
+	callbacks := doc.Paths.Find("/api/startChatForMeeting").Post.Callbacks
+	if len(callbacks) == 0 {
+		t.Fatal("docs/openapi.yaml describes no callbacks")
+	}
+	for name, cb := range callbacks {
+		if !named(name) {
+			t.Errorf("docs/api.md, ## Callbacks, does not name the callback %s", name)
+		}
+		for _, item := range cb.Value.Map() {
+			for _, f := range apispec.Fields(item.Post.RequestBody.Value.Content.Get("application/json").Schema) {
+				if !named(f) {
+					t.Errorf("docs/api.md, ## Callbacks, does not name the %s callback's member %s", name, f)
+				}
+			}
+		}
+	}
+}
+
 // apiDocSection is the text of docs/api.md's "### name…" section, up to the next heading.
 func apiDocSection(md, name string) string {
 	for _, part := range strings.Split(md, "\n### ")[1:] {
@@ -139,7 +176,7 @@ func TestOutcomeLogged(t *testing.T) {
 }
 
 // TestOpenAPIRequests: the description accepts the bodies clients send (signed as the original's README client
-// does, with a nonce), and refuses one without a required parameter.
+// does, with a nonce) and refuses those with a missing or mistyped parameter, as ingress's own checks do.
 func TestOpenAPIRequests(t *testing.T) {
 	doc, err := apispec.Load(t.Context())
 	if err != nil {
@@ -152,8 +189,19 @@ func TestOpenAPIRequests(t *testing.T) {
 		}
 		return pyjson.Object(ms...)
 	}
-	withEvents := pyjson.Object(append(str("meeting_id", "m", "chat_user", "Bridge", "callback_uri", "https://r.example/hook",
-		"callback_secret", "s").Members(), pyjson.Member{Key: "callback_events", Value: pyjson.Array(pyjson.String("meetingEnded"))})...)
+	// with is v with one more member.
+	with := func(v pyjson.Value, key string, val pyjson.Value) pyjson.Value {
+		return pyjson.Object(append(v.Members(), pyjson.Member{Key: key, Value: val})...)
+	}
+	startWith := func(events ...string) pyjson.Value {
+		var kinds []pyjson.Value
+		for _, e := range events {
+			kinds = append(kinds, pyjson.String(e))
+		}
+		return with(str("meeting_id", "m", "chat_user", "Bridge", "callback_uri", "https://r.example/hook",
+			"callback_secret", "s"), "callback_events", pyjson.Array(kinds...))
+	}
+	withEvents := startWith("meetingEnded")
 	tests := []struct {
 		template, path, call string
 		params               pyjson.Value
@@ -168,13 +216,36 @@ func TestOpenAPIRequests(t *testing.T) {
 		{"/api/getChatInfo", "/api/getChatInfo", callInfo, str("meeting_id", "m"), true},
 		{"/api/getChatInfo", "/api/getChatInfo", callInfo, str("nonce", "1"), false},
 		{"/api/runningChats", "/api/runningChats", callRunning, str(), true},
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, startWith("all"), true},
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, startWith("chatCleared", "user.joined", "reaction.added", "gap", "transcript"), true},
+		{"/api/startChatForMeeting", "/api/startChatForMeeting", callStart, startWith("cleared", "reactions"), false},
 		{"/api/retryCallbacks", "/api/retryCallbacks", callRetry, str("meeting_id", "m"), true},
+		{"/api/retryCallbacks", "/api/retryCallbacks", callRetry, with(str("meeting_id", "m"), "pending", pyjson.Bool(true)), true},
+		{"/api/retryCallbacks", "/api/retryCallbacks", callRetry, with(str("meeting_id", "m"), "pending", pyjson.Null()), true},
+		{"/api/retryCallbacks", "/api/retryCallbacks", callRetry, str("meeting_id", "m", "pending", "yes"), false},
+		{"/api/pingCallback", "/api/pingCallback", callPing, str("meeting_id", "m"), true},
+		{"/api/pingCallback", "/api/pingCallback", callPing, str(), false},
+		{"/api/createViewerLink", "/api/createViewerLink", callCreateViewerLink, str("meeting_id", "m"), true},
+		{"/api/createViewerLink", "/api/createViewerLink", callCreateViewerLink,
+			with(with(str("meeting_id", "m"), "can_post", pyjson.Bool(false)), "expires_in", pyjson.Int(3600)), true},
+		{"/api/createViewerLink", "/api/createViewerLink", callCreateViewerLink, with(str("meeting_id", "m"), "expires_in", pyjson.Int(0)), false},
+		{"/api/createViewerLink", "/api/createViewerLink", callCreateViewerLink, str("meeting_id", "m", "can_post", "no"), false},
+		{"/api/revokeViewerLinks", "/api/revokeViewerLinks", callRevokeViewerLinks, str("meeting_id", "m"), true},
+		{"/api/revokeViewerLinks", "/api/revokeViewerLinks", callRevokeViewerLinks, str("nonce", "1"), false},
 	}
 	for _, tc := range tests {
 		body := checksum.SignedBody(tc.call, tc.params, "secret", 1700000000)
 		err := apispec.CheckRequest(t.Context(), doc, http.MethodPost, tc.template, tc.path, map[string]string{"meeting_id": "m"}, body)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s %s: %v; want accepted %v", tc.path, body, err, tc.ok)
+		}
+		// Ingress's own checks agree with the description.
+		pathID := ""
+		if tc.call == callSend {
+			pathID = "m"
+		}
+		if _, err := decodeRequest(tc.call, tc.params, pathID); (err == nil) != tc.ok {
+			t.Errorf("%s %s: ingress says %v; the description says accepted %v", tc.path, pyjson.Dumps(tc.params), err, tc.ok)
 		}
 	}
 	// A checksum that is not lowercase hex SHA-512 is not what the description allows.

@@ -17,6 +17,8 @@ const (
 	callInfo    = "getChatInfo"
 	callRunning = "runningChats"
 	callRetry   = "retryCallbacks"
+	callEdit    = "editChatMessage"
+	callDelete  = "deleteChatMessage"
 
 	callCreateViewerLink  = "createViewerLink"
 	callRevokeViewerLinks = "revokeViewerLinks"
@@ -37,6 +39,7 @@ type request struct {
 	viewer         viewerParams // createViewerLink
 	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
 	pending        bool         // retryCallbacks: send the pending deliveries now too
+	messageID      string       // editChatMessage, deleteChatMessage: BBB's id of the message
 }
 
 // decodeRequest reads and checks the parameters of call from the body's object (checksum already removed) and,
@@ -88,6 +91,8 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 		if r.message, err = param(p, "message", true, maxMessageLen); err != nil {
 			return r, err
 		}
+	case callEdit, callDelete:
+		return decodeModeration(call, p)
 	case callCreateViewerLink:
 		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
 			return r, err

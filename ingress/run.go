@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"slices"
@@ -198,6 +199,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if !fixed.IsZero() {
 		log.Info("BBB version", "version", fixed.String())
 	}
+	var confirm *confirmer
+	if cfg.SendConfirmTimeout > 0 {
+		c, unsubscribe, err := newConfirmer(nc, rand.Uint64(), reg)
+		if err != nil {
+			return err
+		}
+		defer unsubscribe()
+		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+			log.Warn("NATS did not confirm the chat message subscription yet; sendChatMessage may answer unconfirmed until it does", "err", err)
+		}
+		confirm = c
+	}
 	a := &api{
 		log:      log,
 		cfg:      cfg,
@@ -211,6 +224,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		bbbAPI:   bbbAPIClient(cfg),
 		m:        newAPIMetrics(reg),
 		explain:  rate.NewLimiter(explainRate, explainRate),
+		confirm:  confirm,
 	}
 	a.fleet = newFleet(nc, cfg.ServerID)
 	stopFleet, err := a.serveFleet()

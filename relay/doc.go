@@ -26,8 +26,12 @@
 //     into a stream event (decoding, event ids, the meeting id cache, the BBB version);
 //   - publish puts those events into the events stream, in order, through NATS outages;
 //   - keep keeps the state: it opens the stream and buckets (again after a reconnection), applies each stored
-//     event to presence, meeting ids and the bridges of ended meetings, and records the BBB version;
-//   - natslink is the NATS connection and the embedded server, with the lock on its store;
+//     event to presence, meeting ids, ended meetings and the bridges of ended meetings and of followed rooms'
+//     new meetings, and records this server's BBB version;
+//   - coverage writes the heartbeat that says some relay heard BBB's Redis, and publishes a gap event when none did
+//     for a while (both relays down, Redis gone);
+//   - natslink is the NATS connection and the embedded server, with the lock on its store, and says which server
+//     and account relay joined;
 //   - callback delivers the callbacks of each bridge;
 //   - ratelog keeps repeated log messages from flooding the log.
 //

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/relay/coverage"
 	"github.com/bbb-chat/bbb-chat/relay/keep"
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/relay/publish"
@@ -170,7 +171,12 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}()
 
 	stopRedis := feed.Subscribe(bg, redisOpts)
+	go coverage.New(coverage.Options{Log: log, Now: now, Server: cfg.ServerID, Store: keeper.Store,
+		Since: feed.SubscribedSince}, m.reg).Run(bg)
 	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, service.Reloader(cfg, live.apply), config.ReloadedText(cfg))
+	// Ready for systemd once Redis is subscribed, so that a restart of one relay after the other (the units'
+	// rolling restart and upgrade) never leaves BBB unheard; but not stuck when Redis is down: relay runs anyway.
+	waitSubscribed(ctx, feed.Subscribed, readyWait)
 	if err := service.Notify(getenv, "READY=1"); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
@@ -210,4 +216,15 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	link.Shutdown()
 	log.Info("relay stopped")
 	return nil
+}
+
+// readyWait bounds how long relay waits for its Redis subscription before it tells systemd it is ready.
+const readyWait = 20 * time.Second
+
+// waitSubscribed waits until subscribed reports true, at most max, or ctx ends.
+func waitSubscribed(ctx context.Context, subscribed func() bool, max time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, max)
+	defer cancel()
+	for !subscribed() && service.Sleep(ctx, 20*time.Millisecond) {
+	}
 }

@@ -31,12 +31,14 @@ func TestSmoke(t *testing.T) {
 	}
 	for _, k := range []string{"forward_rate", "forward_p50_ms", "forward_p99_ms", "forward_lost",
 		"forward_duplicates", "nats_p99_ms", "send_rate", "send_p50_ms", "send_p99_ms", "ingress_rss_mb",
-		"relay_rss_mb", "cpu_s_per_1k", "limit_redis_rate", "limit_jetstream_rate", "limit_http_rate"} {
+		"relay_rss_mb", "cpu_s_per_1k", "limit_redis_rate", "limit_jetstream_rate", "limit_http_rate",
+		"send_confirmed_rate", "send_confirmed_p99_ms"} {
 		if _, ok := got[k].(float64); !ok {
 			t.Errorf("key %s missing or not a number: %v", k, got[k])
 		}
 	}
 	for _, k := range []string{"forward_lost", "nats_lost", "send_lost", "send_errors", "send_dropped_by_bbb",
+		"send_unconfirmed", "send_confirmed_errors",
 		"callback_signatures_bad", "callback_misrouted", "callback_unexpected"} {
 		if got[k] != float64(0) {
 			t.Errorf("%s = %v, want 0", k, got[k])

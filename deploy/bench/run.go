@@ -65,9 +65,11 @@ type config struct {
 	noise      int
 	sweepStart float64
 	sweepP99   float64
-	viewers    int     // viewers phase (viewers.go); 0: none
-	viewerRate float64 // messages per second of the viewers phase
-	chart      string
+	// confirmRate is the offered rate of the confirmed-send phase (confirm.go); 0: no such phase.
+	confirmRate float64
+	viewers     int     // viewers phase (viewers.go); 0: none
+	viewerRate  float64 // messages per second of the viewers phase
+	chart       string
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -81,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.bridges, "bridges", -1, "meetings bridged with a callback (default: all meetings)")
 	fs.Float64Var(&c.rate, "rate", 1000, "offered forward rate: BBB chat messages per second")
 	fs.Float64Var(&c.sendRate, "send-rate", 2000, "offered sendChatMessage requests per second (0: no send phase)")
+	fs.Float64Var(&c.confirmRate, "confirm-rate", 200, "offered sendChatMessage requests per second to a second ingress that waits for BBB to show each message (BBB_CHAT_SEND_CONFIRM_TIMEOUT=2s; 0: no such phase)")
 	fs.IntVar(&c.workers, "workers", 64, "concurrent HTTP connections of the send load generator")
 	fs.IntVar(&c.receivers, "receivers", 1, "callback receiver servers (distinct ports); bridges are spread over them")
 	fs.StringVar(&c.redisURL, "redis", "", "use this Redis instead of starting one")
@@ -134,6 +137,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 		if !set["send-rate"] {
 			c.sendRate = 50
+		}
+		if !set["confirm-rate"] {
+			c.confirmRate = 20
 		}
 		if !set["workers"] {
 			c.workers = 8
@@ -211,6 +217,7 @@ type bench struct {
 	relay      *proc.Process
 	ingress    *proc.Process
 	ingressURL string
+	confirmURL string // the ingress that waits for BBB's confirmation (confirm.go), "" when none
 	relayURL   string
 	meetings   []*benchMeeting
 	rc         *receiver
@@ -500,14 +507,22 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		return err
 	}
 	b.ingressURL = "http://" + apiAddr
+	// The send phase measures ingress as it was before it waited for BBB's confirmation; the confirmed-send phase
+	// has an ingress of its own.
 	if b.ingress, err = b.startBinary("ingress", ingressBin, dir, env("BBB_CHAT_LISTEN", apiAddr,
 		"BBB_CHAT_METRICS_LISTEN", metricsAddr, "BBB_CHAT_MAX_BRIDGES", strconv.Itoa(max(10000, 2*cfg.bridges)),
-		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"], "BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS", "0")); err != nil {
+		"BBB_CHAT_DEBUG_LISTEN", profiles["ingress"], "BBB_CHAT_VIEWER_MAX_STREAMS_PER_ADDRESS", "0",
+		"BBB_CHAT_SEND_CONFIRM_TIMEOUT", "0")); err != nil {
 		return err
 	}
 	cl.add(func() { b.ingress.Stop(15 * time.Second) })
 	if err := proc.WaitHTTP(ctx, b.ingressURL+"/readyz", 60*time.Second, b.ingress); err != nil {
 		return fmt.Errorf("ingress: %w", err)
+	}
+	if cfg.confirmRate > 0 {
+		if err := b.startConfirmIngress(ctx, ingressBin, dir, env, cl); err != nil {
+			return err
+		}
 	}
 
 	if b.nc, err = nats.Connect(b.natsURL, nats.Name("bbb-chat bench")); err != nil {
@@ -814,6 +829,8 @@ type result struct {
 	SendDropBBB   int     `json:"send_dropped_by_bbb"`
 	SendEchoDrain float64 `json:"send_echo_drain_s"`
 
+	confirmFields
+
 	IngressRSS  float64 `json:"ingress_rss_mb"`
 	RelayRSS    float64 `json:"relay_rss_mb"`
 	NATSRSS     float64 `json:"nats_server_rss_mb,omitempty"`
@@ -981,6 +998,12 @@ func (b *bench) measure(ctx context.Context) (result, error) {
 		}
 	} else {
 		b.logf("send: skipped (-send-rate 0)")
+	}
+	if cfg.confirmRate > 0 {
+		b.logf("confirmed send: %g requests/s for %s", cfg.confirmRate, cfg.duration)
+		if err := b.sendConfirmed(ctx, cfg.confirmRate, cfg.duration, &r.confirmFields); err != nil {
+			return r, fmt.Errorf("confirmed send: %w", err)
+		}
 	}
 	snap := b.cpu()
 	r.IngressRSS, r.RelayRSS = mb(snap.ingress.HWMKB), mb(snap.relay.HWMKB)
@@ -1195,6 +1218,7 @@ func printTable(w io.Writer, r result) {
 	if r.SendErrorEx != "" {
 		fmt.Fprintf(w, "  first error: %s\n", r.SendErrorEx)
 	}
+	r.confirmFields.print(w, row)
 	fmt.Fprintf(w, "resources\n")
 	fmt.Fprintf(w, "  peak RSS: ingress %.1f MB, relay %.1f MB, nats-server %.1f MB (now: ingress %.1f anon + %.1f file, relay %.1f anon + %.1f file)\n",
 		r.IngressRSS, r.RelayRSS, r.NATSRSS, r.IngressAnon, r.IngressFile, r.RelayAnon, r.RelayFile)

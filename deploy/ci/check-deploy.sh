@@ -44,6 +44,7 @@ install_tools() {
 	command -v shellcheck >/dev/null || want+=(shellcheck)
 	command -v docker-compose >/dev/null || want+=(docker-compose)
 	command -v openssl >/dev/null || want+=(openssl)
+	command -v lintian >/dev/null || want+=(lintian)
 	if [ ${#want[@]} -gt 0 ] && [ -z "${SKIP_APT:-}" ]; then
 		echo "installing: ${want[*]}"
 		apt-get update -qq || return 1
@@ -63,7 +64,7 @@ install_tools() {
 		COMPOSE_V1=(docker compose)
 	fi
 	local t
-	for t in systemd-analyze ansible-playbook shellcheck dpkg-deb go; do
+	for t in systemd-analyze ansible-playbook shellcheck dpkg-deb lintian go; do
 		command -v "$t" >/dev/null || {
 			echo "missing tool: $t" >&2
 			return 1
@@ -111,13 +112,13 @@ check_compose_v1() {
 			compose_env "${COMPOSE_V1[@]}" -f docker-compose.yml --profile demo config -q || return 1
 		local services
 		services=$(compose_env "${COMPOSE_V1[@]}" -f docker-compose.yml --profile demo config --services | sort | tr '\n' ' ')
-		[ "$services" = "bbb-sim ingress nats redis relay " ] || {
+		[ "$services" = "bbb-sim ingress nats redis relay relay-2 " ] || {
 			echo "demo profile services: $services" >&2
 			return 1
 		}
 	else
 		echo "no docker-compose nor docker compose: YAML parse only"
-		python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert set(d["services"]) == {"ingress", "relay", "nats", "redis", "bbb-sim"}, d["services"].keys()' docker-compose.yml
+		python3 -c 'import sys, yaml; d = yaml.safe_load(open(sys.argv[1])); assert set(d["services"]) == {"ingress", "relay", "relay-2", "nats", "redis", "bbb-sim"}, d["services"].keys()' docker-compose.yml
 	fi
 }
 
@@ -157,6 +158,7 @@ check_dockerfile() {
 		grep -q '^USER 65532:65532$' <<<"$body" || { echo "stage $stage: no USER 65532:65532" >&2; ok=1; }
 		grep -q '^HEALTHCHECK ' <<<"$body" || { echo "stage $stage: no HEALTHCHECK" >&2; ok=1; }
 		grep -q '^ENTRYPOINT \["/' <<<"$body" || { echo "stage $stage: no ENTRYPOINT" >&2; ok=1; }
+		grep -qF 'org.opencontainers.image.licenses="Apache-2.0"' <<<"$body" || { echo "stage $stage: no licence label" >&2; ok=1; }
 	done
 	grep -q 'CGO_ENABLED=0' deploy/docker/Dockerfile || { echo "build is not CGO_ENABLED=0" >&2; ok=1; }
 	# shellcheck disable=SC2016 # the literal text of the Dockerfile
@@ -201,8 +203,9 @@ check_env_template() {
 	local phrase
 	for phrase in 'Do not put the shared secret here; it is in /etc/bigbluebutton/bbb-chat.secret' \
 		'(root only), loaded by systemd as a credential' \
-		'systemctl reload bbb-chat-ingress bbb-chat-relay' \
-		'which applies the log level, the message template and the callback allow list' \
+		'systemctl reload bbb-chat-ingress bbb-chat-relay@1 bbb-chat-relay@2' \
+		'systemctl restart bbb-chat-relay@1 && systemctl restart bbb-chat-relay@2' \
+		'which applies BBB_CHAT_LOG_LEVEL and BBB_CHAT_CALLBACK_ALLOW' \
 		'Any other key needs' 'systemctl restart bbb-chat-ingress'; do
 		grep -qF -- "$phrase" "$f" || {
 			echo "$f does not say: $phrase" >&2
@@ -233,11 +236,15 @@ check_deb_contents() {
 		"-rwxr-xr-x ./usr/bin/bbb-chat-ingress"
 		"-rwxr-xr-x ./usr/bin/bbb-chat-relay"
 		"-rw-r--r-- ./lib/systemd/system/bbb-chat-ingress.service"
-		"-rw-r--r-- ./lib/systemd/system/bbb-chat-relay.service"
+		"-rw-r--r-- ./lib/systemd/system/bbb-chat-relay@.service"
+		"-rw-r--r-- ./lib/systemd/system/bbb-chat-relay.target"
 		"-rw-r--r-- ./etc/bigbluebutton/bbb-chat.env"
 		"-rw-r--r-- ./etc/bigbluebutton/nginx/bbb-chat.nginx"
 		"-rw-r--r-- ./usr/share/bbb-chat/bbb-chat.env"
 		"-rw-r--r-- ./usr/share/doc/bbb-chat/README.md"
+		"-rw-r--r-- ./usr/share/doc/bbb-chat/copyright"
+		"-rw-r--r-- ./usr/share/doc/bbb-chat/changelog.Debian.gz"
+		"-rw-r--r-- ./usr/share/lintian/overrides/bbb-chat"
 	)
 	local w
 	for w in "${want[@]}"; do
@@ -246,7 +253,8 @@ check_deb_contents() {
 			ok=1
 		}
 	done
-	awk '$2 != "root/root" {print "not root-owned: " $0; bad = 1} END {exit bad}' <<<"$listing" >&2 || ok=1
+	# (nfpm writes the changelog it generates as 0/0: root by number)
+	awk '$2 != "root/root" && $2 != "0/0" {print "not root-owned: " $0; bad = 1} END {exit bad}' <<<"$listing" >&2 || ok=1
 	# The secret is made on the host by postinst, never shipped: an upgrade must not touch it.
 	! grep -q 'secret' <<<"$listing" || { echo "the package ships a secret file" >&2; ok=1; }
 	# control fields and maintainer scripts
@@ -315,8 +323,28 @@ check_deb_binaries() {
 	cmp "$x/etc/bigbluebutton/bbb-chat.env" deploy/env/bbb-chat.env || ok=1
 	cmp "$x/usr/share/bbb-chat/bbb-chat.env" deploy/env/bbb-chat.env || ok=1
 	cmp "$x/etc/bigbluebutton/nginx/bbb-chat.nginx" deploy/nginx/bbb-chat.nginx || ok=1
-	cmp "$x/lib/systemd/system/bbb-chat-relay.service" deploy/systemd/bbb-chat-relay.service || ok=1
+	cmp "$x/lib/systemd/system/bbb-chat-relay@.service" deploy/systemd/bbb-chat-relay@.service || ok=1
+	cmp "$x/lib/systemd/system/bbb-chat-relay.target" deploy/systemd/bbb-chat-relay.target || ok=1
+	cmp "$x/usr/share/doc/bbb-chat/copyright" deploy/nfpm/debian/copyright || ok=1
 	cmp "$x/lib/systemd/system/bbb-chat-ingress.service" deploy/systemd/bbb-chat-ingress.service || ok=1
+	return $ok
+}
+
+# Debian's own checks of the package: no error, and no warning about how the maintainer scripts handle the units
+# (deb-systemd-helper and deb-systemd-invoke, as Debian's packages do). Its overrides are in nfpm.yaml.
+check_lintian() {
+	[ -f "$DEB" ] || return 1
+	local out ok=0
+	out=$(lintian --no-tag-display-limit "$DEB" 2>&1)
+	echo "$out"
+	if grep -q '^E: ' <<<"$out"; then
+		echo "lintian reports errors" >&2
+		ok=1
+	fi
+	if grep -Eq '^W: .*(maintainer-script-calls-systemctl|systemd-service-file)' <<<"$out"; then
+		echo "lintian warns about the units or their handling" >&2
+		ok=1
+	fi
 	return $ok
 }
 
@@ -463,6 +491,46 @@ check_maintainer_scripts() {
 	return $ok
 }
 
+# The order in which postinst restarts the services, with systemd's commands stubbed (they record what they are
+# asked; `systemctl is-active` answers from a list): no systemd runs here, so this is how far an upgrade can be
+# shown. The relays go one at a time, each restart returning once that relay is ready (Type=notify), and the single
+# relay of older versions is stopped only after the target started both new ones.
+check_upgrade_order() {
+	local d="$WORK/order" ok=0 got cmd
+	rm -rf "$d" && mkdir -p "$d/bin" || return 1
+	for cmd in systemctl deb-systemd-helper deb-systemd-invoke; do
+		{
+			echo '#!/bin/sh'
+			echo "if [ \"\$1\" = --quiet ] && [ \"\$2\" = is-active ]; then grep -qxF \"\$3\" '$d/active'; exit; fi"
+			echo "if [ \"\$1\" = --quiet ]; then shift; fi"
+			echo "echo \"$cmd \$*\" >>'$d/log'"
+		} >"$d/bin/$cmd"
+		chmod +x "$d/bin/$cmd"
+	done
+	# services() and the names it uses, as postinst has them, minus its "no systemd running" guard.
+	{
+		sed -n '/^UNITS=/p; /^OLD_RELAY=/p' deploy/nfpm/scripts/postinst
+		sed -n '/^services() {/,/^}/p' deploy/nfpm/scripts/postinst | sed '/run\/systemd\/system/,/^\tfi$/d'
+		# shellcheck disable=SC2016 # literal text of the script
+		echo 'services configure "$1"'
+	} >"$d/services.sh"
+	# run_order ACTIVE...: the calls services() makes while the units named are active.
+	run_order() {
+		printf '%s\n' "$@" >"$d/active"
+		: >"$d/log"
+		PATH="$d/bin:$PATH" sh "$d/services.sh" "$OLD_DEB_VERSION" >/dev/null 2>&1 || return 1
+		grep -E ' (restart|start|stop|purge|enable) ' "$d/log" | tr '\n' ';'
+	}
+	local common='deb-systemd-helper enable bbb-chat-relay.target;deb-systemd-helper enable bbb-chat-ingress.service;'
+	got=$(run_order bbb-chat-relay@1.service bbb-chat-relay@2.service bbb-chat-ingress.service) || ok=1
+	[ "$got" = "${common}deb-systemd-invoke restart bbb-chat-relay@1.service;deb-systemd-invoke restart bbb-chat-relay@2.service;deb-systemd-invoke start bbb-chat-relay.target;deb-systemd-helper purge bbb-chat-relay.service;deb-systemd-invoke restart bbb-chat-ingress.service;" ] ||
+		{ echo "upgrade with two relays: $got" >&2; ok=1; }
+	got=$(run_order bbb-chat-relay.service bbb-chat-ingress.service) || ok=1
+	[ "$got" = "${common}deb-systemd-invoke start bbb-chat-relay.target;deb-systemd-invoke stop bbb-chat-relay.service;deb-systemd-helper purge bbb-chat-relay.service;deb-systemd-invoke restart bbb-chat-ingress.service;" ] ||
+		{ echo "upgrade from one relay: $got" >&2; ok=1; }
+	return $ok
+}
+
 # dpkg itself installs, upgrades and purges in a temporary root (--root, with the maintainer scripts run outside it
 # and $DPKG_ROOT set): what an operator's apt does, with stdin closed as in an unattended upgrade, so a conffile
 # question fails the run.
@@ -471,7 +539,7 @@ NFPM="$WORK/nfpm"
 # build_variant DIR VERSION: the .deb of the packaging in DIR (deploy/ and README.md, perhaps changed) around the
 # binaries in dist/bin; prints its path.
 build_variant() {
-	mkdir -p "$1/dist" && cp -r dist/bin "$1/dist/" || return 1
+	mkdir -p "$1/dist" && cp -r dist/bin "$1/dist/" && deploy/nfpm/changelog.sh "$2" >"$1/dist/changelog.yml" || return 1
 	(cd "$1" && VERSION=$2 ARCH=$(go env GOARCH) "$NFPM" package -p deb -f deploy/nfpm/nfpm.yaml -t . >/dev/null) || return 1
 	ls "$1"/*.deb
 }
@@ -558,24 +626,25 @@ check_units() {
 	mkdir -p "$r/usr/lib/systemd" "$r/bin"
 	cp -a /usr/lib/systemd/system "$r/usr/lib/systemd/" || return 1
 	printf '#!/bin/sh\nexit 0\n' >"$r/bin/kill" && chmod +x "$r/bin/kill"
-	out=$(systemd-analyze verify --root="$r" bbb-chat-relay.service bbb-chat-ingress.service 2>&1) || ok=1
+	out=$(systemd-analyze verify --root="$r" bbb-chat-relay@1.service bbb-chat-relay@2.service bbb-chat-relay.target \
+		bbb-chat-ingress.service 2>&1) || ok=1
 	if [ -n "$out" ]; then
 		echo "$out" >&2
 		ok=1
 	fi
 	# exposure score of the sandbox: both scored 1.4 ("OK") when written; fail above 2.0
-	for unit in bbb-chat-relay.service bbb-chat-ingress.service; do
+	for unit in bbb-chat-relay@1.service bbb-chat-ingress.service; do
 		systemd-analyze security --offline=true --root="$r" --threshold=20 "$unit" | tail -n 1 || {
 			echo "$unit: exposure above 2.0" >&2
 			ok=1
 		}
 	done
 	# what the binaries and the package rely on
-	for unit in relay ingress; do
+	for unit in relay@ ingress; do
 		local f="deploy/systemd/bbb-chat-$unit.service" line
 		# shellcheck disable=SC2016 # $MAINPID is systemd's, literally in the unit
 		for line in Type=notify 'Environment=BBB_CHAT_ENV_FILE=/etc/bigbluebutton/bbb-chat.env' \
-			'ExecReload=/bin/kill -HUP $MAINPID' "ExecStart=/usr/bin/bbb-chat-$unit" DynamicUser=yes Restart=on-failure; do
+			'ExecReload=/bin/kill -HUP $MAINPID' "ExecStart=/usr/bin/bbb-chat-${unit%@}" DynamicUser=yes Restart=on-failure; do
 			grep -qxF "$line" "$f" || { echo "$f lacks $line" >&2; ok=1; }
 		done
 		# The binary reads the env file itself, on reload too; systemd must not read it (only at start, as root).
@@ -584,7 +653,18 @@ check_units() {
 			ok=1
 		fi
 	done
-	local ingress=deploy/systemd/bbb-chat-ingress.service relay=deploy/systemd/bbb-chat-relay.service
+	local ingress=deploy/systemd/bbb-chat-ingress.service relay=deploy/systemd/bbb-chat-relay@.service
+	# Two relays by default: the target wants both instances, each with its own listener, one dynamic user for both
+	# (they share the state directory), and ingress wants the target.
+	for line in 'Wants=bbb-chat-relay@1.service bbb-chat-relay@2.service' 'After=bbb-chat-relay@1.service bbb-chat-relay@2.service' \
+		'WantedBy=multi-user.target bigbluebutton.target'; do
+		grep -qxF "$line" deploy/systemd/bbb-chat-relay.target || { echo "bbb-chat-relay.target lacks $line" >&2; ok=1; }
+	done
+	for line in 'Environment=BBB_CHAT_RELAY_LISTEN=127.0.0.1:809%i' 'User=bbb-chat-relay' 'WantedBy=bbb-chat-relay.target' \
+		'StopPropagatedFrom=bbb-chat-relay.target'; do
+		grep -qxF "$line" "$relay" || { echo "$relay lacks $line" >&2; ok=1; }
+	done
+	grep -qxF 'Wants=bbb-chat-relay.target' "$ingress" || { echo "$ingress does not want the relays" >&2; ok=1; }
 	# The secret reaches ingress only, as the credential config.LoadIngress reads.
 	grep -qxF 'LoadCredential=shared_secret:/etc/bigbluebutton/bbb-chat.secret' "$ingress" ||
 		{ echo "$ingress does not load the shared secret as a credential" >&2; ok=1; }
@@ -649,7 +729,7 @@ check_ansible() {
 	{ cat deploy/env/bbb-chat.env && echo 'BBB_CHAT_SHARED_SECRET=left-in-the-env-file'; } >"$d/bbb-chat.env"
 	chmod 0640 "$d/bbb-chat.env"
 	cat >"$d/vars.json" <<EOF
-{"bbb_chat_hosts": "localhost", "ansible_become": false, "bbb_chat_units": [],
+{"bbb_chat_hosts": "localhost", "ansible_become": false, "bbb_chat_units": [], "bbb_chat_enabled_units": [],
  "bbb_chat_env_file": "$d/bbb-chat.env", "bbb_chat_secret_file": "$d/bbb-chat.secret",
  "bbb_chat_shared_secret": "$secret", "bbb_chat_settings": {"BBB_CHAT_LOG_LEVEL": "debug"}}
 EOF
@@ -686,7 +766,9 @@ check "env file template covers every setting" check_env_template
 check "build the .deb" build_deb
 check ".deb contents, modes and conffiles" check_deb_contents
 check ".deb binaries (static, versioned) and text files" check_deb_binaries
+check "lintian: no errors" check_lintian
 check "maintainer scripts against a temporary root" check_maintainer_scripts
+check "postinst restarts the relays one at a time (systemd stubbed)" check_upgrade_order
 check "dpkg: install, upgrades (from the old layout too), purge in a temporary root" check_dpkg
 check "systemd units (systemd-analyze verify, security)" check_units
 check "nginx snippet" check_nginx

@@ -25,4 +25,5 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ] && git rev-parse --git-dir >/dev/null 2>&1; t
 	export SOURCE_DATE_EPOCH
 fi
 
+deploy/nfpm/changelog.sh "$VERSION" >dist/changelog.yml
 go tool -modfile=tools/go.mod nfpm package -p deb -f deploy/nfpm/nfpm.yaml -t dist/

@@ -168,14 +168,22 @@ func (s *Sim) chatActor(m *meeting, userID, chatID, messageID string) (u *user, 
 	return u, i, ""
 }
 
-// applyEdit is EditGroupChatMessageReqMsgHdlr: only the author may edit; the caller holds mu.
+// applyEdit is EditGroupChatMessageReqMsgHdlr: only the author may edit, where chat and editing are enabled and
+// the author is not locked out of the public chat (moderation.go); the caller holds mu.
 func (s *Sim) applyEdit(m *meeting, userID, chatID, messageID, text string) outcome {
+	if drop := editLength(text); drop != "" {
+		return dropped("%s", drop)
+	}
 	u, i, drop := s.chatActor(m, userID, chatID, messageID)
 	if drop != "" {
 		return dropped("%s", drop)
 	}
+	if drop := m.editChecks(u, "editChatMessage"); drop != "" {
+		return dropped("%s", drop)
+	}
 	if m.chat[i].SenderID != u.ID {
-		return dropped("%s may not edit message %s of %s", u.ID, messageID, m.chat[i].SenderID)
+		return dropped("permission check failed: %s may not edit message %s of %s%s", u.ID, messageID,
+			m.chat[i].SenderID, ejectOnViolationNote)
 	}
 	m.chat[i].Message = text
 	body := o("chatId", chatID, "messageId", messageID, "message", text,
@@ -187,14 +195,24 @@ func (s *Sim) applyEdit(m *meeting, userID, chatID, messageID, text string) outc
 	}
 }
 
-// applyDelete is DeleteGroupChatMessageReqMsgHdlr: the author or a moderator may delete; the caller holds mu.
+// applyDelete is DeleteGroupChatMessageReqMsgHdlr: the author or a moderator may delete, a moderator not in a
+// breakout room, where chat and deleting are enabled and the user is not locked out of the public chat
+// (moderation.go); the caller holds mu.
 func (s *Sim) applyDelete(m *meeting, userID, chatID, messageID string) outcome {
 	u, i, drop := s.chatActor(m, userID, chatID, messageID)
 	if drop != "" {
 		return dropped("%s", drop)
 	}
+	if drop := m.editChecks(u, "deleteChatMessage"); drop != "" {
+		return dropped("%s", drop)
+	}
 	if m.chat[i].SenderID != u.ID && u.Role != RoleModerator {
-		return dropped("%s, a viewer, may not delete message %s of %s", u.ID, messageID, m.chat[i].SenderID)
+		return dropped("permission check failed: %s, a viewer, may not delete message %s of %s%s", u.ID, messageID,
+			m.chat[i].SenderID, ejectOnViolationNote)
+	}
+	if m.chat[i].SenderID != u.ID && m.isBreakout {
+		return dropped("permission check failed: in a breakout room %s, even as a moderator, may not delete message %s of %s%s",
+			u.ID, messageID, m.chat[i].SenderID, ejectOnViolationNote)
 	}
 	m.chat = slices.Delete(m.chat, i, i+1)
 	delete(m.actions.reactions, messageID)
@@ -214,8 +232,8 @@ func (s *Sim) applyReaction(m *meeting, userID, chatID, messageID, emoji string,
 	if drop != "" {
 		return dropped("%s", drop)
 	}
-	if u.Role != RoleModerator && u.Locked && m.lockPublicChat {
-		return dropped("%s is a locked viewer and the meeting's lock settings disable public chat", u.ID)
+	if drop := m.chatLockedFor(u); drop != "" {
+		return dropped("%s", drop)
 	}
 	r := Reaction{UserID: u.ID, Emoji: emoji}
 	have := slices.Contains(m.actions.reactions[messageID], r)

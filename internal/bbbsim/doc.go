@@ -29,7 +29,8 @@
 //   - UserLeaveReqMsg removes the user at once; akka sets a left flag and removes the user about 10 s later.
 //   - The 2.2–2.4 grace period that lets a locked user's message through within 5 s of a lock-settings change is
 //     not simulated; SetLock takes effect at once.
-//   - disabledFeatures, per-user locks (3.0), private chats, presenters and the inactivity audit are not simulated.
+//   - Private chats, presenters and the inactivity audit are not simulated. Locks, roles, disabled features and
+//     breakout rooms are, as far as chat is concerned (locks.go), and 3.0's edits and deletions (moderation.go).
 //   - 4.0's messageAsHtml is the escaped text in paragraphs, not akka's Markdown rendering, and the public chat's
 //     chatParticipants is an empty array (docs/protocol.md §3.8).
 //     Names the simulator does not handle are dropped with the reason "not handled by simulator".

@@ -71,30 +71,30 @@ func meetingCreated(v ver, m *meeting, ts int64) []outMsg {
 	var meetingProp ordered
 	switch {
 	case v <= v24:
-		meetingProp = o("name", m.Name, "extId", m.ExtID, "intId", m.IntID, "isBreakout", false,
+		meetingProp = o("name", m.Name, "extId", m.ExtID, "intId", m.IntID, "isBreakout", m.isBreakout,
 			"learningDashboardEnabled", opt(v >= v24, true))
 	case v == v25:
 		meetingProp = o("name", m.Name, "extId", m.ExtID, "intId", m.IntID, "meetingCameraCap", 50,
-			"isBreakout", false, "disabledFeatures", []string{})
+			"isBreakout", m.isBreakout, "disabledFeatures", m.disabledList())
 	default:
 		meetingProp = o("name", m.Name, "extId", m.ExtID, "intId", m.IntID, "meetingCameraCap", 50,
 			"maxPinnedCameras", 3,
 			"cameraBridge", opt(v >= v30, "bbb-webrtc-sfu"),
 			"screenShareBridge", opt(v >= v30, "bbb-webrtc-sfu"),
 			"audioBridge", opt(v >= v30, "bbb-webrtc-sfu"),
-			"isBreakout", false, "disabledFeatures", []string{}, "notifyRecordingIsOn", false,
+			"isBreakout", m.isBreakout, "disabledFeatures", m.disabledList(), "notifyRecordingIsOn", false,
 			"presentationUploadExternalDescription", "", "presentationUploadExternalUrl", "")
 	}
 	var breakoutProps ordered
 	switch {
 	case v <= v24:
-		breakoutProps = o("parentId", "bbb-none", "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
+		breakoutProps = o("parentId", m.parentID(), "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
 			"enabled", true, "record", false, "privateChatEnabled", true)
 	case v == v25:
-		breakoutProps = o("parentId", "bbb-none", "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
+		breakoutProps = o("parentId", m.parentID(), "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
 			"record", false, "privateChatEnabled", true)
 	default:
-		breakoutProps = o("parentId", "bbb-none", "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
+		breakoutProps = o("parentId", m.parentID(), "sequence", 0, "freeJoin", false, "breakoutRooms", []string{},
 			"record", false, "privateChatEnabled", true, "captureNotes", false, "captureSlides", false,
 			"captureNotesFilename", "%%CONFNAME%%", "captureSlidesFilename", "%%CONFNAME%%")
 	}

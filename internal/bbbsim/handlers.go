@@ -27,6 +27,9 @@ func (s *Sim) apply(req *request) outcome {
 	case msgUserLeave:
 		return s.onUserLeave(m, req)
 	}
+	if o, ok := s.applyModeration(m, req); ok {
+		return o
+	}
 	return dropped(notHandled)
 }
 
@@ -62,8 +65,13 @@ func (s *Sim) onSendGroupChat(m *meeting, req *request) outcome {
 	if !m.chats[chatID] {
 		return dropped("chat %q does not exist in meeting %s", chatID, m.IntID)
 	}
-	if u != nil && u.Role != RoleModerator && u.Locked && m.lockPublicChat {
-		return dropped("sender %s is a locked viewer and the meeting's lock settings disable public chat", u.ID)
+	if s.v >= v25 && m.disabled["chat"] {
+		return dropped("chat is a disabled feature of meeting %s", m.IntID)
+	}
+	if u != nil {
+		if reason := m.chatLockedFor(u); reason != "" {
+			return dropped("%s", reason)
+		}
 	}
 
 	ts := s.nowMs()

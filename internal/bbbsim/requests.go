@@ -106,7 +106,7 @@ func requestSpec(v ver, name string) (msgSpec, bool) {
 		}
 		return msgSpec{hdrClient, object(f("userId", tString), f("sessionId", tString), f("loggedOut", tBool))}, true
 	}
-	return msgSpec{}, false
+	return moderationSpec(v, name)
 }
 
 // request is a message that passed the strict parse.

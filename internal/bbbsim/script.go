@@ -16,6 +16,11 @@ import (
 // publishes MeetingCreatedEvtMsg in the version's shape (on the frontend channel too on 2.3+). As with bbb-web's
 // create call, if a meeting with that external id is running it is returned unchanged and nothing is published.
 func (s *Sim) CreateMeeting(ctx context.Context, extID, name string) (Meeting, error) {
+	return s.CreateMeetingWith(ctx, extID, name, MeetingOptions{})
+}
+
+// CreateMeetingWith is CreateMeeting with the meeting's options (disabled features, breakout room) set.
+func (s *Sim) CreateMeetingWith(ctx context.Context, extID, name string, opts MeetingOptions) (Meeting, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	created := s.nowMs()
@@ -40,6 +45,7 @@ func (s *Sim) CreateMeeting(ctx context.Context, extID, name string) (Meeting, e
 		registered:     map[string]*regUser{},
 		chats:          map[string]bool{MainPublicChat: true},
 	}
+	opts.apply(s.v, m)
 	s.meetings[intID] = m
 	s.notifyLocked()
 	s.mu.Unlock()

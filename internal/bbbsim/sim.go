@@ -146,6 +146,10 @@ type meeting struct {
 	dashboardToken string
 	voiceConf      string
 	lockPublicChat bool
+	disabled       map[string]bool // disabledFeatures (2.5+), see locks.go
+	isBreakout     bool
+	parent         string              // the parent meeting of a breakout room
+	userNoPubChat  map[string]bool     // 3.0 per-user lock settings: public chat disabled, by user id
 	users          []*user             // joined, in join order
 	registered     map[string]*regUser // by authToken
 	chats          map[string]bool

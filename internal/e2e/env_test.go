@@ -120,13 +120,15 @@ const e2eServerID = "e2e"
 func (e *env) commonEnv() map[string]string {
 	m := map[string]string{
 		"BBB_CHAT_REDIS_URL":        testenv.RedisURL(e.redis),
-		"BBB_CHAT_NATS_URL":         testenv.NATSURL(e.nats),
 		"BBB_CHAT_NATS_EMBEDDED":    "false",
 		"BBB_CHAT_BBB_VERSION":      "auto",
 		"BBB_CHAT_BBB_RELEASE_FILE": e.releaseFile,
 		"BBB_CHAT_LOG_LEVEL":        "debug",
 		"BBB_CHAT_CALLBACK_ALLOW":   "127.0.0.0/8",
 		"BBB_CHAT_SERVER_ID":        e2eServerID,
+	}
+	if e.nats != nil { // else extraEnv names it (relay's embedded server)
+		m["BBB_CHAT_NATS_URL"] = testenv.NATSURL(e.nats)
 	}
 	for k, v := range e.hostFiles {
 		m[k] = v

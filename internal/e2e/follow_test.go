@@ -80,6 +80,7 @@ func TestFollowRoom(t *testing.T) {
 		t.Fatalf("start before the room meets: %s", a.Raw)
 	}
 	expect(t, e.startFollowing("weekly", "Bridge", recv.URL(), "cb-weekly"), 409, "already registered")
+	expect(t, e.call(callStart, "meeting_id", "weekly", "chat_user", "Bridge"), 409, `a chat follows room "weekly"`)
 	info := e.call(callInfo, "meeting_id", "weekly")
 	expect(t, info, 200, "Chat info")
 	if info.Body["waiting"] != true || info.Body["follow_room"] != true {

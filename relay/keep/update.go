@@ -13,6 +13,7 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,7 +69,8 @@ func NewUpdater(o UpdaterOptions, reg prometheus.Registerer) *Updater {
 // hasEffect reports whether an event type changes the buckets.
 func hasEffect(typ string) bool {
 	switch typ {
-	case state.TypeUserJoined, state.TypeUserLeft, state.TypeMeetingCreated, state.TypeMeetingEnded:
+	case state.TypeUserJoined, state.TypeUserLeft, state.TypeMeetingCreated, state.TypeMeetingEnded,
+		state.TypeMeetingLocks, state.TypeUserLocked, state.TypeUserLocks, state.TypeUserRole:
 		return true
 	}
 	return false
@@ -145,12 +147,17 @@ func (u *Updater) update(ctx context.Context, s *state.Store, it *publish.Item) 
 		if ev.Timestamp == 0 {
 			at = u.now()
 		}
-		return s.UserJoined(ctx, ev.MeetingID, state.Presence{UserID: ev.UserID, Name: ev.UserName, Role: ev.UserRole, JoinedAt: at})
+		return s.UserJoined(ctx, ev.MeetingID, state.Presence{UserID: ev.UserID, Name: ev.UserName, Role: ev.UserRole, JoinedAt: at,
+			Locked: ev.Locked})
 	case state.TypeUserLeft:
 		return s.UserLeft(ctx, ev.MeetingID, ev.UserID)
 	case state.TypeMeetingCreated:
 		m := state.Meeting{InternalID: ev.MeetingID, ExternalID: ev.ExternalMeetingID, Name: ev.MeetingName,
-			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID, Server: ev.Server}
+			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID, PublicChatLocked: ev.PublicChatLocked,
+			Server: ev.Server}
+		if ev.DisabledFeatures != "" {
+			m.DisabledFeatures = strings.Split(ev.DisabledFeatures, ",")
+		}
 		if it.CreatedAt != 0 {
 			m.CreatedAt = time.UnixMilli(it.CreatedAt).UTC()
 		} else if ev.Timestamp != 0 {
@@ -165,6 +172,14 @@ func (u *Updater) update(ctx context.Context, s *state.Store, it *publish.Item) 
 			return err
 		}
 		return u.meetingEnded(ctx, s, ev.MeetingID)
+	case state.TypeMeetingLocks:
+		return s.ChangeMeeting(ctx, ev.MeetingID, func(m *state.Meeting) { m.PublicChatLocked = ev.PublicChatLocked })
+	case state.TypeUserLocked:
+		return s.ChangeUser(ctx, ev.MeetingID, ev.UserID, func(p *state.Presence) { p.Locked = ev.Locked })
+	case state.TypeUserLocks:
+		return s.ChangeUser(ctx, ev.MeetingID, ev.UserID, func(p *state.Presence) { p.PublicChatLocked = ev.PublicChatLocked })
+	case state.TypeUserRole:
+		return s.ChangeUser(ctx, ev.MeetingID, ev.UserID, func(p *state.Presence) { p.Role = ev.UserRole })
 	}
 	return nil
 }

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -138,7 +140,8 @@ type Link struct {
 	log  *slog.Logger
 	m    *metrics
 
-	server atomic.Value // name of the NATS server last connected to
+	server atomic.Value  // name of the NATS server last connected to
+	lost   chan struct{} // signalled when the connection is lost: TakeOver looks at once
 
 	mu       sync.Mutex
 	embedded *server.Server
@@ -187,13 +190,14 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 		return nil, err
 	}
 	m := newMetrics(reg)
-	link := &Link{addr: addr, cfg: cfg, log: log, m: m}
+	link := &Link{addr: addr, cfg: cfg, log: log, m: m, lost: make(chan struct{}, 1)}
 	if cfg.NATSEmbedded && !Embeddable(cfg) {
 		log.Info("not starting the embedded NATS server: it is one server and cannot keep the replicas "+
 			"BBB_CHAT_NATS_REPLICAS asks for; waiting for the NATS cluster", "replicas", cfg.Replicas,
 			"url", service.RedactURLs(cfg.NATSURL))
 	}
 	if Embeddable(cfg) {
+		yieldToSurvivor(addr, cfg.NATSStore)
 		started, err := link.tryEmbed()
 		if err != nil {
 			return nil, err
@@ -215,6 +219,10 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 		Disconnected: func() {
 			m.connected.Store(false)
 			m.disconnects.Add(1)
+			select {
+			case link.lost <- struct{}{}:
+			default:
+			}
 		},
 		Closed: func() { m.connected.Store(false) },
 	})
@@ -234,7 +242,9 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 
 // TakeOver watches, when embedding is on and another relay runs the embedded server this relay uses, for that
 // relay to go away, and then runs the embedded server itself on the same address and store, so the pair keeps
-// its NATS. It never takes the address of a NATS server that is not a relay's.
+// its NATS. It never takes the address of a NATS server that is not a relay's. It looks as soon as the connection
+// is lost (and every second): the sooner this relay's NATS is back, the sooner what it read from Redis meanwhile
+// is in the stream, ahead of what a restarted relay publishes.
 func (l *Link) TakeOver(ctx context.Context) {
 	if !Embeddable(l.cfg) {
 		return
@@ -246,6 +256,7 @@ func (l *Link) TakeOver(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-l.lost:
 		}
 		l.mu.Lock()
 		running := l.embedded != nil
@@ -261,9 +272,34 @@ func (l *Link) TakeOver(ctx context.Context) {
 			l.log.Warn("cannot take over the embedded NATS server", "err", err)
 			continue
 		}
+		if !started {
+			l.log.Debug("embedded NATS server not taken over: its address answers or its store is locked", "listen", l.addr)
+		}
 		if started {
 			l.log.Warn("the relay that ran the embedded NATS server is gone: this relay runs it now", "listen", l.addr,
 				"store", l.cfg.NATSStore)
+			_ = l.nc.ForceReconnect() // now, not at the next step of the reconnect backoff
+			return
+		}
+	}
+}
+
+// takeoverGrace is how long a starting relay waits for another relay to take the embedded server over (see
+// yieldToSurvivor).
+const takeoverGrace = time.Second
+
+// yieldToSurvivor gives a relay that survived the one running the embedded server the first go at taking it over:
+// when nothing answers at addr but a relay ran the server on this store before (its lock file is there), it waits
+// up to takeoverGrace for a server to answer. The survivor takes over the moment its connection drops (TakeOver)
+// and then stores what it alone heard meanwhile; were this relay to start the server and publish first, those
+// events would land in the stream after newer ones. A first start (no lock file) does not wait.
+func yieldToSurvivor(addr, store string) {
+	if _, err := os.Stat(filepath.Join(store, "relay.lock")); err != nil {
+		return
+	}
+	for deadline := time.Now().Add(takeoverGrace); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
+			c.Close()
 			return
 		}
 	}

@@ -59,8 +59,11 @@ type flight struct {
 	token    uint64    // the last token of the publish's reply subject
 	deadline time.Time // when it counts as timed out
 	settled  bool      // the acknowledgement (or an error) arrived
-	res      Result
-	err      error
+	// reconnects is the connection's count of reconnections when it was sent: after another one it will not be
+	// answered.
+	reconnects uint64
+	res        Result
+	err        error
 }
 
 // errPublishTimeout: the stream did not acknowledge a publish in time (NATS slow, or the reply lost in a
@@ -519,6 +522,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		}
 		// Send while the window has room.
 		if !failing && p.ready() {
+			reconnects := p.nc.Stats().Reconnects // the connection these go out on
 			for len(inflight) < p.window {
 				it := take()
 				if it == nil {
@@ -535,7 +539,7 @@ func (p *Publisher) Run(ctx context.Context) {
 					failing = true
 					break
 				}
-				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout)})
+				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout), reconnects: reconnects})
 			}
 		}
 		// Settle, in send order, what was answered or timed out.
@@ -595,6 +599,18 @@ func (p *Publisher) Run(ctx context.Context) {
 				}
 			case <-timer.C:
 				armed = time.Time{}
+			case <-p.wake:
+				// NATS or the state is back. After a reconnection, what went out on the old connection will not
+				// be answered: send it again now rather than wait out its deadline (the stream deduplicates), so
+				// that a relay killed soon after an outage does not take its backlog with it. Nothing newer goes
+				// out before it (failing): it is older, and the stream keeps the order in which it stores.
+				rc := p.nc.Stats().Reconnects
+				for _, f := range inflight {
+					if !f.settled && f.reconnects != rc {
+						f.deadline = now
+						failing = true
+					}
+				}
 			case it, ok := <-queue:
 				if !ok {
 					closed = true

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 
 	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
@@ -24,6 +25,14 @@ func eventType(k bbb.Kind) string {
 		return state.TypeMeetingCreated
 	case bbb.KindMeetingEnded:
 		return state.TypeMeetingEnded
+	case bbb.KindMeetingLocks:
+		return state.TypeMeetingLocks
+	case bbb.KindUserLocked:
+		return state.TypeUserLocked
+	case bbb.KindUserLocks:
+		return state.TypeUserLocks
+	case bbb.KindUserRole:
+		return state.TypeUserRole
 	case bbb.KindMessageEdited:
 		return state.TypeMessageEdited
 	case bbb.KindMessageDeleted:
@@ -98,6 +107,12 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID, actor string) (ev
 		}
 	case bbb.KindChatCleared:
 		ev.ChatID = e.ChatID
+	case bbb.KindMeetingLocks, bbb.KindUserLocked, bbb.KindUserLocks, bbb.KindUserRole:
+		l := e.Locks
+		if l == nil {
+			return ev, false
+		}
+		ev.UserID, ev.Locked, ev.PublicChatLocked, ev.UserRole = l.UserID, l.Locked, l.PublicChatLocked, l.Role
 	case bbb.KindUserJoined, bbb.KindUserLeft:
 		if e.User == nil || e.User.ID == "" {
 			return ev, false
@@ -106,6 +121,7 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID, actor string) (ev
 		ev.ExternalUserID = e.User.ExtID
 		ev.UserName = e.User.Name
 		ev.UserRole = e.User.Role
+		ev.Locked = e.User.Locked
 	case bbb.KindMessageEdited, bbb.KindMessageDeleted, bbb.KindReactionAdded, bbb.KindReactionRemoved,
 		bbb.KindMessagePinned, bbb.KindMessageUnpinned:
 		a := e.Action
@@ -127,6 +143,8 @@ func buildEvent(e bbb.Event, raw []byte, v bbb.Version, extID, actor string) (ev
 			}
 			ev.MeetingName = m.Name
 			ev.IsBreakout = m.IsBreakout
+			ev.PublicChatLocked = m.PublicChatLocked
+			ev.DisabledFeatures = strings.Join(m.DisabledFeatures, ",")
 			if m.ParentID != noParent {
 				ev.ParentID = m.ParentID
 			}

@@ -77,6 +77,11 @@ func (f *Feed) Subscribe(ctx context.Context, o *redis.Options) (stop func()) {
 // Subscribed reports whether both BBB channels are subscribed now.
 func (f *Feed) Subscribed() bool { return f.m.redisSubscribed.Load() }
 
+// SubscribedSince is when the current subscription to both BBB channels began (every event BBB published since
+// then reaches this relay); zero while not subscribed. Relay's coverage heartbeat reads it to tell whether any
+// relay heard the server throughout (package coverage).
+func (f *Feed) SubscribedSince() time.Time { return f.sub.subscribedSince() }
+
 // maxLabelValues bounds how many distinct label values one labeled counter keeps; further values are counted
 // under "other", so garbage on Redis cannot grow /metrics without bound.
 const maxLabelValues = 200

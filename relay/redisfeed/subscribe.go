@@ -35,6 +35,7 @@ type subscriber struct {
 	ever      bool      // subscribed at least once
 	lostAt    time.Time // when the subscribed connection was found gone
 	lastSeen  time.Time // last message or confirmation
+	since     time.Time // when the current subscription was confirmed on both channels; zero while not subscribed
 }
 
 func newSubscriber(log *slog.Logger, m *metrics, now func() time.Time) *subscriber {
@@ -51,6 +52,7 @@ func (s *subscriber) DialHook(next redis.DialHook) redis.DialHook {
 			s.lostAt = s.now()
 			s.confirmed = 0
 			s.m.redisSubscribed.Store(false)
+			s.since = time.Time{}
 			s.log.Warn("redis connection lost, resubscribing", "addr", addr)
 		}
 		s.mu.Unlock()
@@ -95,6 +97,7 @@ func (s *subscriber) confirm(sub *redis.Subscription) {
 				"from", from, "to", now, "gap", now.Sub(from).Round(time.Millisecond))
 		}
 		s.confirmed = 0
+		s.since = time.Time{} // a fresh connection: what came before it is not heard on it
 	}
 	s.confirmed = max(s.confirmed, sub.Count)
 	s.lastSeen = now
@@ -106,8 +109,18 @@ func (s *subscriber) confirm(sub *redis.Subscription) {
 		}
 		s.ever = true
 		s.lostAt = time.Time{}
+		if s.since.IsZero() {
+			s.since = now
+		}
 		s.m.redisSubscribed.Store(true)
 	}
+}
+
+// subscribedSince is when the current subscription began; zero while not subscribed.
+func (s *subscriber) subscribedSince() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.since
 }
 
 func (s *subscriber) seen() {
@@ -152,6 +165,9 @@ func (s *subscriber) subscribe(ctx context.Context, o *redis.Options, handle fun
 		<-done
 		client.Close()
 		s.m.redisSubscribed.Store(false)
+		s.mu.Lock()
+		s.since = time.Time{}
+		s.mu.Unlock()
 	}
 }
 

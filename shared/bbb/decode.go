@@ -99,6 +99,9 @@ func (k Kind) String() string {
 	case KindMessageUnpinned:
 		return "message-unpinned"
 	default:
+		if name, ok := lockKindName(k); ok {
+			return name
+		}
 		return fmt.Sprintf("kind(%d)", int(k))
 	}
 }
@@ -122,6 +125,7 @@ type Event struct {
 	User    *User        // KindUserJoined (full), KindUserLeft (ID and eject fields)
 	Meeting *Meeting     // KindMeetingCreated
 	Action  *Action      // the kinds for which Kind.IsMessageAction holds
+	Locks   *Locks       // KindMeetingLocks, KindUserLocked, KindUserLocks, KindUserRole (locks.go)
 
 	// Hint is the oldest version whose shape matches this event: "the server is
 	// at least this version". It is zero when the event tells nothing.
@@ -183,6 +187,7 @@ type User struct {
 	Bot, Guest            bool // Bot: 3.0 only
 	Eject                 bool // UserLeft 2.5+
 	Reason                string
+	Locked                bool // UserJoined: subject to the meeting's lock settings (docs/protocol.md §3.3)
 }
 
 // Meeting is what MeetingCreatedEvtMsg says about a meeting; it is the only
@@ -195,6 +200,10 @@ type Meeting struct {
 	// breakouts, "bbb-none" for ordinary meetings.
 	ParentID    string
 	CreatedTime int64 // ms
+	// PublicChatLocked is lockSettingsProps.disablePublicChat: locked viewers cannot post to the public chat.
+	PublicChatLocked bool
+	// DisabledFeatures is meetingProp.disabledFeatures (2.5+), e.g. "chat".
+	DisabledFeatures []string
 }
 
 // Decode decodes one Redis message. It is lenient: unknown fields are ignored
@@ -221,6 +230,9 @@ func Decode(raw []byte) (Event, error) {
 func decodeJSON(raw []byte) (Event, error) {
 	if len(raw) > MaxMessageSize {
 		return Event{}, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(raw), MaxMessageSize)
+	}
+	if e, ok, err := decodeLocks(raw); ok {
+		return e, err
 	}
 	// Fast path: one pass into a body that has the fields of every kind we
 	// interpret. It fails on a body field whose type differs from what some
@@ -317,7 +329,12 @@ var interpreted = map[string]Kind{
 	"UnpinGroupChatMessageEvtMsg":           KindMessageUnpinned,
 }
 
-func kindOf(name string) Kind { return interpreted[name] }
+func kindOf(name string) Kind {
+	if k, ok := lockNames[name]; ok {
+		return k
+	}
+	return interpreted[name]
+}
 
 // skipGuards are strings one of which every name in interpreted contains (TestSkipGuards): SkipName looks for
 // these, fewer than the names, in every message it lets relay skip.
@@ -451,6 +468,7 @@ type userFields struct {
 	Bot    *bool   `json:"bot"`
 	Eject  *bool   `json:"eject"`
 	Reason string  `json:"reason"`
+	Locked bool    `json:"locked"` // UserJoined (locks.go)
 	// Presence-only fields, used for Event.Hint; their types do not matter (reactionEmoji is in reactionField).
 	Color               json.RawMessage `json:"color"`
 	Pin                 json.RawMessage `json:"pin"`
@@ -466,8 +484,11 @@ type meetingFields struct {
 			ExtID      *string `json:"extId"`
 			IntID      *string `json:"intId"`
 			IsBreakout bool    `json:"isBreakout"`
+			// Read leniently (locks.go): a value of another type must not make the event malformed.
+			DisabledFeatures json.RawMessage `json:"disabledFeatures"`
 		} `json:"meetingProp"`
-		BreakoutProps struct {
+		LockSettingsProps json.RawMessage `json:"lockSettingsProps"`
+		BreakoutProps     struct {
 			ParentID string `json:"parentId"`
 		} `json:"breakoutProps"`
 		DurationProps struct {
@@ -668,7 +689,7 @@ func decodeUserJoined(e *Event, h *wireHeader, b *wireBody) error {
 	if b.Name == nil {
 		return malformed(e.Name, "core.body.name", errMissing)
 	}
-	u := &User{ID: id, ExtID: b.ExtID, Name: *b.Name, Role: b.Role, Guest: b.Guest}
+	u := &User{ID: id, ExtID: b.ExtID, Name: *b.Name, Role: b.Role, Guest: b.Guest, Locked: b.Locked}
 	if b.Bot != nil {
 		u.Bot = *b.Bot
 	}
@@ -733,6 +754,7 @@ func decodeMeetingCreated(e *Event, b *wireBody) error {
 		ParentID:    b.Props.BreakoutProps.ParentID,
 		CreatedTime: b.Props.DurationProps.CreatedTime,
 	}
+	e.Meeting.PublicChatLocked, e.Meeting.DisabledFeatures = meetingLocks(b.Props.LockSettingsProps, mp.DisabledFeatures)
 	return nil
 }
 
@@ -781,6 +803,9 @@ func SkipName(raw []byte) (name string, ok bool) {
 		if bytes.Contains(raw, g) {
 			return "", false
 		}
+	}
+	if mayBeLockEvent(raw) {
+		return "", false
 	}
 	if !json.Valid(raw) {
 		return "", false

@@ -92,7 +92,7 @@ func TestDecodeCaptured27(t *testing.T) {
 		},
 		{
 			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: capturedMeeting, Timestamp: 1698771164638,
-			User: &User{ID: "w_xfsb9gxtlfom", ExtID: "w_xfsb9gxtlfom", Name: "John Doe", Role: "MODERATOR"},
+			User: &User{ID: "w_xfsb9gxtlfom", ExtID: "w_xfsb9gxtlfom", Name: "John Doe", Role: "MODERATOR", Locked: true},
 			Hint: Version{2, 7},
 		},
 		{
@@ -132,7 +132,7 @@ func TestDecodeConstructed(t *testing.T) {
 	}{
 		{"2.2-user-joined", Event{
 			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: m22, Timestamp: 1616000000500,
-			User: &User{ID: "w_k2lqo1bw3yfz", ExtID: "alice-42", Name: "Alice", Role: "VIEWER"},
+			User: &User{ID: "w_k2lqo1bw3yfz", ExtID: "alice-42", Name: "Alice", Role: "VIEWER", Locked: true},
 			Hint: Version{2, 2},
 		}},
 		{"2.5-user-joined", Event{
@@ -142,17 +142,17 @@ func TestDecodeConstructed(t *testing.T) {
 		}},
 		{"2.6-user-joined-guest", Event{
 			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: m26, Timestamp: 1690000000500,
-			User: &User{ID: "w_0zq3e9r8t7yu", ExtID: "w_0zq3e9r8t7yu", Name: "Guest <Carol>", Role: "VIEWER", Guest: true},
+			User: &User{ID: "w_0zq3e9r8t7yu", ExtID: "w_0zq3e9r8t7yu", Name: "Guest <Carol>", Role: "VIEWER", Guest: true, Locked: true},
 			Hint: Version{2, 6},
 		}},
 		{"3.0-user-joined-bot", Event{
 			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: m30, Timestamp: 1730000000500,
-			User: &User{ID: "w_chatbridge01", ExtID: "chat-bridge", Name: "Chat Bridge", Role: "VIEWER", Bot: true},
+			User: &User{ID: "w_chatbridge01", ExtID: "chat-bridge", Name: "Chat Bridge", Role: "VIEWER", Bot: true, Locked: true},
 			Hint: Version{3, 0},
 		}},
 		{"4.0-user-joined", Event{
 			Kind: KindUserJoined, Name: "UserJoinedMeetingEvtMsg", MeetingID: m40, Timestamp: 1760000000500,
-			User: &User{ID: "w_bob000000001", ExtID: "bob", Name: "Bob", Role: "VIEWER"},
+			User: &User{ID: "w_bob000000001", ExtID: "bob", Name: "Bob", Role: "VIEWER", Locked: true},
 			Hint: Version{4, 0},
 		}},
 		{"2.2-user-left", Event{

@@ -131,6 +131,11 @@ type Ingress struct {
 	MaxBodyBytes     int64         `env:"BBB_CHAT_MAX_BODY_BYTES" envDefault:"65536"`
 	RequestTimeout   time.Duration `env:"BBB_CHAT_REQUEST_TIMEOUT" envDefault:"10s"`
 	MaxBridges       int           `env:"BBB_CHAT_MAX_BRIDGES" envDefault:"10000"`
+	// SendConfirmTimeout is how long sendChatMessage waits for BBB's broadcast of the posted message; 0: no wait.
+	SendConfirmTimeout time.Duration `env:"BBB_CHAT_SEND_CONFIRM_TIMEOUT" envDefault:"2s"`
+	// BlockedViaAPI lets a post that the locks keep the chat user from making go through BBB's chat API (3.0+)
+	// under the viewer's name instead of being refused.
+	BlockedViaAPI bool `env:"BBB_CHAT_BLOCKED_VIA_API" envDefault:"false"`
 	// BBB's own API, to resolve external meeting ids relay has not seen created. Empty: read bbb-web's
 	// properties files (BBBProperties, then BBBPropertiesOverride; HostDefault, empty: none).
 	BBBURL                string `env:"BBB_CHAT_BBB_URL"`
@@ -392,6 +397,10 @@ func (c Ingress) Validate() error {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_MAX_BODY_BYTES %d: want at least 1024", c.MaxBodyBytes))
 	}
 	errs = append(errs, c.Viewer.Validate())
+	// A wait longer than BBB_CHAT_REQUEST_TIMEOUT is cut short by it: the answer then says unconfirmed.
+	if c.SendConfirmTimeout < 0 {
+		errs = append(errs, fmt.Errorf("BBB_CHAT_SEND_CONFIRM_TIMEOUT %s: want 0 (no wait) or a positive duration", c.SendConfirmTimeout))
+	}
 	return errors.Join(errs...)
 }
 

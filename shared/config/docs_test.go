@@ -171,7 +171,7 @@ var settingName = regexp.MustCompile(`BBB_CHAT_[A-Z0-9_]*[A-Z0-9]`)
 func TestDocsNameOnlyKnownSettings(t *testing.T) {
 	want := settings(t)
 	files := []string{"README.md", "docker-compose.yml", "deploy/env/bbb-chat.env",
-		"deploy/systemd/bbb-chat-ingress.service", "deploy/systemd/bbb-chat-relay.service"}
+		"deploy/systemd/bbb-chat-ingress.service", "deploy/systemd/bbb-chat-relay@.service"}
 	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
 	if err != nil || len(docs) == 0 {
 		t.Fatalf("docs/*.md: %v %v", docs, err)

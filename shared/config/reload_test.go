@@ -71,8 +71,8 @@ func TestReloadDocs(t *testing.T) {
 	}
 	for _, doc := range []struct{ file, marker string }{
 		{"README.md", "`systemctl reload` (SIGHUP) applies"},
-		{"docs/operations.md", "`sudo systemctl reload bbb-chat-ingress bbb-chat-relay` applies"},
-		{"deploy/env/bbb-chat.env", "systemctl reload bbb-chat-ingress bbb-chat-relay"},
+		{"docs/operations.md", "`sudo systemctl reload bbb-chat-ingress bbb-chat-relay@1 bbb-chat-relay@2` applies"},
+		{"deploy/env/bbb-chat.env", "systemctl reload bbb-chat-ingress bbb-chat-relay@1 bbb-chat-relay@2"},
 	} {
 		text := repoFile(t, doc.file)
 		_, para, ok := strings.Cut(text, doc.marker)

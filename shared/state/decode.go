@@ -23,7 +23,7 @@ func DecodeEvent(data []byte, e *Event) error {
 var eventKeys = []string{"type", "id", "meeting_id", "external_meeting_id", "timestamp", "bbb_version", "chat_id",
 	"message_id", "sender_id", "sender_name", "sender_role", "text", "correlation_id", "reply_to_message_id",
 	"user_id", "external_user_id", "user_name", "user_role", "meeting_name", "is_breakout", "parent_meeting_id",
-	"emoji", "from", "to", "server"}
+	"emoji", "locked", "public_chat_locked", "disabled_features", "from", "to", "server"}
 
 // decodeShort decodes data into e as json.Unmarshal would, or reports false (e then partly filled: the caller
 // starts over).
@@ -35,6 +35,10 @@ func decodeShort(raw []byte, e *Event) bool {
 			return s.Int(&e.Timestamp)
 		case "is_breakout":
 			return s.Bool(&e.IsBreakout)
+		case "locked":
+			return s.Bool(&e.Locked)
+		case "public_chat_locked":
+			return s.Bool(&e.PublicChatLocked)
 		case "from":
 			return s.Int(&e.From)
 		case "to":
@@ -87,6 +91,8 @@ func (e *Event) stringField(key string) *string {
 		return &e.ParentID
 	case "emoji":
 		return &e.Emoji
+	case "disabled_features":
+		return &e.DisabledFeatures
 	case "server":
 		return &e.Server
 	}

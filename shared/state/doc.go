@@ -12,6 +12,7 @@
 // Layout (see docs/nats.md):
 //
 //	stream BBBCHAT_EVENTS   bbbchat.<meeting>.<event>   every chat event of every meeting, deduplicated by id
+//	                        bbbchat.gap                 gaps: no relay was subscribed to a server's Redis
 //	                        bbbchat-retry.<meeting>     failed callbacks sent again by retryCallbacks
 //	kv bbbchat_bridges      <meeting>                   Bridge
 //	kv bbbchat_presence     <server>.<meeting>.u.<user>       Presence of one user, per BBB_CHAT_SERVER_ID
@@ -27,6 +28,7 @@
 //	kv bbbchat_failed       <meeting>.<seq>             FailedDelivery
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
 //	kv bbbchat_viewer_revocations <meeting>             ViewerRevocation: viewer links issued before are refused
+//	kv bbbchat_coverage     <server>                    Coverage: until when a relay was subscribed to its Redis
 //
 // <meeting> is the internal meeting id when it is made of letters, digits, '-' and '_' (every id BBB makes), else
 // "=" and its unpadded base64url (see Key).

@@ -43,6 +43,14 @@ func AppendEvent(dst []byte, e Event) []byte {
 
 	dst = appendMember(dst, `,"emoji":`, e.Emoji)
 
+	if e.Locked {
+		dst = append(dst, `,"locked":true`...)
+	}
+	if e.PublicChatLocked {
+		dst = append(dst, `,"public_chat_locked":true`...)
+	}
+	dst = appendMember(dst, `,"disabled_features":`, e.DisabledFeatures)
+
 	if e.From != 0 {
 		dst = append(dst, `,"from":`...)
 		dst = strconv.AppendInt(dst, e.From, 10)
@@ -67,7 +75,7 @@ func encodedSizeHint(e Event) int {
 	return 256 + len(e.Type) + len(e.ID) + len(e.MeetingID) + len(e.ExternalMeetingID) + len(e.BBBVersion) +
 		len(e.ChatID) + len(e.MessageID) + len(e.SenderID) + len(e.SenderName) + len(e.SenderRole) + len(e.Text) +
 		len(e.CorrelationID) + len(e.ReplyTo) + len(e.UserID) + len(e.ExternalUserID) + len(e.UserName) +
-		len(e.UserRole) + len(e.MeetingName) + len(e.ParentID) + len(e.Emoji) + len(e.Server)
+		len(e.UserRole) + len(e.MeetingName) + len(e.ParentID) + len(e.Emoji) + len(e.DisabledFeatures) + len(e.Server)
 }
 
 // appendMember appends an omitempty string member: key (with its leading comma, quotes and colon) and the

@@ -39,6 +39,10 @@ type Event struct {
 
 	Emoji string `json:"emoji,omitempty"` // reaction.added, reaction.removed
 
+	Locked           bool   `json:"locked,omitempty"`             // user.joined, user.locked: under the meeting's lock settings
+	PublicChatLocked bool   `json:"public_chat_locked,omitempty"` // meeting.created, meeting.locks, user.locks
+	DisabledFeatures string `json:"disabled_features,omitempty"`  // meeting.created: BBB's disabledFeatures, comma-separated
+
 	From   int64  `json:"from,omitempty"`   // gap: ms, the last moment a relay was known subscribed
 	To     int64  `json:"to,omitempty"`     // gap: ms, when a relay was subscribed again
 	Server string `json:"server,omitempty"` // the BBB server the event comes from, where it is said

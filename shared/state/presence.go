@@ -18,6 +18,10 @@ type Presence struct {
 	Name     string    `json:"name"`
 	Role     string    `json:"role,omitempty"`
 	JoinedAt time.Time `json:"joined_at"`
+	// Locked: the meeting's lock settings apply to the user (locks.go).
+	Locked bool `json:"locked,omitempty"`
+	// PublicChatLocked: the user's own lock settings (3.0) keep it out of the public chat unless a moderator.
+	PublicChatLocked bool `json:"public_chat_locked,omitempty"`
 }
 
 type nameEntry struct {

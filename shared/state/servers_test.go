@@ -71,6 +71,14 @@ func TestPerServer(t *testing.T) {
 	if us, err := a.MeetingUsers(ctx, "m-2"); err != nil || len(us) != 1 {
 		t.Errorf("unkeyed presence not listed: %+v, %v", us, err)
 	}
+	must(t, a.ChangeUser(ctx, "m-2", "w_old", func(p *Presence) { p.Locked = true }))
+	if p, err := a.FindUser(ctx, "m-2", "Old Bot"); err != nil || !p.Locked {
+		t.Errorf("unkeyed presence not changed: %+v, %v", p, err)
+	}
+	must(t, a.ChangeUser(ctx, "m-1", "w_a", func(p *Presence) { p.Locked = true }))
+	if p, err := a.FindUser(ctx, "m-1", "Bridge"); err != nil || !p.Locked {
+		t.Errorf("keyed presence not changed: %+v, %v", p, err)
+	}
 	must(t, a.UserLeft(ctx, "m-2", "w_old"))
 	if _, err := a.FindUser(ctx, "m-2", "Old Bot"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unkeyed presence after leaving: %v", err)

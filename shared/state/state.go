@@ -48,6 +48,15 @@ const (
 	TypeMessagePinned   = "message.pinned"
 	TypeMessageUnpinned = "message.unpinned"
 
+	// What keeps a user out of the public chat (docs/nats.md): the meeting's lock settings (public_chat_locked),
+	// a user locked or unlocked (user_id, locked), a user's own lock settings (3.0: user_id, public_chat_locked),
+	// a user's new role (user_id, user_role). Relay keeps them in the meetings and presence buckets, where ingress
+	// reads them to refuse a post BBB would drop.
+	TypeMeetingLocks = "meeting.locks"
+	TypeUserLocked   = "user.locked"
+	TypeUserLocks    = "user.locks"
+	TypeUserRole     = "user.role"
+
 	// TypeGap says that no relay was subscribed to BBB's Redis from From to To (ms) on Server: events of that window
 	// may be missing. It is the one event that belongs to no meeting (subject bbbchat.gap).
 	TypeGap = "gap"
@@ -110,6 +119,7 @@ type Store struct {
 	apiPosts  jetstream.KeyValue
 	// revocations: viewer links revoked, per meeting (viewers.go)
 	revocations jetstream.KeyValue
+	coverage    jetstream.KeyValue
 	ended       jetstream.KeyValue
 	server      string // Options.Server
 }
@@ -137,6 +147,7 @@ func definitions(o Options) ([]bucketDef, jetstream.StreamConfig) {
 		kv(BucketFailed, "bbb-chat: callbacks given up after their retry schedule", o.FailedMaxAge, func(s *Store) *jetstream.KeyValue { return &s.failed }),
 		kv(BucketAPIPosts, "bbb-chat: posts made through BBB 3.0's chat API, to recognise their echo", apiPostTTL, func(s *Store) *jetstream.KeyValue { return &s.apiPosts }),
 		kv(BucketViewerRevocations, "bbb-chat: revoked viewer links, per meeting", viewerRevocationTTL, func(s *Store) *jetstream.KeyValue { return &s.revocations }),
+		{cfg: coverageBucket(o.Replicas), slot: func(s *Store) *jetstream.KeyValue { return &s.coverage }},
 		kv(BucketEnded, "bbb-chat: meetings that ended lately", EndedTTL, func(s *Store) *jetstream.KeyValue { return &s.ended }),
 	}
 	if o.NonceTTL > 0 {
@@ -228,6 +239,10 @@ func EventSubject(meetingID, typ string) string {
 	}
 	return SubjectRoot + "." + Key(meetingID) + "." + typ
 }
+
+// EveryMeetingSubject is the subject filter of the events of type typ in every meeting. A core NATS subscription
+// on it sees each such event as the stream stores it (ingress confirms its posts this way).
+func EveryMeetingSubject(typ string) string { return SubjectRoot + ".*." + typ }
 
 // RetrySubject is the subject on which retryCallbacks puts a meeting's failed deliveries back.
 func RetrySubject(meetingID string) string { return SubjectRetry + "." + Key(meetingID) }
