@@ -234,7 +234,7 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 	if nc.IsConnected() {
 		m.connected.Store(true) // the Connected hook may not have run yet
 		if link.embedded == nil {
-			logJoined(nc, cfg.ServerID, log)
+			logJoined(nc, cfg.ServerID, cfg.Replicas > 1, log)
 		}
 	}
 	return link, nil
