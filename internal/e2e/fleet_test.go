@@ -95,6 +95,9 @@ func TestFleet(t *testing.T) {
 	a := newEnvOn(t, "3.0", true, nodes[0], clusterEnv(url, "bbb-a"))
 	b := newEnvOn(t, "2.7", true, nodes[0], clusterEnv(url, "bbb-b"))
 	ctx := t.Context()
+	if out := b.relay.Output(); !strings.Contains(out, "joined a fleet") || strings.Contains(out, "level=WARN") {
+		t.Errorf("B's relay does not say it joined a fleet, or warns:\n%s", out)
+	}
 
 	// A subscriber of the whole fleet's chat.
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
