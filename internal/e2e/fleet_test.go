@@ -85,7 +85,7 @@ func TestReplicasOnOneServer(t *testing.T) {
 // TestFleet: two BBB servers of different versions, each with its Redis, relay and ingress, on one three-node NATS
 // cluster with replicas 3. A subscriber of bbbchat.> sees both servers' chat, each event naming its server. A call
 // reaching server A's ingress for a meeting on server B is carried out on B (B's chat shows the post, B's presence
-// answers getChatInfo) with the answer B gives. Under load on both servers the stream's leader node is killed
+// answers getChatInfo) with the answer B gives, and so is a viewer's post on a page served by A. Under load on both servers the stream's leader node is killed
 // (-9): no callback is lost or out of order, the API answers throughout, and the node comes back and catches up.
 // B's relay stopped for good loses no callback of B's meeting; B's Redis down leaves A's chat going. With B's
 // ingress gone, a call to A for B's meeting gets the usual 404.
@@ -155,6 +155,24 @@ func TestFleet(t *testing.T) {
 	expect(t, b.send(onA.m.IntID, "Bob", "via B"), 200, "sent")
 	a.waitChat(onA.m.IntID, 1)
 	expect(t, a.call(callStart, "meeting_id", mb.IntID, "chat_user", "Bridge"), 409, "already registered")
+
+	// A viewer page opened on an ingress of A that shares B's secret (one public address for the fleet): its post
+	// for B's meeting is carried out on B, and B's BBB shows it.
+	_, a2 := a.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": b.secret})
+	link := b.viewerLink(mb.IntID, true, 0)
+	expect(t, link, 200, "")
+	token, _ := link.Body["token"].(string)
+	if status, ans, _ := viewerPost(t, a2.url+"/chat/"+token+"/messages", "Vera", "from the page on A"); status != 200 {
+		t.Fatalf("viewer post on A for B's meeting: %d %v", status, ans)
+	}
+	testenv.Eventually(t, 10*time.Second, "B's chat shows the viewer's post", func() bool {
+		for _, m := range b.sim.Chat(mb.IntID) {
+			if strings.Contains(m.Message, "from the page on A") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// Both servers' chat reaches the subscriber, each event naming its server.
 	wantA, wantB := a.say(onA, 1, "hello a"), b.say(onB, 1, "hello b")
