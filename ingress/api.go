@@ -144,6 +144,8 @@ type response struct {
 	Success bool   `json:"success"`
 	Message string `json:"message"`
 	extra   map[string]any
+	// stream, when set, writes the answer itself (a transcript): headers, status and a body too large to build.
+	stream func(ctx context.Context, w http.ResponseWriter) error
 }
 
 func (r response) MarshalJSON() ([]byte, error) {
@@ -195,6 +197,9 @@ func (a *api) calls() []apiCall {
 		{"/api/" + callInfo, callInfo, a.info},
 		{"/api/" + callRunning, callRunning, a.running},
 		{"/api/" + callRetry, callRetry, a.retry},
+		{"/api/" + callHistory, callHistory, a.chatHistory},
+		{"/api/" + callTranscript, callTranscript, a.transcript},
+		{"/api/" + callDeleteHistory, callDeleteHistory, a.deleteHistory},
 		{"/api/" + callCreateViewerLink, callCreateViewerLink, a.createViewerLink},
 		{"/api/" + callRevokeViewerLinks, callRevokeViewerLinks, a.revokeViewerLinks},
 		{"/api/" + callPing, callPing, a.ping},
@@ -281,6 +286,10 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		resp, err := h(ctx, s, req)
 		if err != nil {
 			a.fail(w, r, name, err)
+			return
+		}
+		if resp.stream != nil {
+			a.streamed(w, r, name, resp.stream)
 			return
 		}
 		writeJSON(w, http.StatusOK, resp)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bbb-chat/bbb-chat/ingress/viewer"
 	"github.com/bbb-chat/bbb-chat/shared/checksum"
+	"github.com/bbb-chat/bbb-chat/shared/history"
 	"github.com/bbb-chat/bbb-chat/shared/pyjson"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
@@ -85,6 +86,7 @@ func errorTable() []struct {
 		{errNotAllowed, http.StatusForbidden, "BBB would refuse this request, so it was not sent"},
 		{errMessageNotFound, http.StatusNotFound, "Message was not found"},
 		{errChatBlocked, http.StatusConflict, "BBB would drop this message, so it was not sent"},
+		{history.ErrNoHistory, http.StatusNotFound, "No chat history is stored for this meeting"},
 		{errNotFoundPath, http.StatusNotFound, "No such API call"},
 		{errMethod, http.StatusMethodNotAllowed, "Method not allowed: use POST"},
 		{viewer.ErrLinkInvalid, http.StatusNotFound, "This chat link is not valid"},

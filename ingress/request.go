@@ -20,6 +20,9 @@ const (
 	callEdit    = "editChatMessage"
 	callDelete  = "deleteChatMessage"
 
+	callHistory           = "getChatHistory"
+	callTranscript        = "getChatTranscript"
+	callDeleteHistory     = "deleteChatHistory"
 	callCreateViewerLink  = "createViewerLink"
 	callRevokeViewerLinks = "revokeViewerLinks"
 	callPing              = "pingCallback"
@@ -36,6 +39,10 @@ type request struct {
 	followRoom     bool // startChatForMeeting's follow_room
 	userName       string
 	message        string
+	after          string       // getChatHistory's cursor
+	limit          int          // getChatHistory's page size (0: the default)
+	format         string       // getChatTranscript's format
+	tz             string       // getChatTranscript's time zone (IANA name; "": UTC)
 	viewer         viewerParams // createViewerLink
 	template       string       // set by the viewer page: its template instead of BBB_CHAT_MESSAGE_TEMPLATE
 	pending        bool         // retryCallbacks: send the pending deliveries now too
@@ -108,6 +115,14 @@ func decodeRequest(call string, p pyjson.Value, pathMeetingID string) (request, 
 			if r.pending, err = boolParam(p, "pending"); err != nil {
 				return r, err
 			}
+		}
+	case callDeleteHistory:
+		if r.meetingID, err = param(p, "meeting_id", true, maxIDLen); err != nil {
+			return r, err
+		}
+	case callHistory, callTranscript:
+		if err := historyParams(p, &r); err != nil {
+			return r, err
 		}
 	}
 	return r, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/bbb-chat/bbb-chat/relay/natslink"
 	"github.com/bbb-chat/bbb-chat/relay/publish"
 	"github.com/bbb-chat/bbb-chat/relay/redisfeed"
+	"github.com/bbb-chat/bbb-chat/relay/transcript"
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
 	"github.com/bbb-chat/bbb-chat/shared/config"
 	"github.com/bbb-chat/bbb-chat/shared/egress"
@@ -145,6 +146,8 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	onOpen := func(s *state.Store) {
 		pub.Notify()
 		callbacks <- startCallbacks(cbCtx, cfg, s, log, m, live)
+		go transcript.Run(bg, s, transcript.Options{Log: log.With("component", "transcript"),
+			MaxAge: cfg.TranscriptMaxAge, Replicas: cfg.Replicas})
 	}
 	go keeper.Run(bg, nc, onOpen)
 	go link.TakeOver(bg)

@@ -127,6 +127,14 @@ func TestOpenAPIAnswers(t *testing.T) {
 	checkCall(callEnd, e.call(callEnd, "meeting_id", noCallback.IntID))
 	checkCall(callEnd, e.post("/api/endChatForMeeting", []byte(`[]`)))
 
+	// The chat's history and transcript, then their deletion.
+	check("/api/getChatHistory", "/api/getChatHistory", nil, e.call(callHistory, "meeting_id", m.IntID, "limit", "1"))
+	check("/api/getChatHistory", "/api/getChatHistory", nil, e.call(callHistory, "meeting_id", "nope"))
+	status, transcript := e.transcript(m.ExtID, "json", "")
+	check("/api/getChatTranscript", "/api/getChatTranscript", nil, answer{Status: status, Raw: transcript})
+	check("/api/deleteChatHistory", "/api/deleteChatHistory", nil, e.call(callDeleteHistory, "meeting_id", m.IntID))
+	check("/api/deleteChatHistory", "/api/deleteChatHistory", nil, e.call(callDeleteHistory, "meeting_id", m.IntID))
+
 	for _, path := range []string{"/healthz", "/readyz"} {
 		resp, err := http.Get(e.apiURL + path)
 		if err != nil {

@@ -64,6 +64,8 @@ func TestEveryKindInOrder(t *testing.T) {
 	send(state.Event{Type: state.TypeUserLeft, ID: "l-1", MeetingID: "m1", Timestamp: 1730000000400, UserID: "w_bob",
 		UserName: "Bob", UserRole: "VIEWER"})
 	send(state.Event{Type: state.TypeMeetingEnded, ID: "e-1", MeetingID: "m1", Timestamp: 1730000000500})
+	// As relay/transcript stores it once the meeting's end is handled: the bridge ends after its transcript.
+	send(state.Event{Type: state.TypeTranscript, ID: state.TranscriptEventID("m1"), MeetingID: "m1", Timestamp: 1730000000500})
 
 	waitDelivered(t, rcv, want, 15*time.Second)
 	for _, h := range rcv.all() {

@@ -360,6 +360,10 @@ func (w *worker) handle(msg *nats.Msg) error {
 		if !b.Wants(state.TypeMeetingEnded) {
 			return w.endMeeting(msg)
 		}
+	case state.TypeTranscript:
+		if !b.Wants(state.KindTranscript) {
+			return w.skip(msg)
+		}
 	case state.TypeMessageEdited, state.TypeMessageDeleted, state.TypeReactionAdded, state.TypeReactionRemoved,
 		state.TypeMessagePinned, state.TypeMessageUnpinned:
 		if !b.Wants(e.Type) {
@@ -441,7 +445,12 @@ func (r result) String() string {
 func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b state.Bridge) error {
 	o := w.m.o
 	now := o.Now()
-	_, body, err := Body(e, b, now.Unix())
+	body, err := w.bodyOf(e, b, now.Unix())
+	if errors.Is(err, errNotNow) {
+		w.log.Warn("callback: cannot build the body yet, trying again", "type", e.Type, "err", err)
+		_ = msg.NakWithDelay(5 * time.Second)
+		return nil
+	}
 	if err != nil { // cannot happen: handle checked the type
 		w.term(msg)
 		return nil
@@ -463,7 +472,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	}
 	if res.ok() {
 		w.m.prober.drop(w)
-		if e.Type == state.TypeMeetingEnded {
+		if e.Type == state.TypeMeetingEnded || e.Type == state.TypeTranscript {
 			w.m.metrics.Delivered.Add(1)
 			return w.endMeeting(msg)
 		}
@@ -513,7 +522,7 @@ func (w *worker) deliver(msg *nats.Msg, meta *nats.MsgMetadata, e state.Event, b
 	w.m.metrics.Failed.Add(1)
 	w.note(func(s *state.CallbackStats) { s.Failed++ })
 	log.Warn("callback: given up after the retry schedule", "err", res.String())
-	if e.Type == state.TypeMeetingEnded {
+	if e.Type == state.TypeMeetingEnded || e.Type == state.TypeTranscript {
 		return w.endMeeting(msg)
 	}
 	w.term(msg)
@@ -600,7 +609,7 @@ func postWith(c *http.Client, req *http.Request, keep int) (reply, error) {
 // gone marks the bridge's callback gone and stops the worker.
 func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 	w.m.metrics.Gone.Add(1)
-	if e.Type == state.TypeMeetingEnded {
+	if e.Type == state.TypeMeetingEnded || e.Type == state.TypeTranscript {
 		return w.endMeeting(msg)
 	}
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
@@ -625,6 +634,10 @@ func (w *worker) gone(msg *nats.Msg, e state.Event) error {
 // endMeeting ends the bridge after its meeting's end was delivered, given up or not asked for: its queue is
 // done. The consumer goes when the worker stops (and with it the end event).
 func (w *worker) endMeeting(msg *nats.Msg) error {
+	if w.waitsForTranscript(msg) {
+		_ = w.ack(msg) // the bridge ends after its transcript (transcript.go)
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(w.m.hard, 10*time.Second)
 	defer cancel()
 	if err := w.m.bridges.Finish(ctx, w.id); err != nil {

@@ -213,6 +213,9 @@ type Relay struct {
 	// answers again; 0 turns probing off.
 	ProbeInterval   time.Duration `env:"BBB_CHAT_CALLBACK_PROBE_INTERVAL" envDefault:"5s"`
 	ShutdownTimeout time.Duration `env:"BBB_CHAT_SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// TranscriptMaxAge is how long the transcript of an ended meeting is kept in the bbbchat_transcripts bucket;
+	// 0: no transcripts are written.
+	TranscriptMaxAge time.Duration `env:"BBB_CHAT_TRANSCRIPT_MAX_AGE" envDefault:"720h"`
 }
 
 // LoadIngress reads the ingress configuration. getenv is Getenv in production and a map lookup in tests.
@@ -429,6 +432,9 @@ func (c Relay) Validate() error {
 	}
 	if c.RetryJitter < 0 || c.RetryJitter >= 1 {
 		errs = append(errs, fmt.Errorf("BBB_CHAT_CALLBACK_RETRY_JITTER %v: want 0 to <1", c.RetryJitter))
+	}
+	if c.TranscriptMaxAge < 0 {
+		errs = append(errs, errors.New("BBB_CHAT_TRANSCRIPT_MAX_AGE must not be negative (0 turns transcripts off)"))
 	}
 	return errors.Join(errs...)
 }

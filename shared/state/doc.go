@@ -29,6 +29,9 @@
 //	kv bbbchat_nonces       <checksum>                  used checksums, expiring after the time window
 //	kv bbbchat_viewer_revocations <meeting>             ViewerRevocation: viewer links issued before are refused
 //	kv bbbchat_coverage     <server>                    Coverage: until when a relay was subscribed to its Redis
+//	obj bbbchat_transcripts <meeting>                   the final public chat of an ended meeting (transcripts.go)
+//	                        ext.<ext hash>              link to the newest transcript of an external id
+//	consumer bbbchat_transcripts on BBBCHAT_EVENTS      the meetings' ends, shared by the relays that write transcripts
 //
 // <meeting> is the internal meeting id when it is made of letters, digits, '-' and '_' (every id BBB makes), else
 // "=" and its unpadded base64url (see Key).

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// TestNATSDocBuckets: docs/nats.md's bucket table names exactly the buckets Open makes, each once.
+// TestNATSDocBuckets: docs/nats.md's bucket table names exactly the buckets Open makes, and the transcripts
+// Object Store, each once.
 func TestNATSDocBuckets(t *testing.T) {
 	md, err := os.ReadFile("../../docs/nats.md")
 	if err != nil {
@@ -24,6 +25,7 @@ func TestNATSDocBuckets(t *testing.T) {
 	for _, b := range buckets {
 		made = append(made, b.cfg.Bucket)
 	}
+	made = append(made, BucketTranscripts) // the Object Store relay makes (EnsureTranscripts)
 	sort.Strings(documented)
 	sort.Strings(made)
 	if !slices.Equal(documented, made) {
