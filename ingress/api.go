@@ -45,6 +45,7 @@ type api struct {
 	log      *slog.Logger
 	cfg      config.Ingress
 	store    *atomic.Pointer[state.Store]
+	openErr  *atomic.Value // error: why the state is not open yet (run.go's openState)
 	cache    *atomic.Pointer[state.Cache]
 	rdb      *redis.Client
 	now      func() time.Time
@@ -54,6 +55,9 @@ type api struct {
 	m        apiMetrics
 	// viewerPage serves /chat/ (viewerapi.go); closed at shutdown, which ends its event streams.
 	viewerPage *viewer.Server
+	// fleet forwards calls for meetings of other BBB servers to their ingress, and takes theirs (fleet.go); nil:
+	// every call is carried out here.
+	fleet *fleet
 	// explain bounds how often a refused checksum is explained (checksum.Verifier.Explain costs up to
 	// checksum.ExplainCost hashes); beyond it, refusals say only "Checksum was incorrect.".
 	explain *rate.Limiter
@@ -178,16 +182,15 @@ func ok(msg string, extra map[string]any) response {
 // handler is one API call after authentication, with its parameters decoded and checked (decodeRequest).
 type handler func(ctx context.Context, s *state.Store, req request) (response, error)
 
-func (a *api) routes() http.Handler {
-	r := httprouter.New()
-	r.RedirectTrailingSlash = false
-	r.RedirectFixedPath = false
-	r.HandleMethodNotAllowed = true
-	r.HandleOPTIONS = false
-	calls := []struct {
-		path, name string
-		h          handler
-	}{
+// apiCall is one call of the API: its path, its name and its handler.
+type apiCall struct {
+	path, name string
+	h          handler
+}
+
+// calls are the API's calls; routes serves them over HTTP, fleet.go to other servers' ingresses.
+func (a *api) calls() []apiCall {
+	return []apiCall{
 		{"/api/" + callStart, callStart, a.start},
 		{"/api/" + callEnd, callEnd, a.end},
 		{"/api/" + callSend + "/:meeting_id", callSend, a.send},
@@ -203,7 +206,15 @@ func (a *api) routes() http.Handler {
 		{"/api/" + callEdit, callEdit, a.editMessage},
 		{"/api/" + callDelete, callDelete, a.deleteMessage},
 	}
-	for _, c := range calls {
+}
+
+func (a *api) routes() http.Handler {
+	r := httprouter.New()
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.HandleMethodNotAllowed = true
+	r.HandleOPTIONS = false
+	for _, c := range a.calls() {
 		r.POST(c.path, a.call(c.name, c.h))
 		a.callNames = append(a.callNames, c.name)
 	}
@@ -258,7 +269,7 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 		if s == nil || !s.Connected() {
 			// Without NATS nothing can be checked or stored: say so now rather than after RequestTimeout (requests
 			// made while nats.go reconnects would wait for it).
-			a.fail(w, r, name, state.ErrUnavailable)
+			a.fail(w, r, name, a.notOpen(s))
 			return
 		}
 		if err := s.UseNonce(ctx, sum); err != nil {
@@ -266,6 +277,10 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 				a.m.authFails.WithLabelValues("replay").Inc()
 			}
 			a.fail(w, r, name, err)
+			return
+		}
+		if server, ok := a.hostOf(ctx, s, req); ok {
+			a.forward(ctx, w, r, name, server, body, ps.ByName("meeting_id"))
 			return
 		}
 		resp, err := h(ctx, s, req)
@@ -317,10 +332,21 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, name string, err erro
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	status, b := encodeJSON(status, v)
+	writeBody(w, status, b)
+}
+
+// encodeJSON is the body writeJSON sends for v with status (500 when v cannot be encoded).
+func encodeJSON(status int, v any) (int, []byte) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"success": false, "message": "Internal error"}`)
+		return http.StatusInternalServerError, []byte(`{"success": false, "message": "Internal error"}`)
 	}
+	return status, b
+}
+
+// writeBody sends a JSON body made by encodeJSON, with a final newline.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -434,7 +460,7 @@ func (a *api) resolve(ctx context.Context, s *state.Store, meetingID string) (st
 		return m, false, nil
 	}
 	m = state.Meeting{InternalID: info.InternalID, ExternalID: info.ExternalID, Name: info.Name,
-		CreatedAt: time.UnixMilli(info.CreateTime)}
+		CreatedAt: time.UnixMilli(info.CreateTime), Server: a.cfg.ServerID}
 	if err := s.PutMeeting(ctx, m); err != nil {
 		return m, true, err
 	}

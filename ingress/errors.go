@@ -78,6 +78,7 @@ func errorTable() []struct {
 		{errTooManyBridges, http.StatusTooManyRequests, "Too many chats are running"},
 		{errRedis, http.StatusServiceUnavailable, "BBB's Redis is unreachable; the message was not sent"},
 		{errNoAkka, http.StatusServiceUnavailable, "BBB is not listening on Redis (nobody subscribes to to-akka-apps-redis-channel); the message was not sent"},
+		{state.ErrReplicas, http.StatusServiceUnavailable, "NATS cannot keep bbb-chat's state with the configured BBB_CHAT_NATS_REPLICAS; see ingress's log"},
 		{state.ErrUnavailable, http.StatusServiceUnavailable, "NATS is unreachable; try again"},
 		{errVersionUnknown, http.StatusServiceUnavailable, "The BBB version is not known yet: set BBB_CHAT_BBB_VERSION, or wait until relay has seen an event from BBB"},
 		{errNoRelay, http.StatusServiceUnavailable, "No relay answers (relay sends the callbacks): start relay, or wait until it is connected to NATS"},
@@ -105,6 +106,9 @@ func errorTable() []struct {
 
 // statusOf maps an error to its status and message. Errors not in the table are internal.
 func statusOf(err error) (int, string) {
+	if re, ok := errors.AsType[*remoteError](err); ok {
+		return re.status, re.msg // the meeting's server's own answer (fleet.go)
+	}
 	var pe *paramError
 	if errors.As(err, &pe) {
 		return http.StatusBadRequest, pe.msg

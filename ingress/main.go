@@ -1,6 +1,7 @@
 // Command ingress is bbb-chat's API: it takes authenticated calls (the original bbb-chat's API, compatible to the
 // byte) and publishes chat messages to BigBlueButton's Redis, reading bridges and presence from NATS JetStream.
-// It keeps no state of its own; run as many as you like.
+// It keeps no state of its own; run as many as you like. In a fleet of BBB servers on one NATS cluster it carries a
+// call for another server's meeting out on that server's ingress (fleet.go, docs/fleet.md).
 package main
 
 import (

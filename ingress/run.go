@@ -165,6 +165,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer rdb.Close()
 
 	var store atomic.Pointer[state.Store]
+	var openErr atomic.Value // the last error of openState, for the API's answers until the state is open
 	var cache atomic.Pointer[state.Cache]
 	natsEvents := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "bbbchat_nats_connection_events_total", Help: "NATS disconnects and reconnects.",
@@ -186,7 +187,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	defer nc.Close()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if s := openState(ctx, nc, stateOptions(cfg), &store, log); s != nil {
+		if s := openState(ctx, nc, stateOptions(cfg), &store, &openErr, log); s != nil {
 			cache.Store(s.StartCache(ctx))
 		}
 	})
@@ -214,6 +215,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		log:      log,
 		cfg:      cfg,
 		store:    &store,
+		openErr:  &openErr,
 		cache:    &cache,
 		rdb:      rdb,
 		now:      time.Now,
@@ -224,6 +226,12 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		explain:  rate.NewLimiter(explainRate, explainRate),
 		confirm:  confirm,
 	}
+	a.fleet = newFleet(nc, cfg.ServerID)
+	stopFleet, err := a.serveFleet()
+	if err != nil {
+		return err
+	}
+	defer stopFleet()
 	srv := &http.Server{
 		Handler:           a.routes(),
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -316,8 +324,10 @@ func bbbAPIClient(cfg config.Ingress) bbbapi.Client {
 	return bbbapi.Client{}
 }
 
-// openState opens the JetStream state, retrying until it succeeds or ctx ends.
-func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store], log *slog.Logger) *state.Store {
+// openState opens the JetStream state, retrying until it succeeds or ctx ends; lastErr holds the last failure's
+// error, for the API's answers meanwhile (stateopen.go).
+func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomic.Pointer[state.Store],
+	lastErr *atomic.Value, log *slog.Logger) *state.Store {
 	retry := backoff.Exponential{Min: 100 * time.Millisecond, Max: 5 * time.Second}
 	for attempt := 1; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -328,6 +338,7 @@ func openState(ctx context.Context, nc *nats.Conn, o state.Options, store *atomi
 			log.Info("state open", "nats", nc.ConnectedUrlRedacted())
 			return s
 		}
+		lastErr.Store(err)
 		if attempt == 1 || attempt%20 == 0 {
 			log.Warn("cannot open state in NATS JetStream yet; retrying", "err", err)
 		}

@@ -120,8 +120,12 @@ func (a *api) viewerRoutes(r *httprouter.Router) {
 			if s == nil || !s.Connected() {
 				return state.ErrUnavailable
 			}
-			_, err := a.send(ctx, s, request{call: callSend, meetingID: meetingID, userName: name, message: message,
-				template: a.live.viewer.Load().Template, withoutChat: true})
+			req := request{call: callSend, meetingID: meetingID, userName: name, message: message,
+				template: a.live.viewer.Load().Template, withoutChat: true}
+			if server, ok := a.hostOf(ctx, s, req); ok {
+				return a.sendOn(ctx, server, req) // a meeting of another server of the fleet (fleet.go)
+			}
+			_, err := a.send(ctx, s, req)
 			return err
 		},
 		Fail:   a.fail,

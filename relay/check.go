@@ -34,7 +34,7 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 
 	nc, err := nats.Connect(cfg.NATSURL, nats.Timeout(3*time.Second), nats.Name("bbb-chat check"))
 	switch {
-	case err != nil && cfg.NATSEmbedded:
+	case err != nil && natslink.Embeddable(cfg):
 		addr, _ := natslink.HostPort(cfg.NATSURL)
 		if natslink.CanBind(addr) {
 			c.OK("no NATS at %s: relay will start its embedded JetStream server there", addr)
@@ -42,6 +42,9 @@ func checkCmd(ctx context.Context, env cmdEnv) error {
 			c.Fail("NATS at %s unreachable, and relay cannot listen there for its embedded server: %v", cfg.NATSURL, err)
 		}
 		checkStore(c, cfg.NATSStore)
+	case err != nil && cfg.NATSEmbedded:
+		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_REPLICAS=%d needs a NATS cluster: relay embeds no server then)",
+			cfg.NATSURL, err, cfg.Replicas)
 	case err != nil:
 		c.Fail("NATS at %s unreachable: %v (BBB_CHAT_NATS_EMBEDDED=false: relay needs that server)", cfg.NATSURL, err)
 	default:

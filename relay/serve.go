@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -139,7 +138,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 		Now:         now,
 	}, m.reg)
 	feed := redisfeed.New(redisfeed.Options{Log: log, Now: now, Versions: versions, Store: keeper.Store,
-		Connected: nc.IsConnected, Enqueue: pub.Enqueue}, m.reg)
+		Connected: nc.IsConnected, Enqueue: pub.Enqueue, Server: cfg.ServerID}, m.reg)
 	pubDone := make(chan struct{})
 	go func() { defer close(pubDone); pub.Run(hard) }()
 
@@ -175,7 +174,7 @@ func serve(ctx context.Context, cfg config.Relay, log *slog.Logger, live *reload
 	}()
 
 	stopRedis := feed.Subscribe(bg, redisOpts)
-	go coverage.New(coverage.Options{Log: log, Now: now, Server: serverName(), Store: keeper.Store,
+	go coverage.New(coverage.Options{Log: log, Now: now, Server: cfg.ServerID, Store: keeper.Store,
 		Since: feed.SubscribedSince}, m.reg).Run(bg)
 	go service.ReloadOnHUP(bg, getenv, log, config.LoadRelay, service.Reloader(cfg, live.apply), config.ReloadedText(cfg))
 	// Ready for systemd once Redis is subscribed, so that a restart of one relay after the other (the units'
@@ -231,13 +230,4 @@ func waitSubscribed(ctx context.Context, subscribed func() bool, max time.Durati
 	defer cancel()
 	for !subscribed() && service.Sleep(ctx, 20*time.Millisecond) {
 	}
-}
-
-// serverName is the BBB server's name in gap events: the host name (relay runs on the BBB server it reads).
-func serverName() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
-	}
-	return h
 }

@@ -84,7 +84,11 @@ func newEnvOn(t *testing.T, version string, releaseFile bool, natsSrv *testenv.S
 	}
 	t.Cleanup(func() { sim.Close() })
 	e.sim = sim
-	nc, err := nats.Connect(testenv.NATSURL(e.nats), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	natsURL := testenv.NATSURL(e.nats)
+	if u := extra["BBB_CHAT_NATS_URL"]; u != "" {
+		natsURL = u // a cluster's nodes (fleet_test.go)
+	}
+	nc, err := nats.Connect(natsURL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +97,8 @@ func newEnvOn(t *testing.T, version string, releaseFile bool, natsSrv *testenv.S
 	if id := extra["BBB_CHAT_SERVER_ID"]; id != "" {
 		server = id
 	}
-	if e.store, err = state.Open(t.Context(), nc, state.Options{Server: server}); err != nil {
+	replicas, _ := strconv.Atoi(extra["BBB_CHAT_NATS_REPLICAS"])
+	if e.store, err = state.Open(t.Context(), nc, state.Options{Server: server, Replicas: replicas}); err != nil {
 		t.Fatal(err)
 	}
 	if e.js, err = jetstream.New(nc); err != nil {

@@ -153,7 +153,8 @@ func (u *Updater) update(ctx context.Context, s *state.Store, it *publish.Item) 
 		return s.UserLeft(ctx, ev.MeetingID, ev.UserID)
 	case state.TypeMeetingCreated:
 		m := state.Meeting{InternalID: ev.MeetingID, ExternalID: ev.ExternalMeetingID, Name: ev.MeetingName,
-			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID, PublicChatLocked: ev.PublicChatLocked}
+			IsBreakout: ev.IsBreakout, ParentID: ev.ParentID, PublicChatLocked: ev.PublicChatLocked,
+			Server: ev.Server}
 		if ev.DisabledFeatures != "" {
 			m.DisabledFeatures = strings.Split(ev.DisabledFeatures, ",")
 		}

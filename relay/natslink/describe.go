@@ -62,8 +62,9 @@ func describe(ctx context.Context, nc *nats.Conn, serverID string) (Joined, erro
 }
 
 // logJoined says at start which NATS server relay joined, and warns when it looks like another application's or
-// another bbb-chat server's state shares its account (docs/operations.md, "Keeping deployments apart").
-func logJoined(nc *nats.Conn, serverID string, log *slog.Logger) {
+// another bbb-chat server's state shares its account (docs/operations.md, "Keeping deployments apart"), unless
+// fleet (replicas above 1: a cluster whose servers share the account on purpose, docs/fleet.md).
+func logJoined(nc *nats.Conn, serverID string, fleet bool, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	j, err := describe(ctx, nc, serverID)
@@ -75,6 +76,10 @@ func logJoined(nc *nats.Conn, serverID string, log *slog.Logger) {
 		log.Warn("joined a NATS server that is not bbb-chat's: it is no relay's embedded server and its account holds "+
 			"no bbb-chat stream, so relay creates its stream and buckets there. If another application uses this "+
 			"server, give bbb-chat a NATS account of its own (docs/operations.md)", attrs...)
+	case len(j.Others) > 0 && fleet:
+		// Replicas above 1: a NATS cluster, where servers share an account on purpose (docs/fleet.md).
+		log.Info("joined a fleet: other bbb-chat servers share this NATS account (docs/fleet.md)",
+			append(attrs, "other_servers", slices.Clone(j.Others))...)
 	case len(j.Others) > 0:
 		log.Warn("other bbb-chat servers keep their state in this NATS account: their meetings and callbacks share "+
 			"the stream with this server's. Give each BBB server a NATS account of its own (docs/operations.md)",

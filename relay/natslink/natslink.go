@@ -1,8 +1,9 @@
-// Package natslink owns relay's NATS: the connection to BBB_CHAT_NATS_URL and, when nothing answers there and
-// BBB_CHAT_NATS_EMBEDDED is true, the embedded JetStream server on that address, with the file lock on its store
-// directory that keeps two relays on one machine off the same files, and the take-over when the relay that ran it
-// is gone. It reports the connection's state in the bbbchat_relay_nats_* metrics, and says at start which server
-// and account relay joined, warning when that looks like another application's or another bbb-chat server's.
+// Package natslink owns relay's NATS: the connection to BBB_CHAT_NATS_URL and, when nothing answers there,
+// BBB_CHAT_NATS_EMBEDDED is true and BBB_CHAT_NATS_REPLICAS is 1 (Embeddable), the embedded JetStream server on that
+// address, with the file lock on its store directory that keeps two relays on one machine off the same files, and
+// the take-over when the relay that ran it is gone. It reports the connection's state in the bbbchat_relay_nats_*
+// metrics, and says at start which server and account relay joined, warning when that looks like another
+// application's or another bbb-chat server's.
 //
 // It must not open the stream or buckets (the caller does, on the connection it hands out), must never take the
 // address of a NATS server that is not a relay's, and must not stop the process when the embedded server fails
@@ -104,6 +105,12 @@ func startEmbedded(addr, storeDir string, log *slog.Logger) (*server.Server, err
 	return srv, nil
 }
 
+// Embeddable reports whether relay may run the embedded server: BBB_CHAT_NATS_EMBEDDED is on and
+// BBB_CHAT_NATS_REPLICAS is 1. More replicas mean a NATS cluster: the embedded server, a single one, could hold
+// none of the buckets (nats-server refuses them), and relay starting it on the cluster node's address while that
+// node is still down (a boot race) would keep the node out and the state closed for good.
+func Embeddable(cfg config.Relay) bool { return cfg.NATSEmbedded && cfg.Replicas <= 1 }
+
 // embeddedName is the server name of relay's embedded NATS server; a relay connected to a server of that name
 // knows another relay runs it, and may take over when that relay is gone.
 const embeddedName = "bbb-chat-relay"
@@ -184,7 +191,12 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 	}
 	m := newMetrics(reg)
 	link := &Link{addr: addr, cfg: cfg, log: log, m: m, lost: make(chan struct{}, 1)}
-	if cfg.NATSEmbedded {
+	if cfg.NATSEmbedded && !Embeddable(cfg) {
+		log.Info("not starting the embedded NATS server: it is one server and cannot keep the replicas "+
+			"BBB_CHAT_NATS_REPLICAS asks for; waiting for the NATS cluster", "replicas", cfg.Replicas,
+			"url", service.RedactURLs(cfg.NATSURL))
+	}
+	if Embeddable(cfg) {
 		yieldToSurvivor(addr, cfg.NATSStore)
 		started, err := link.tryEmbed()
 		if err != nil {
@@ -222,7 +234,7 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 	if nc.IsConnected() {
 		m.connected.Store(true) // the Connected hook may not have run yet
 		if link.embedded == nil {
-			logJoined(nc, cfg.ServerID, log)
+			logJoined(nc, cfg.ServerID, cfg.Replicas > 1, log)
 		}
 	}
 	return link, nil
@@ -234,7 +246,7 @@ func Connect(cfg config.Relay, log *slog.Logger, reg prometheus.Registerer, onCo
 // is lost (and every second): the sooner this relay's NATS is back, the sooner what it read from Redis meanwhile
 // is in the stream, ahead of what a restarted relay publishes.
 func (l *Link) TakeOver(ctx context.Context) {
-	if !l.cfg.NATSEmbedded {
+	if !Embeddable(l.cfg) {
 		return
 	}
 	t := time.NewTicker(time.Second)

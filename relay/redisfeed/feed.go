@@ -43,6 +43,9 @@ type Options struct {
 	Store     func() *state.Store      // the state, nil until it is open
 	Connected func() bool              // NATS connected
 	Enqueue   func(*publish.Item) bool // hands an event to the publisher without waiting
+	// Server is this BBB server's id (BBB_CHAT_SERVER_ID), put in every event, so a subscriber of a fleet's
+	// stream knows where a meeting runs and ingress can forward a call for it there (docs/fleet.md).
+	Server string
 }
 
 // Feed reads BBB's events from Redis and hands each to the publisher.
@@ -60,7 +63,7 @@ func New(o Options, reg prometheus.Registerer) *Feed {
 		sub: newSubscriber(o.Log, m, o.Now),
 		rd: &reader{log: o.Log, m: m, now: o.Now, versions: o.Versions,
 			cache: newMeetingCache(meetingCacheN, unknownTTL, o.Now), names: newMeetingCache(userNamesN, 0, o.Now),
-			store: o.Store, connected: o.Connected,
+			store: o.Store, connected: o.Connected, server: o.Server,
 			enqueue: o.Enqueue, limit: ratelog.New(10*time.Second, o.Now)},
 	}
 }
@@ -122,6 +125,7 @@ type reader struct {
 	store     func() *state.Store
 	connected func() bool
 	enqueue   func(*publish.Item) bool
+	server    string // Options.Server
 	limit     *ratelog.Limiter
 	seq       uint64
 }
@@ -176,6 +180,7 @@ func (r *reader) forward(e bbb.Event, raw []byte) {
 		r.m.decodeErrors.Inc("incomplete")
 		return
 	}
+	ev.Server = r.server
 	payload := state.AppendEvent(make([]byte, 0, 384), ev)
 	r.seq++
 	it := &publish.Item{Seq: r.seq, Event: ev, Payload: payload, ReadAt: r.now()}

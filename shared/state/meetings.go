@@ -16,6 +16,9 @@ type Meeting struct {
 	IsBreakout bool      `json:"is_breakout,omitempty"`
 	ParentID   string    `json:"parent_id,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
+	// Server is the BBB server the meeting runs on (its relay's BBB_CHAT_SERVER_ID, from the meeting's events;
+	// "" in records of earlier releases): ingress carries calls for the meeting there (docs/fleet.md).
+	Server string `json:"server,omitempty"`
 	// PublicChatLocked: the meeting's lock settings keep locked viewers out of the public chat (locks.go).
 	PublicChatLocked bool `json:"public_chat_locked,omitempty"`
 	// DisabledFeatures are BBB's disabledFeatures of the meeting (2.5+), e.g. "chat".

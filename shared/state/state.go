@@ -186,12 +186,12 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	for _, d := range buckets {
 		b, err := js.CreateOrUpdateKeyValue(ctx, d.cfg)
 		if err != nil {
-			return nil, wrap("bucket "+d.cfg.Bucket, err)
+			return nil, wrap("bucket "+d.cfg.Bucket, explainOpen(err, o.Replicas))
 		}
 		*d.slot(s) = b
 	}
 	if s.events, err = js.CreateOrUpdateStream(ctx, stream); err != nil {
-		return nil, wrap("stream "+StreamEvents, err)
+		return nil, wrap("stream "+StreamEvents, explainOpen(err, o.Replicas))
 	}
 	return s, nil
 }

@@ -1,0 +1,297 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bbb-chat/bbb-chat/internal/testenv"
+	"github.com/bbb-chat/bbb-chat/shared/state"
+	"github.com/nats-io/nats.go"
+)
+
+// clusterEnv is what a BBB server of a fleet runs with: the three-node cluster's URLs, replicas 3, its server id.
+func clusterEnv(url, server string) map[string]string {
+	return map[string]string{"BBB_CHAT_NATS_URL": url, "BBB_CHAT_NATS_REPLICAS": "3", "BBB_CHAT_SERVER_ID": server}
+}
+
+// TestReplicasBootRace: BBB_CHAT_NATS_REPLICAS=3 with relay's default BBB_CHAT_NATS_EMBEDDED=true, and relay up
+// before the cluster (a boot race). Relay must not start its embedded server on the first node's address: that
+// single server could hold no bucket with 3 replicas, would keep the node out, and every API call would answer 503.
+// It waits for the cluster instead, and once the nodes are up a chat starts.
+func TestReplicasBootRace(t *testing.T) {
+	nodes := testenv.NATSCluster(t)
+	url := testenv.NATSClusterURL(nodes)
+	e := newEnvOn(t, "3.0", true, nodes[0], clusterEnv(url, "bbb-a"))
+	e.relay.Kill()
+	e.ingress.Kill()
+	for _, n := range nodes {
+		n.Stop()
+	}
+	m := e.commonEnv()
+	m["BBB_CHAT_NATS_EMBEDDED"] = "true"
+	m["BBB_CHAT_NATS_STORE"] = t.TempDir()
+	m["BBB_CHAT_RELAY_LISTEN"] = strings.TrimPrefix(e.relayURL, "http://")
+	relay := testenv.StartProc(t, e.relayBin, m)
+	testenv.Eventually(t, 10*time.Second, "relay says it waits for the cluster", func() bool {
+		return strings.Contains(relay.Output(), "not starting the embedded NATS server")
+	})
+	for _, n := range nodes {
+		n.Start()
+	}
+	testenv.WaitHTTP(t, e.relayURL+"/readyz", 30*time.Second)
+	e.startIngress()
+	mt := e.meeting("boot-race", "Boot race")
+	r := newReceiver(t)
+	expect(t, e.call(callStart, "meeting_id", mt.IntID, "chat_user", "Bridge", "callback_uri", r.URL(),
+		"callback_secret", "cb-boot"), 200, "started")
+	if strings.Contains(relay.Output(), "started the embedded NATS") {
+		t.Fatalf("relay embedded a server:\n%s", relay.Output())
+	}
+}
+
+// TestReplicasOnOneServer: BBB_CHAT_NATS_REPLICAS=3 on a single nats-server. NATS answers but refuses every bucket:
+// ingress says that, not "NATS is unreachable", so the operator knows retrying will not help.
+func TestReplicasOnOneServer(t *testing.T) {
+	srv := testenv.NATS(t)
+	rds := testenv.Redis(t)
+	listen := "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t))
+	env := hostFiles(t)
+	for k, v := range map[string]string{
+		"BBB_CHAT_REDIS_URL": testenv.RedisURL(rds), "BBB_CHAT_NATS_URL": testenv.NATSURL(srv),
+		"BBB_CHAT_NATS_REPLICAS": "3", "BBB_CHAT_LISTEN": listen, "BBB_CHAT_BBB_VERSION": "3.0",
+		"BBB_CHAT_METRICS_LISTEN": "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), "BBB_CHAT_SHARED_SECRET": testSecret,
+	} {
+		env[k] = v
+	}
+	p := testenv.StartProc(t, testenv.Build(t, "./ingress", "ingress"), env)
+	testenv.WaitTCP(t, listen, 20*time.Second)
+	testenv.Eventually(t, 20*time.Second, "ingress tried to open the state", func() bool {
+		return strings.Contains(p.Output(), "cannot open state")
+	})
+	c := apiClient{t: t, url: "http://" + listen, secret: testSecret}
+	a := c.call(callStart, "meeting_id", "m1", "chat_user", "Bridge")
+	expect(t, a, 503, "BBB_CHAT_NATS_REPLICAS")
+	if !strings.Contains(p.Output(), "needs a NATS cluster of at least 3") {
+		t.Errorf("ingress's log does not say what to change:\n%s", p.Output())
+	}
+}
+
+// TestFleet: two BBB servers of different versions, each with its Redis, relay and ingress, on one three-node NATS
+// cluster with replicas 3. A subscriber of bbbchat.> sees both servers' chat, each event naming its server. A call
+// reaching server A's ingress for a meeting on server B is carried out on B (B's chat shows the post, B's presence
+// answers getChatInfo) with the answer B gives, and so is a viewer's post on a page served by A. Under load on both servers the stream's leader node is killed
+// (-9): no callback is lost or out of order, the API answers throughout, and the node comes back and catches up.
+// B's relay stopped for good loses no callback of B's meeting; B's Redis down leaves A's chat going. With B's
+// ingress gone, a call to A for B's meeting gets the usual 404.
+func TestFleet(t *testing.T) {
+	nodes := testenv.NATSCluster(t)
+	url := testenv.NATSClusterURL(nodes)
+	a := newEnvOn(t, "3.0", true, nodes[0], clusterEnv(url, "bbb-a"))
+	b := newEnvOn(t, "2.7", true, nodes[0], clusterEnv(url, "bbb-b"))
+	ctx := t.Context()
+	if out := b.relay.Output(); !strings.Contains(out, "joined a fleet") || strings.Contains(out, "level=WARN") {
+		t.Errorf("B's relay does not say it joined a fleet, or warns:\n%s", out)
+	}
+
+	// A subscriber of the whole fleet's chat.
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var mu sync.Mutex
+	servers := map[string]string{} // meeting → server of its message events
+	if _, err := nc.Subscribe(state.SubjectRoot+".>", func(m *nats.Msg) {
+		var ev state.Event
+		if state.DecodeEvent(m.Data, &ev) == nil && ev.Type == state.TypeMessage {
+			mu.Lock()
+			servers[ev.MeetingID] = ev.Server
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	onA := a.bridgedMeeting("fleet-a")
+	// B's meeting, its chat started through A.
+	mb := b.meeting("ext-fleet-b", "Fleet B")
+	onB := &bridged{m: mb, recv: newReceiver(t)}
+	ans := a.call(callStart, "meeting_id", mb.IntID, "chat_user", "Bridge", "callback_uri", onB.recv.URL(),
+		"callback_secret", "cb-fleet-b")
+	expect(t, ans, 200, "started")
+	if ans.Body["meeting_known"] != true {
+		t.Fatalf("B's meeting not known where the call was carried out: %s", ans.Raw)
+	}
+	if onB.chatUID, err = b.sim.Join(ctx, mb.IntID, "Bridge", "VIEWER"); err != nil {
+		t.Fatal(err)
+	}
+	if onB.talker, err = b.sim.Join(ctx, mb.IntID, "Talker B", "VIEWER"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitPresent(mb.IntID, "Bridge", true)
+	// Presence is B's own: only B's ingress can see the chat user.
+	info := a.call(callInfo, "meeting_id", mb.IntID)
+	expect(t, info, 200, "")
+	if info.Body["chat_user_present"] != true {
+		t.Fatalf("getChatInfo through A for B's meeting: %s", info.Raw)
+	}
+	expect(t, a.send(mb.IntID, "Ann", "via A"), 200, "sent")
+	if got := b.waitChat(mb.IntID, 1)[0].Message; got != "Ann: via A" {
+		t.Fatalf("B's chat got %q", got)
+	}
+	if d := b.sim.Dropped(); len(d) != 0 {
+		t.Fatalf("B's BBB dropped: %+v", d)
+	}
+	// The other way round, and a second chat for B's meeting is refused as B refuses it.
+	expect(t, b.send(onA.m.IntID, "Bob", "via B"), 200, "sent")
+	a.waitChat(onA.m.IntID, 1)
+	expect(t, a.call(callStart, "meeting_id", mb.IntID, "chat_user", "Bridge"), 409, "already registered")
+
+	// A viewer page opened on an ingress of A that shares B's secret (one public address for the fleet): its post
+	// for B's meeting is carried out on B, and B's BBB shows it.
+	_, a2 := a.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": b.secret})
+	link := b.viewerLink(mb.IntID, true, 0)
+	expect(t, link, 200, "")
+	token, _ := link.Body["token"].(string)
+	if status, ans, _ := viewerPost(t, a2.url+"/chat/"+token+"/messages", "Vera", "from the page on A"); status != 200 {
+		t.Fatalf("viewer post on A for B's meeting: %d %v", status, ans)
+	}
+	testenv.Eventually(t, 10*time.Second, "B's chat shows the viewer's post", func() bool {
+		for _, m := range b.sim.Chat(mb.IntID) {
+			if strings.Contains(m.Message, "from the page on A") {
+				return true
+			}
+		}
+		return false
+	})
+
+	// Both servers' chat reaches the subscriber, each event naming its server.
+	wantA, wantB := a.say(onA, 1, "hello a"), b.say(onB, 1, "hello b")
+	testenv.Eventually(t, 10*time.Second, "the subscriber sees both servers' messages", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return servers[onA.m.IntID] == "bbb-a" && servers[mb.IntID] == "bbb-b"
+	})
+
+	// Load on both servers; the stream's leader is killed halfway.
+	n, rate := 600, 200 // per server, messages/s per server
+	if testing.Short() {
+		n = 200
+	}
+	leader := streamLeader(t, a)
+	var victim *testenv.Server
+	for _, node := range nodes {
+		if node.Name == "nats-"+leader {
+			victim = node
+		}
+	}
+	if victim == nil {
+		t.Fatalf("stream leader %q is none of the nodes", leader)
+	}
+	t.Logf("killing %s, the events stream's leader, under load", victim.Name)
+	type said struct {
+		ids []string
+		err error
+	}
+	talk := func(e *env, br *bridged, out chan<- said) {
+		var s said
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for i := range n {
+			<-tick.C
+			msg, err := e.sim.Say(ctx, br.m.IntID, br.talker, fmt.Sprintf("load %d", i))
+			if err != nil {
+				s.err = err
+				break
+			}
+			s.ids = append(s.ids, msg.ID)
+		}
+		out <- s
+	}
+	doneA, doneB := make(chan said, 1), make(chan said, 1)
+	go talk(a, onA, doneA)
+	go talk(b, onB, doneB)
+	time.Sleep(time.Duration(n/2) * time.Second / time.Duration(rate))
+	victim.Stop()
+	killed := time.Now()
+	// The API answers throughout: 503 while the stream and buckets whose leader died elect another (nats-server
+	// takes 4 to 9 s to notice), then 200 with two nodes of three, here and forwarded.
+	answers := func(what string, call func() answer) {
+		t.Helper()
+		testenv.Eventually(t, 40*time.Second, what+" answers 200 with two nodes of three", func() bool {
+			ans := call()
+			if ans.Status != 200 && ans.Status != 503 {
+				t.Fatalf("%s during the outage: %d %s", what, ans.Status, ans.Raw)
+			}
+			return ans.Status == 200
+		})
+		t.Logf("%s answers 200 %s after the kill", what, time.Since(killed).Round(100*time.Millisecond))
+	}
+	answers("getChatInfo on A", func() answer { return a.call(callInfo, "meeting_id", onA.m.IntID) })
+	answers("getChatInfo through A for B", func() answer { return a.call(callInfo, "meeting_id", mb.IntID) })
+	answers("sendChatMessage through B for A", func() answer { return b.send(onA.m.IntID, "Bob", "during the outage") })
+	sa, sb := <-doneA, <-doneB
+	if sa.err != nil || sb.err != nil {
+		t.Fatalf("saying: %v, %v", sa.err, sb.err)
+	}
+	victim.Start()
+	waitDelivered(t, onA, append(wantA, sa.ids...), 60*time.Second)
+	waitDelivered(t, onB, append(wantB, sb.ids...), 60*time.Second)
+	testenv.Eventually(t, 30*time.Second, victim.Name+" back and current in the stream", func() bool {
+		info, err := a.events().Info(context.Background())
+		if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
+			return false
+		}
+		for _, r := range info.Cluster.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return true
+	})
+
+	// B's relay leaves the fleet for good while a callback of B's meeting is in flight: A's relay delivers it
+	// (again, if B's relay had it) and the rest, in order.
+	release := make(chan struct{})
+	tried := onB.recv.attempts()
+	onB.recv.setAnswer(func(*http.Request) int { <-release; return http.StatusNoContent })
+	before := b.streamCount(mb.IntID, state.TypeMessage)
+	leaving := b.say(onB, 3, "leaving")
+	testenv.Eventually(t, 10*time.Second, "B's messages stored and one in flight", func() bool {
+		return b.streamCount(mb.IntID, state.TypeMessage) >= before+3 && onB.recv.attempts() > tried
+	})
+	b.relay.Kill()
+	onB.recv.setAnswer(nil)
+	close(release)
+	waitDelivered(t, onB, append(append(wantB, sb.ids...), leaving...), 30*time.Second)
+
+	// B's Redis down: A's chat goes on, and a post through A for B's meeting gets B's answer.
+	b.redis.Stop()
+	still := a.say(onA, 3, "still here")
+	waitDelivered(t, onA, append(append(wantA, sa.ids...), still...), 20*time.Second)
+	expect(t, a.send(mb.IntID, "Ann", "B's Redis is down"), 503, "Redis is unreachable")
+
+	// No live ingress on B: its meeting is on no live server.
+	b.ingress.Kill()
+	expect(t, a.send(mb.IntID, "Ann", "nobody there"), 404, "Chat was not found")
+	expect(t, a.call(callInfo, "meeting_id", onA.m.IntID), 200, "")
+}
+
+// streamLeader is the node leading the events stream (its server name).
+func streamLeader(t *testing.T, e *env) string {
+	t.Helper()
+	info, err := e.events().Info(t.Context())
+	if err != nil || info.Cluster == nil || info.Cluster.Leader == "" {
+		t.Fatalf("events stream has no leader: %+v, %v", info, err)
+	}
+	return info.Cluster.Leader
+}
