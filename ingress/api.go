@@ -549,18 +549,11 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 		return response{}, badParam("message", "cannot be sent: %v", err)
 	}
 	// Wait for BBB's broadcast from before the post leaves, so that it cannot be missed.
-	var w *confirmation
-	if wait := a.cfg.SendConfirmTimeout; a.confirm != nil && wait > 0 {
-		w = a.confirm.expect(waitKey)
-		defer w.cancel()
-	}
-	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
+	w, err := a.publishWatched(ctx, waitKey, payload)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errRedis, err)
+		return response{}, err
 	}
-	if n == 0 {
-		return response{}, errNoAkka
-	}
+	defer w.cancel()
 	a.m.sent.WithLabelValues(v.String(), path).Inc()
 	extra["via"] = path
 	if w == nil {
