@@ -127,22 +127,7 @@ func (s *Sim) chatAction(ctx context.Context, meetingID string, since ver, reque
 	if s.v < since {
 		return fmt.Errorf("%w: %s needs BBB %s, this is %s", ErrNoFeature, request, since, s.v)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	out := f(m)
-	s.notifyLocked()
-	s.mu.Unlock()
-	if out.drop != "" {
-		s.emit(out.events...)
-		return s.finishDrop(request, request+": "+out.drop, nil, meetingID)
-	}
-	return s.finishAction(ctx, out.outs, out.events...)
+	return s.act(ctx, meetingID, request, func(m *meeting) (outcome, error) { return f(m), nil })
 }
 
 // chatMsgIndex finds a message of the meeting's chat; the caller holds mu.

@@ -65,44 +65,34 @@ func (m *meeting) chatLockedFor(u *user) string {
 // ChangeLockSettings changes the meeting's lock setting disablePublicChat as a moderator setBy would, and
 // publishes LockSettingsInMeetingChangedEvtMsg in the version's shape. (SetLock changes it without an event.)
 func (s *Sim) ChangeLockSettings(ctx context.Context, meetingID, setBy string, disablePublicChat bool) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	m.lockPublicChat = disablePublicChat
-	s.notifyLocked()
-	s.mu.Unlock()
-	return s.finishAction(ctx, lockSettingsChanged(s.v, m, setBy, s.nowMs()), Event{Kind: EventLockChanged,
-		MeetingID: meetingID, UserID: setBy, Text: fmt.Sprintf("public chat locked for viewers: %v", disablePublicChat)})
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		m.lockPublicChat = disablePublicChat
+		return outcome{outs: lockSettingsChanged(s.v, m, setBy, s.nowMs()), events: []Event{{Kind: EventLockChanged,
+			MeetingID: meetingID, UserID: setBy, Text: fmt.Sprintf("public chat locked for viewers: %v", disablePublicChat)}}}, nil
+	})
 }
 
 // LockUser locks or unlocks a joined user as a moderator lockedBy would, and publishes UserLockedInMeetingEvtMsg.
 func (s *Sim) LockUser(ctx context.Context, meetingID, userID, lockedBy string, locked bool) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	u := m.findUser(userID)
-	if u == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	u.Locked = locked
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserLockedInMeetingEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-		o("userId", userID, "locked", locked, "lockedBy", lockedBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s locked: %v", userID, locked)})
+	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
+		u.Locked = locked
+		const name = "UserLockedInMeetingEvtMsg"
+		data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
+			o("userId", userID, "locked", locked, "lockedBy", lockedBy))
+		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
+			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s locked: %v", userID, locked)}}}
+	})
+}
+
+// actOnUser is act on a user joined to the running meeting (ErrNoUser when userID is not).
+func (s *Sim) actOnUser(ctx context.Context, meetingID, userID string, change func(*meeting, *user) outcome) error {
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		u := m.findUser(userID)
+		if u == nil {
+			return outcome{}, fmt.Errorf("%w: %s", ErrNoUser, userID)
+		}
+		return change(m, u), nil
+	})
 }
 
 // SetUserChatLock sets a user's own lock setting disablePubChat (3.0+) as a moderator setBy would, and publishes
@@ -111,29 +101,17 @@ func (s *Sim) SetUserChatLock(ctx context.Context, meetingID, userID, setBy stri
 	if s.v < v30 {
 		return fmt.Errorf("%w: per-user lock settings need 3.0, not %s", ErrVersion, s.v)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	if m.findUser(userID) == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	if m.userNoPubChat == nil {
-		m.userNoPubChat = map[string]bool{}
-	}
-	m.userNoPubChat[userID] = disablePublicChat
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserLockSettingsInMeetingChangedEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, setBy), s.nowMs(), headerClient(name, meetingID, setBy),
-		o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat)})
+	return s.actOnUser(ctx, meetingID, userID, func(m *meeting, _ *user) outcome {
+		if m.userNoPubChat == nil {
+			m.userNoPubChat = map[string]bool{}
+		}
+		m.userNoPubChat[userID] = disablePublicChat
+		const name = "UserLockSettingsInMeetingChangedEvtMsg"
+		data := envelopeJSON(name, routeMeeting(meetingID, setBy), s.nowMs(), headerClient(name, meetingID, setBy),
+			o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy))
+		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
+			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat)}}}
+	})
 }
 
 // ChangeRole gives a joined user a new role as a moderator changedBy would, and publishes UserRoleChangedEvtMsg.
@@ -142,27 +120,14 @@ func (s *Sim) ChangeRole(ctx context.Context, meetingID, userID, changedBy, role
 	if role != RoleModerator && role != RoleViewer {
 		return fmt.Errorf("%w: %q", ErrBadRole, role)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	u := m.findUser(userID)
-	if u == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	u.Role = role
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserRoleChangedEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-		o("userId", userID, "role", role, "changedBy", changedBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s is now %s", userID, role)})
+	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
+		u.Role = role
+		const name = "UserRoleChangedEvtMsg"
+		data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
+			o("userId", userID, "role", role, "changedBy", changedBy))
+		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
+			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s is now %s", userID, role)}}}
+	})
 }
 
 // EventLockChanged reports a change of the meeting's or a user's locks.
