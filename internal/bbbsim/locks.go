@@ -76,11 +76,8 @@ func (s *Sim) ChangeLockSettings(ctx context.Context, meetingID, setBy string, d
 func (s *Sim) LockUser(ctx context.Context, meetingID, userID, lockedBy string, locked bool) error {
 	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
 		u.Locked = locked
-		const name = "UserLockedInMeetingEvtMsg"
-		data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-			o("userId", userID, "locked", locked, "lockedBy", lockedBy))
-		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
-			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s locked: %v", userID, locked)}}}
+		return lockChange("UserLockedInMeetingEvtMsg", meetingID, userID, userID,
+			o("userId", userID, "locked", locked, "lockedBy", lockedBy), s.nowMs(), fmt.Sprintf("%s locked: %v", userID, locked))
 	})
 }
 
@@ -106,11 +103,9 @@ func (s *Sim) SetUserChatLock(ctx context.Context, meetingID, userID, setBy stri
 			m.userNoPubChat = map[string]bool{}
 		}
 		m.userNoPubChat[userID] = disablePublicChat
-		const name = "UserLockSettingsInMeetingChangedEvtMsg"
-		data := envelopeJSON(name, routeMeeting(meetingID, setBy), s.nowMs(), headerClient(name, meetingID, setBy),
-			o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy))
-		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
-			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat)}}}
+		return lockChange("UserLockSettingsInMeetingChangedEvtMsg", meetingID, setBy, userID,
+			o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy), s.nowMs(),
+			fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat))
 	})
 }
 
@@ -122,16 +117,20 @@ func (s *Sim) ChangeRole(ctx context.Context, meetingID, userID, changedBy, role
 	}
 	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
 		u.Role = role
-		const name = "UserRoleChangedEvtMsg"
-		data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-			o("userId", userID, "role", role, "changedBy", changedBy))
-		return outcome{outs: []outMsg{{ChannelFromAkka, data}}, events: []Event{{Kind: EventLockChanged,
-			MeetingID: meetingID, UserID: userID, Text: fmt.Sprintf("%s is now %s", userID, role)}}}
+		return lockChange("UserRoleChangedEvtMsg", meetingID, userID, userID,
+			o("userId", userID, "role", role, "changedBy", changedBy), s.nowMs(), fmt.Sprintf("%s is now %s", userID, role))
 	})
 }
 
 // EventLockChanged reports a change of the meeting's or a user's locks.
 const EventLockChanged EventKind = "lock-changed"
+
+// lockChange is the outcome of a change of a user's locks or role: event name, sent as the user actor, reported
+// as EventLockChanged of userID with text.
+func lockChange(name, meetingID, actor, userID string, body ordered, ts int64, text string) outcome {
+	return outcome{outs: clientEvent(name, meetingID, actor, body, ts),
+		events: []Event{{Kind: EventLockChanged, MeetingID: meetingID, UserID: userID, Text: text}}}
+}
 
 // lockSettingsChanged builds LockSettingsInMeetingChangedEvtMsg (docs/protocol.md §9): the body carries the
 // meeting's lock settings as that version names them (the fields the simulator's MeetingCreatedEvtMsg has in
@@ -150,6 +149,5 @@ func lockSettingsChanged(v ver, m *meeting, setBy string, ts int64) []outMsg {
 			"lockOnJoin", true, "lockOnJoinConfigurable", false, "hideViewersCursor", false,
 			"hideViewersAnnotation", opt(v >= v27, false), "setBy", setBy)
 	}
-	data := envelopeJSON(name, routeMeeting(m.IntID, setBy), ts, headerClient(name, m.IntID, setBy), body)
-	return []outMsg{{ChannelFromAkka, data}}
+	return clientEvent(name, m.IntID, setBy, body, ts)
 }
