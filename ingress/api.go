@@ -374,15 +374,8 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 		MeetingID: m.InternalID, ExternalID: m.ExternalID, RequestedID: meetingID, ChatUser: chatUser,
 		CallbackURI: uri, CallbackSecret: secret, CallbackEvents: events, CreatedAt: a.now(),
 	}, a.cfg.MaxBridges)
-	switch {
-	case errors.Is(err, state.ErrExists):
-		return response{}, errChatExists
-	case errors.Is(err, bridge.ErrTooManyBridges):
-		return response{}, withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
-	case errors.Is(err, bridge.ErrTooManyConsumers):
-		return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
-	case err != nil:
-		return response{}, err
+	if err != nil {
+		return response{}, a.startError(err)
 	}
 	_, present := a.chatUser(ctx, s, b)
 	a.logFor(ctx).Info("chat started", "meeting_id", b.MeetingID, "external_meeting_id", b.ExternalID,
@@ -395,6 +388,19 @@ func (a *api) start(ctx context.Context, s *state.Store, req request) (response,
 		out["warning"] = unknownMeetingWarning(meetingID)
 	}
 	return ok("Chat was started", out), nil
+}
+
+// startError turns a failed bridge start (a meeting's or a followed room's) into the domain error clients read.
+func (a *api) startError(err error) error {
+	switch {
+	case errors.Is(err, state.ErrExists):
+		return errChatExists
+	case errors.Is(err, bridge.ErrTooManyBridges):
+		return withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
+	case errors.Is(err, bridge.ErrTooManyConsumers):
+		return withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
+	}
+	return err
 }
 
 func (a *api) end(ctx context.Context, s *state.Store, req request) (response, error) {
@@ -569,18 +575,11 @@ func (a *api) send(ctx context.Context, s *state.Store, req request) (response, 
 		return response{}, badParam("message", "cannot be sent: %v", err)
 	}
 	// Wait for BBB's broadcast from before the post leaves, so that it cannot be missed.
-	var w *confirmation
-	if wait := a.cfg.SendConfirmTimeout; a.confirm != nil && wait > 0 {
-		w = a.confirm.expect(waitKey)
-		defer w.cancel()
-	}
-	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
+	w, err := a.publishWatched(ctx, waitKey, payload)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errRedis, err)
+		return response{}, err
 	}
-	if n == 0 {
-		return response{}, errNoAkka
-	}
+	defer w.cancel()
 	a.m.sent.WithLabelValues(v.String(), path).Inc()
 	extra["via"] = path
 	if w == nil {

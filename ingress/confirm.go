@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bbb-chat/bbb-chat/shared/bbb"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
@@ -169,8 +170,12 @@ func (w *confirmation) wait(ctx context.Context, d time.Duration) (state.Event, 
 	return e, ok
 }
 
-// cancel stops waiting; a broadcast arriving later is ignored. It is safe after wait and more than once.
+// cancel stops waiting; a broadcast arriving later is ignored. It is safe after wait, more than once, and on nil
+// (no confirmation: see publishWatched).
 func (w *confirmation) cancel() {
+	if w == nil {
+		return
+	}
 	w.c.mu.Lock()
 	w.c.remove(w.key, w.ch)
 	w.c.mu.Unlock()
@@ -195,4 +200,26 @@ func unconfirmedMessage(d time.Duration) string {
 		"(the meeting's lock settings disable public chat for viewers such as the chat user, chat is a disabled "+
 		"feature of the meeting, or the chat user has just left), or relay is not running or is behind. "+
 		"getChatInfo shows the chat user's presence; BBB's akka-apps log says why it dropped a message.", d)
+}
+
+// publishWatched publishes payload on BBB's channel. With confirmation on (BBB_CHAT_SEND_CONFIRM_TIMEOUT), the
+// confirmation it returns was waiting for key before the payload left, so BBB's broadcast cannot be missed; the
+// caller waits on it and cancels it. With confirmation off it returns nil.
+func (a *api) publishWatched(ctx context.Context, key string, payload []byte) (*confirmation, error) {
+	var w *confirmation
+	if a.confirm != nil && a.cfg.SendConfirmTimeout > 0 {
+		w = a.confirm.expect(key)
+	}
+	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%w: %w", errRedis, err)
+	case n == 0:
+		err = errNoAkka
+	}
+	if err != nil {
+		w.cancel()
+		return nil, err
+	}
+	return w, nil
 }

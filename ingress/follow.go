@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bbb-chat/bbb-chat/shared/bridge"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 )
 
@@ -44,15 +43,8 @@ func (a *api) startFollow(ctx context.Context, s *state.Store, req request) (res
 		RequestedID: req.meetingID, ChatUser: req.chatUser, CallbackURI: req.callbackURI,
 		CallbackSecret: req.callbackSecret, CallbackEvents: events,
 	}, CreatedAt: a.now()}, current, a.cfg.MaxBridges)
-	switch {
-	case errors.Is(err, state.ErrExists):
-		return response{}, errChatExists
-	case errors.Is(err, bridge.ErrTooManyBridges):
-		return response{}, withDetail(errTooManyBridges, "the limit is %d (BBB_CHAT_MAX_BRIDGES)", a.cfg.MaxBridges)
-	case errors.Is(err, bridge.ErrTooManyConsumers):
-		return response{}, withDetail(errTooManyBridges, "the events stream allows no more callback consumers")
-	case err != nil:
-		return response{}, err
+	if err != nil {
+		return response{}, a.startError(err)
 	}
 	out := map[string]any{
 		"meeting_id": b.MeetingID, "external_meeting_id": r.ExternalID, "meeting_known": known,

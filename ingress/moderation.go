@@ -148,18 +148,11 @@ const roleModerator = "MODERATOR"
 // publishModeration publishes an edit or deletion (event type typ) and, with confirmation on, waits until BBB's
 // broadcast of it is in the events stream.
 func (a *api) publishModeration(ctx context.Context, t target, typ string, payload []byte, what string) (response, error) {
-	var w *confirmation
-	if a.confirm != nil && a.cfg.SendConfirmTimeout > 0 {
-		w = a.confirm.expect(actionKey(typ, t.b.MeetingID, t.msg.MessageID))
-		defer w.cancel()
-	}
-	n, err := a.rdb.Publish(ctx, bbb.ChannelToAkka, payload).Result()
+	w, err := a.publishWatched(ctx, actionKey(typ, t.b.MeetingID, t.msg.MessageID), payload)
 	if err != nil {
-		return response{}, fmt.Errorf("%w: %w", errRedis, err)
+		return response{}, err
 	}
-	if n == 0 {
-		return response{}, errNoAkka
-	}
+	defer w.cancel()
 	extra := map[string]any{"meeting_id": t.b.MeetingID, "message_id": t.msg.MessageID, "via": "user"}
 	a.logFor(ctx).Info("chat message "+what+" sent", "meeting_id", t.b.MeetingID, "message_id", t.msg.MessageID)
 	if w == nil {

@@ -127,22 +127,7 @@ func (s *Sim) chatAction(ctx context.Context, meetingID string, since ver, reque
 	if s.v < since {
 		return fmt.Errorf("%w: %s needs BBB %s, this is %s", ErrNoFeature, request, since, s.v)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	out := f(m)
-	s.notifyLocked()
-	s.mu.Unlock()
-	if out.drop != "" {
-		s.emit(out.events...)
-		return s.finishDrop(request, request+": "+out.drop, nil, meetingID)
-	}
-	return s.finishAction(ctx, out.outs, out.events...)
+	return s.act(ctx, meetingID, request, func(m *meeting) (outcome, error) { return f(m), nil })
 }
 
 // chatMsgIndex finds a message of the meeting's chat; the caller holds mu.
@@ -189,7 +174,7 @@ func (s *Sim) applyEdit(m *meeting, userID, chatID, messageID, text string) outc
 	body := o("chatId", chatID, "messageId", messageID, "message", text,
 		"messageAsHtml", opt(s.v >= v40, messageAsHTML(text)))
 	return outcome{
-		outs: chatActionEvent(nameEdited, m.IntID, u.ID, body, s.nowMs()),
+		outs: clientEvent(nameEdited, m.IntID, u.ID, body, s.nowMs()),
 		events: []Event{{Kind: EventMessageEdited, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("%s edited by %s: %q", messageID, u.ID, text)}},
 	}
@@ -218,7 +203,7 @@ func (s *Sim) applyDelete(m *meeting, userID, chatID, messageID string) outcome 
 	delete(m.actions.reactions, messageID)
 	m.actions.pinned = slices.DeleteFunc(m.actions.pinned, func(id string) bool { return id == messageID })
 	return outcome{
-		outs: chatActionEvent(nameDeleted, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
+		outs: clientEvent(nameDeleted, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
 		events: []Event{{Kind: EventMessageDeleted, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("%s deleted by %s", messageID, u.ID)}},
 	}
@@ -255,7 +240,7 @@ func (s *Sim) applyReaction(m *meeting, userID, chatID, messageID, emoji string,
 	}
 	body := o("chatId", chatID, "messageId", messageID, "reactionEmoji", emoji)
 	return outcome{
-		outs: chatActionEvent(name, m.IntID, u.ID, body, s.nowMs()),
+		outs: clientEvent(name, m.IntID, u.ID, body, s.nowMs()),
 		events: []Event{{Kind: kind, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("reaction %q on %s %s by %s", emoji, messageID, verb, u.ID)}},
 	}
@@ -283,15 +268,15 @@ func (s *Sim) applyPin(m *meeting, userID, chatID, messageID string, pin bool) o
 		name, kind, verb = nameUnpinned, EventMessageUnpinned, "unpinned"
 	}
 	return outcome{
-		outs: chatActionEvent(name, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
+		outs: clientEvent(name, m.IntID, u.ID, o("chatId", chatID, "messageId", messageID), s.nowMs()),
 		events: []Event{{Kind: kind, MeetingID: m.IntID, UserID: u.ID,
 			Text: fmt.Sprintf("%s %s by %s", messageID, verb, u.ID)}},
 	}
 }
 
-// chatActionEvent builds one of the events of docs/protocol.md §3.7: client header and routing with the user who
-// acted, on the main channel.
-func chatActionEvent(name, meetingID, userID string, body ordered, ts int64) []outMsg {
+// clientEvent builds an event with the client header and routing of the user who acted, on the main channel
+// (the events of docs/protocol.md §3.7, and of lock and role changes).
+func clientEvent(name, meetingID, userID string, body ordered, ts int64) []outMsg {
 	return []outMsg{{ChannelFromAkka, envelopeJSON(name, routeMeeting(meetingID, userID), ts,
 		headerClient(name, meetingID, userID), body)}}
 }

@@ -193,8 +193,7 @@ func userJoined(v ver, meetingID string, u *user, ts int64) []outMsg {
 		"joinRequestMetadata", opt(v >= v40, map[string]string{}),
 		"userMetadata", opt(v >= v30, map[string]string{}),
 	)
-	data := envelopeJSON(name, routeMeeting(meetingID, u.ID), ts, headerClient(name, meetingID, u.ID), body)
-	return []outMsg{{ChannelFromAkka, data}}
+	return clientEvent(name, meetingID, u.ID, body, ts)
 }
 
 // userLeft builds UserLeftMeetingEvtMsg (docs/protocol.md §4.2).
@@ -249,10 +248,8 @@ func chatBroadcast(v ver, meetingID, headerUserID, chatID string, c *ChatMessage
 		"messageType", opt(v >= v40, msgType),
 		"metadata", opt(v >= v40, metadata),
 	)
-	data := envelopeJSON(name, routeMeeting(meetingID, headerUserID), ts,
-		headerClient(name, meetingID, headerUserID),
-		o("chatId", chatID, "chatParticipants", opt(v >= v40, []string{}), "msg", msg))
-	return []outMsg{{ChannelFromAkka, data}}
+	return clientEvent(name, meetingID, headerUserID,
+		o("chatId", chatID, "chatParticipants", opt(v >= v40, []string{}), "msg", msg), ts)
 }
 
 // chatCleared builds ClearPublicChatHistoryEvtMsg (docs/protocol.md §3.6), which goes to the chat channel only.

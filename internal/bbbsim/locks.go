@@ -65,44 +65,31 @@ func (m *meeting) chatLockedFor(u *user) string {
 // ChangeLockSettings changes the meeting's lock setting disablePublicChat as a moderator setBy would, and
 // publishes LockSettingsInMeetingChangedEvtMsg in the version's shape. (SetLock changes it without an event.)
 func (s *Sim) ChangeLockSettings(ctx context.Context, meetingID, setBy string, disablePublicChat bool) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	m.lockPublicChat = disablePublicChat
-	s.notifyLocked()
-	s.mu.Unlock()
-	return s.finishAction(ctx, lockSettingsChanged(s.v, m, setBy, s.nowMs()), Event{Kind: EventLockChanged,
-		MeetingID: meetingID, UserID: setBy, Text: fmt.Sprintf("public chat locked for viewers: %v", disablePublicChat)})
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		m.lockPublicChat = disablePublicChat
+		return outcome{outs: lockSettingsChanged(s.v, m, setBy, s.nowMs()), events: []Event{{Kind: EventLockChanged,
+			MeetingID: meetingID, UserID: setBy, Text: fmt.Sprintf("public chat locked for viewers: %v", disablePublicChat)}}}, nil
+	})
 }
 
 // LockUser locks or unlocks a joined user as a moderator lockedBy would, and publishes UserLockedInMeetingEvtMsg.
 func (s *Sim) LockUser(ctx context.Context, meetingID, userID, lockedBy string, locked bool) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	u := m.findUser(userID)
-	if u == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	u.Locked = locked
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserLockedInMeetingEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-		o("userId", userID, "locked", locked, "lockedBy", lockedBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s locked: %v", userID, locked)})
+	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
+		u.Locked = locked
+		return lockChange("UserLockedInMeetingEvtMsg", meetingID, userID, userID,
+			o("userId", userID, "locked", locked, "lockedBy", lockedBy), s.nowMs(), fmt.Sprintf("%s locked: %v", userID, locked))
+	})
+}
+
+// actOnUser is act on a user joined to the running meeting (ErrNoUser when userID is not).
+func (s *Sim) actOnUser(ctx context.Context, meetingID, userID string, change func(*meeting, *user) outcome) error {
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		u := m.findUser(userID)
+		if u == nil {
+			return outcome{}, fmt.Errorf("%w: %s", ErrNoUser, userID)
+		}
+		return change(m, u), nil
+	})
 }
 
 // SetUserChatLock sets a user's own lock setting disablePubChat (3.0+) as a moderator setBy would, and publishes
@@ -111,29 +98,15 @@ func (s *Sim) SetUserChatLock(ctx context.Context, meetingID, userID, setBy stri
 	if s.v < v30 {
 		return fmt.Errorf("%w: per-user lock settings need 3.0, not %s", ErrVersion, s.v)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	if m.findUser(userID) == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	if m.userNoPubChat == nil {
-		m.userNoPubChat = map[string]bool{}
-	}
-	m.userNoPubChat[userID] = disablePublicChat
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserLockSettingsInMeetingChangedEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, setBy), s.nowMs(), headerClient(name, meetingID, setBy),
-		o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat)})
+	return s.actOnUser(ctx, meetingID, userID, func(m *meeting, _ *user) outcome {
+		if m.userNoPubChat == nil {
+			m.userNoPubChat = map[string]bool{}
+		}
+		m.userNoPubChat[userID] = disablePublicChat
+		return lockChange("UserLockSettingsInMeetingChangedEvtMsg", meetingID, setBy, userID,
+			o("userId", userID, "disablePubChat", disablePublicChat, "setBy", setBy), s.nowMs(),
+			fmt.Sprintf("%s's own public chat lock: %v", userID, disablePublicChat))
+	})
 }
 
 // ChangeRole gives a joined user a new role as a moderator changedBy would, and publishes UserRoleChangedEvtMsg.
@@ -142,31 +115,22 @@ func (s *Sim) ChangeRole(ctx context.Context, meetingID, userID, changedBy, role
 	if role != RoleModerator && role != RoleViewer {
 		return fmt.Errorf("%w: %q", ErrBadRole, role)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	u := m.findUser(userID)
-	if u == nil {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoUser, userID)
-	}
-	u.Role = role
-	s.notifyLocked()
-	s.mu.Unlock()
-	const name = "UserRoleChangedEvtMsg"
-	data := envelopeJSON(name, routeMeeting(meetingID, userID), s.nowMs(), headerClient(name, meetingID, userID),
-		o("userId", userID, "role", role, "changedBy", changedBy))
-	return s.finishAction(ctx, []outMsg{{ChannelFromAkka, data}}, Event{Kind: EventLockChanged, MeetingID: meetingID,
-		UserID: userID, Text: fmt.Sprintf("%s is now %s", userID, role)})
+	return s.actOnUser(ctx, meetingID, userID, func(_ *meeting, u *user) outcome {
+		u.Role = role
+		return lockChange("UserRoleChangedEvtMsg", meetingID, userID, userID,
+			o("userId", userID, "role", role, "changedBy", changedBy), s.nowMs(), fmt.Sprintf("%s is now %s", userID, role))
+	})
 }
 
 // EventLockChanged reports a change of the meeting's or a user's locks.
 const EventLockChanged EventKind = "lock-changed"
+
+// lockChange is the outcome of a change of a user's locks or role: event name, sent as the user actor, reported
+// as EventLockChanged of userID with text.
+func lockChange(name, meetingID, actor, userID string, body ordered, ts int64, text string) outcome {
+	return outcome{outs: clientEvent(name, meetingID, actor, body, ts),
+		events: []Event{{Kind: EventLockChanged, MeetingID: meetingID, UserID: userID, Text: text}}}
+}
 
 // lockSettingsChanged builds LockSettingsInMeetingChangedEvtMsg (docs/protocol.md §9): the body carries the
 // meeting's lock settings as that version names them (the fields the simulator's MeetingCreatedEvtMsg has in
@@ -185,6 +149,5 @@ func lockSettingsChanged(v ver, m *meeting, setBy string, ts int64) []outMsg {
 			"lockOnJoin", true, "lockOnJoinConfigurable", false, "hideViewersCursor", false,
 			"hideViewersAnnotation", opt(v >= v27, false), "setBy", setBy)
 	}
-	data := envelopeJSON(name, routeMeeting(m.IntID, setBy), ts, headerClient(name, m.IntID, setBy), body)
-	return []outMsg{{ChannelFromAkka, data}}
+	return clientEvent(name, m.IntID, setBy, body, ts)
 }

@@ -64,6 +64,31 @@ func (s *Sim) finishAction(ctx context.Context, outs []outMsg, events ...Event) 
 	return nil
 }
 
+// act is one scripted action on the running meeting meetingID: change runs under mu and says what the action
+// publishes, which is then published and reported; or, when it says akka drops the request (named request), the
+// drop is recorded. opMu is held throughout, so actions reach Redis in the order they were made.
+func (s *Sim) act(ctx context.Context, meetingID, request string, change func(*meeting) (outcome, error)) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	m, err := s.runningLocked(meetingID)
+	var out outcome
+	if err == nil {
+		out, err = change(m)
+	}
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+	if out.drop != "" {
+		s.emit(out.events...)
+		return s.finishDrop(request, request+": "+out.drop, nil, meetingID)
+	}
+	return s.finishAction(ctx, out.outs, out.events...)
+}
+
 // SetLock sets the meeting's lock setting disablePublicChat. Joined users are locked (lockOnJoin), so with it on,
 // viewers can no longer post to the public chat; moderators and SYSTEM still can. It publishes nothing.
 func (s *Sim) SetLock(meetingID string, disablePublicChat bool) {
@@ -82,23 +107,17 @@ func (s *Sim) Join(ctx context.Context, meetingID, name, role string) (string, e
 	if role != RoleModerator && role != RoleViewer {
 		return "", fmt.Errorf("%w: %q", ErrBadRole, role)
 	}
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return "", err
-	}
-	id := "w_" + s.randAlnum(12)
-	u := &user{
-		User:       User{ID: id, ExtID: id, Name: name, Role: role, Color: m.nextColor(), Locked: true},
-		clientType: "HTML5",
-	}
-	m.users = append(m.users, u)
-	s.notifyLocked()
-	s.mu.Unlock()
-	return id, s.finishAction(ctx, userJoined(s.v, meetingID, u, s.nowMs()), joinEvent(m, u))
+	id := ""
+	err := s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		id = "w_" + s.randAlnum(12)
+		u := &user{
+			User:       User{ID: id, ExtID: id, Name: name, Role: role, Color: m.nextColor(), Locked: true},
+			clientType: "HTML5",
+		}
+		m.users = append(m.users, u)
+		return outcome{outs: userJoined(s.v, meetingID, u, s.nowMs()), events: []Event{joinEvent(m, u)}}, nil
+	})
+	return id, err
 }
 
 // runningLocked returns a meeting that has not ended; the caller holds mu.
@@ -113,21 +132,12 @@ func (s *Sim) runningLocked(meetingID string) (*meeting, error) {
 // Leave removes a joined user at once and publishes UserLeftMeetingEvtMsg (2.2–2.4 {intId}; 2.5+ with eject,
 // ejectedBy, reason, reasonCode), on the frontend channel too on 2.3+.
 func (s *Sim) Leave(ctx context.Context, meetingID, userID string) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err == nil && m.findUser(userID) == nil {
-		err = fmt.Errorf("%w: %s in %s", ErrNoUser, userID, meetingID)
-	}
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	out := s.removeUser(m, userID)
-	s.notifyLocked()
-	s.mu.Unlock()
-	return s.finishAction(ctx, out.outs, out.events...)
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		if m.findUser(userID) == nil {
+			return outcome{}, fmt.Errorf("%w: %s in %s", ErrNoUser, userID, meetingID)
+		}
+		return s.removeUser(m, userID), nil
+	})
 }
 
 // Say is a browser user typing text into the public chat. On 2.x the HTML5 server's processing (HTML5Process) is
@@ -190,19 +200,11 @@ func clientRequest(name, meetingID, userID string, ts int64, body ordered) []byt
 // MeetingDestroyedEvtMsg (without akka's 2.5 s delay). BBB sends no UserLeftMeetingEvtMsg at meeting end. The
 // meeting's chat stays readable through Chat; requests for it are dropped from then on.
 func (s *Sim) EndMeeting(ctx context.Context, meetingID string) error {
-	s.opMu.Lock()
-	defer s.opMu.Unlock()
-	s.mu.Lock()
-	m, err := s.runningLocked(meetingID)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	m.ended = true
-	m.users = nil
-	m.registered = map[string]*regUser{}
-	s.notifyLocked()
-	s.mu.Unlock()
-	return s.finishAction(ctx, meetingEnd(s.v, meetingID, s.nowMs()),
-		Event{Kind: EventMeetingEnded, MeetingID: meetingID, Text: fmt.Sprintf("meeting %s ended", meetingID)})
+	return s.act(ctx, meetingID, "", func(m *meeting) (outcome, error) {
+		m.ended = true
+		m.users = nil
+		m.registered = map[string]*regUser{}
+		return outcome{outs: meetingEnd(s.v, meetingID, s.nowMs()),
+			events: []Event{{Kind: EventMeetingEnded, MeetingID: meetingID, Text: fmt.Sprintf("meeting %s ended", meetingID)}}}, nil
+	})
 }

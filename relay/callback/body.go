@@ -65,10 +65,7 @@ func Call(eventType string) (string, error) {
 // that is sha512_hex(call + pyjson.Dumps(object) + secret + str(unix)) — what bbb-chat's own sendChatMessage
 // verifies, so a callback_uri pointing at another bbb-chat's sendChatMessage bridges two meetings.
 func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, err error) {
-	meetingID := b.RequestedID
-	if meetingID == "" {
-		meetingID = b.MeetingID
-	}
+	meetingID := callbackMeetingID(b)
 	if b.FollowRoom && (e.Type == state.TypeMeetingCreated || e.Type == state.TypeMeetingEnded && !b.LegacyBody(e.Type)) {
 		return roomMeetingBody(meetingID, e, b, unix)
 	}
@@ -131,9 +128,15 @@ func Body(e state.Event, b state.Bridge, unix int64) (call string, body []byte, 
 			ms = append(ms, num("timestamp", e.Timestamp))
 		}
 	}
-	sum := checksum.SignCallback(call, pyjson.Object(ms...), b.CallbackSecret, unix)
-	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})
-	return call, pyjson.Dumps(pyjson.Object(ms...)), nil
+	return call, checksum.SignedBody(call, pyjson.Object(ms...), b.CallbackSecret, unix), nil
+}
+
+// callbackMeetingID is a callback's meeting_id: the id the client gave startChatForMeeting, else the internal id.
+func callbackMeetingID(b state.Bridge) string {
+	if b.RequestedID != "" {
+		return b.RequestedID
+	}
+	return b.MeetingID
 }
 
 // WebhookID is the webhook-id of an event: its id when that is a short run of [A-Za-z0-9_:-] (every id BBB and
@@ -172,7 +175,5 @@ func roomMeetingBody(meetingID string, e state.Event, b state.Bridge, unix int64
 		{Key: "internal_meeting_id", Value: pyjson.String(e.MeetingID)},
 		{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
 	}
-	sum := checksum.SignCallback(e.Type, pyjson.Object(ms...), b.CallbackSecret, unix)
-	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})
-	return e.Type, pyjson.Dumps(pyjson.Object(ms...)), nil
+	return e.Type, checksum.SignedBody(e.Type, pyjson.Object(ms...), b.CallbackSecret, unix), nil
 }

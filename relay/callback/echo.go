@@ -43,16 +43,10 @@ func classify(ctx context.Context, e state.Event, b state.Bridge, chatUserID fun
 	if isEcho != nil && isEcho(e, b) {
 		return skipEcho, nil
 	}
-	if b.ChatUser != "" && e.SenderName == b.ChatUser && e.SenderID != "" && e.SenderID != "SYSTEM" {
-		id, err := chatUserID(ctx)
-		if err != nil && !errors.Is(err, state.ErrNotFound) {
-			return skipNone, err
-		}
-		if err == nil && id == e.SenderID {
-			return skipEcho, nil
-		}
+	if e.SenderID == "SYSTEM" { // BBB's own messages are never the chat user's
+		return skipNone, nil
 	}
-	return skipNone, nil
+	return skipIfChatUser(ctx, b, e.SenderName, e.SenderID, chatUserID)
 }
 
 // classifyAction decides whether an edit, deletion, reaction or pin is skipped: one in a private chat, or one the
@@ -62,14 +56,21 @@ func classifyAction(ctx context.Context, e state.Event, b state.Bridge, chatUser
 	if e.ChatID != "" && e.ChatID != PublicChatID {
 		return skipPrivate, nil
 	}
-	if b.ChatUser != "" && e.UserName == b.ChatUser && e.UserID != "" {
-		id, err := chatUserID(ctx)
-		if err != nil && !errors.Is(err, state.ErrNotFound) {
-			return skipNone, err
-		}
-		if err == nil && id == e.UserID {
-			return skipEcho, nil
-		}
+	return skipIfChatUser(ctx, b, e.UserName, e.UserID, chatUserID)
+}
+
+// skipIfChatUser is skipEcho when the user who acted (name, id) is the bridge's chat user: named like it, with the
+// id of the present user of that name.
+func skipIfChatUser(ctx context.Context, b state.Bridge, name, id string, chatUserID func(context.Context) (string, error)) (skipReason, error) {
+	if b.ChatUser == "" || name != b.ChatUser || id == "" {
+		return skipNone, nil
+	}
+	present, err := chatUserID(ctx)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return skipNone, err
+	}
+	if err == nil && present == id {
+		return skipEcho, nil
 	}
 	return skipNone, nil
 }

@@ -79,19 +79,14 @@ func TranscriptBody(e state.Event, b state.Bridge, transcript []byte, unix int64
 	if err != nil {
 		return nil, fmt.Errorf("callback: stored transcript: %w", err)
 	}
-	meetingID := b.RequestedID
-	if meetingID == "" {
-		meetingID = b.MeetingID
-	}
+	meetingID := callbackMeetingID(b)
 	ms := []pyjson.Member{
 		{Key: "type", Value: pyjson.String(state.TypeTranscript)},
 		{Key: "meeting_id", Value: pyjson.String(meetingID)},
 		{Key: "timestamp", Value: pyjson.Int(e.Timestamp)},
 		{Key: "transcript", Value: t},
 	}
-	sum := checksum.SignCallback(state.KindTranscript, pyjson.Object(ms...), b.CallbackSecret, unix)
-	ms = append(ms, pyjson.Member{Key: "checksum", Value: pyjson.String(sum)})
-	return pyjson.Dumps(pyjson.Object(ms...)), nil
+	return checksum.SignedBody(state.KindTranscript, pyjson.Object(ms...), b.CallbackSecret, unix), nil
 }
 
 // waitsForTranscript reports whether msg is the meeting's end of a bridge that ends only after its transcript.

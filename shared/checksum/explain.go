@@ -2,11 +2,8 @@ package checksum
 
 import (
 	"crypto/sha512"
-	"crypto/subtle"
-	"encoding"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -212,31 +209,6 @@ func (v Verifier) explain(sc *scratch, call string, body []byte, calls []string)
 		}
 	}
 	return ErrIncorrect
-}
-
-// find is try that also says which second matched.
-func (sc *scratch) find(call string, text []byte, secret string, lo, hi int64, want *[sha512.Size]byte) (int64, bool) {
-	if lo > hi {
-		return 0, false
-	}
-	sc.buf = append(sc.buf[:0], call...)
-	sc.buf = append(sc.buf, text...)
-	sc.buf = append(sc.buf, secret...)
-	h := sc.h
-	h.Reset()
-	h.Write(sc.buf)
-	state, _ := h.(encoding.BinaryAppender).AppendBinary(sc.state[:0])
-	var at int64
-	found := false
-	for ts := lo; ts <= hi; ts++ {
-		_ = h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state)
-		h.Write(strconv.AppendInt(sc.ts[:0], ts, 10))
-		sc.n++
-		if subtle.ConstantTimeCompare(h.Sum(sc.sum[:0]), want[:]) == 1 {
-			at, found = ts, true
-		}
-	}
-	return at, found
 }
 
 // decodeAnyHex decodes s, exactly 2*len(dst) hex digits of either case, into dst.

@@ -17,32 +17,21 @@ type EndedMeeting struct {
 	EndedAt    time.Time `json:"ended_at"`
 }
 
-func endedIntKey(id string) string  { return "i." + Key(id) }
-func endedExtKey(ext string) string { return "e." + hashKey(ext) }
-
 // PutEnded remembers an ended meeting under both its ids. Every relay of a pair writes the same record for the
 // same event (EndedAt is BBB's time), so it does not matter which one is last.
 func (s *Store) PutEnded(ctx context.Context, m EndedMeeting) error {
-	if _, err := putJSON(ctx, s.ended, endedIntKey(m.InternalID), m); err != nil {
-		return err
-	}
-	if m.ExternalID != "" {
-		if _, err := putJSON(ctx, s.ended, endedExtKey(m.ExternalID), m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return putUnderIDs(ctx, s.ended, m.InternalID, m.ExternalID, m)
 }
 
 // Ended returns the ended meeting with that internal id, else the one that ended last with that external id;
 // ErrNotFound when none ended within EndedTTL.
 func (s *Store) Ended(ctx context.Context, id string) (EndedMeeting, error) {
 	var m EndedMeeting
-	_, err := getJSON(ctx, s.ended, endedIntKey(id), &m)
+	_, err := getJSON(ctx, s.ended, meetingIntKey(id), &m)
 	if !errors.Is(err, ErrNotFound) {
 		return m, err
 	}
-	_, err = getJSON(ctx, s.ended, endedExtKey(id), &m)
+	_, err = getJSON(ctx, s.ended, meetingExtKey(id), &m)
 	if err == nil && m.ExternalID != id {
 		return EndedMeeting{}, ErrNotFound
 	}
@@ -51,7 +40,7 @@ func (s *Store) Ended(ctx context.Context, id string) (EndedMeeting, error) {
 
 // ForgetEnded forgets that a meeting ended under this external id (BBB created a new meeting with it).
 func (s *Store) ForgetEnded(ctx context.Context, ext string) error {
-	if err := s.ended.Purge(ctx, endedExtKey(ext)); err != nil {
+	if err := s.ended.Purge(ctx, meetingExtKey(ext)); err != nil {
 		return wrap("forget ended meeting", err)
 	}
 	return nil

@@ -25,21 +25,27 @@ type Meeting struct {
 	DisabledFeatures []string `json:"disabled_features,omitempty"`
 }
 
+// The keys of a meeting's record under its internal and its external id, in the meetings and the ended bucket.
 func meetingIntKey(id string) string  { return "i." + Key(id) }
 func meetingExtKey(ext string) string { return "e." + hashKey(ext) }
 
-// PutMeeting records a created meeting under both ids. A later meeting with the same external id replaces the
-// earlier mapping, as BBB re-creates meetings under the same external id.
-func (s *Store) PutMeeting(ctx context.Context, m Meeting) error {
-	if _, err := putJSON(ctx, s.meetings, meetingIntKey(m.InternalID), m); err != nil {
+// putUnderIDs stores a meeting's record v in kv under its internal id and, when it has one, its external id.
+func putUnderIDs(ctx context.Context, kv jetstream.KeyValue, internalID, externalID string, v any) error {
+	if _, err := putJSON(ctx, kv, meetingIntKey(internalID), v); err != nil {
 		return err
 	}
-	if m.ExternalID != "" {
-		if _, err := putJSON(ctx, s.meetings, meetingExtKey(m.ExternalID), m); err != nil {
+	if externalID != "" {
+		if _, err := putJSON(ctx, kv, meetingExtKey(externalID), v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// PutMeeting records a created meeting under both ids. A later meeting with the same external id replaces the
+// earlier mapping, as BBB re-creates meetings under the same external id.
+func (s *Store) PutMeeting(ctx context.Context, m Meeting) error {
+	return putUnderIDs(ctx, s.meetings, m.InternalID, m.ExternalID, m)
 }
 
 // MeetingByInternal returns the meeting with that internal id.
