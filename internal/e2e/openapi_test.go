@@ -243,7 +243,18 @@ func TestOpenAPIAnswers(t *testing.T) {
 			}
 			body, _ := json.Marshal(d.Body)
 			fields, _ := apispec.Answered(body)
-			if documented := apispec.Fields(schema); !slices.Equal(fields, documented) {
+			documented := apispec.Fields(schema)
+			if name == state.TypeTranscript {
+				// The transcript inside is getChatTranscript's json (its schema, Transcript, is checked above).
+				// This meeting's chat was cleared, so it has no message: its fields are some of those described.
+				for _, f := range fields {
+					if !slices.Contains(documented, f) {
+						t.Errorf("the transcript callback has field %s; docs/openapi.yaml describes %v", f, documented)
+					}
+				}
+				continue
+			}
+			if !slices.Equal(fields, documented) {
 				t.Errorf("the %s callback has fields %v; docs/openapi.yaml describes %v", name, fields, documented)
 			}
 		}
