@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -76,7 +77,15 @@ func (b *bench) viewers(ctx context.Context) (*viewerResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bare, err := proc.Start(proc.Spec{Name: "bare-sse", Bin: exe, Args: []string{"bare-sse", addr}, Env: map[string]string{},
+	bareEnv := map[string]string{}
+	if cfg.profiles {
+		// Its profiles as ingress's, to read the two side by side (docs/performance.md).
+		if bareEnv["BBB_CHAT_DEBUG_LISTEN"], err = b.ports.FreeAddr(); err != nil {
+			return nil, err
+		}
+		b.logf("profiles of bare-sse: go tool pprof http://%s/debug/pprof/heap", bareEnv["BBB_CHAT_DEBUG_LISTEN"])
+	}
+	bare, err := proc.Start(proc.Spec{Name: "bare-sse", Bin: exe, Args: []string{"bare-sse", addr}, Env: bareEnv,
 		KeepBytes: 16 << 10})
 	if err != nil {
 		return nil, err
@@ -267,6 +276,10 @@ func (vr *viewerRun) watch(ctx context.Context, client *http.Client, url string,
 // bareSSE is `bench bare-sse ADDR`: the least a Go program does to fan messages out to Server-Sent Events
 // clients with net/http. POST /publish sends its body to every client of GET /events.
 func bareSSE(ctx context.Context, addr string) error {
+	// Profiles only when the benchmark asks (-profiles), on another port: the handler itself stays bare.
+	if err := service.ServeDebug(ctx, os.Getenv("BBB_CHAT_DEBUG_LISTEN"), slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
 	var (
 		mu      sync.Mutex
 		clients = map[chan []byte]struct{}{}
