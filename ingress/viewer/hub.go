@@ -24,28 +24,37 @@ type frame struct {
 // follower reads a meeting's events from the stream (state.Store.FollowMeeting).
 type follower func(ctx context.Context, meetingID string, after uint64, f func(seq uint64, payload []byte) bool) error
 
+// revocationReader reads when a meeting's links were last revoked (state.Store.ViewerLinksNotBefore).
+type revocationReader func(ctx context.Context, meetingID string) (time.Time, error)
+
 // hubs holds one hub per meeting that has viewers: one consumer of the stream per meeting, however many viewers.
 type hubs struct {
-	log    *slog.Logger
-	follow func() follower // nil while NATS is not open
-	keep   int             // frames a hub keeps for viewers who join or come back
-	linger time.Duration   // how long a hub without viewers lives on
+	log     *slog.Logger
+	follow  func() follower         // nil while NATS is not open
+	revoked func() revocationReader // nil while NATS is not open
+	keep    int                     // frames a hub keeps for viewers who join or come back
+	linger  time.Duration           // how long a hub without viewers lives on
+	beat    time.Duration           // how often a hub's viewers get a heartbeat (Server.heartbeat)
 
 	mu sync.Mutex
 	m  map[string]*hub
 }
 
-// hub is one meeting's events as frames, appended in stream order by one consumer and read by every viewer.
+// hub is one meeting's events as frames, appended in stream order by one consumer and read by every viewer; and
+// the meeting's heartbeat: one timer and one read of the meeting's revocation time per heartbeat for all its
+// viewers, not one each.
 type hub struct {
 	meetingID string
 	cancel    context.CancelFunc
 
-	mu      sync.Mutex
-	frames  []frame       // ascending seq; frames are never changed once appended
-	trimmed uint64        // the highest sequence no longer in frames (0: none dropped)
-	wake    chan struct{} // closed when frames grow
-	viewers int
-	idle    *time.Timer
+	mu        sync.Mutex
+	frames    []frame       // ascending seq; frames are never changed once appended
+	trimmed   uint64        // the highest sequence no longer in frames (0: none dropped)
+	wake      chan struct{} // closed when frames grow and on every heartbeat
+	beats     uint64        // heartbeats so far
+	notBefore time.Time     // links of the meeting issued before this are revoked, as read at the last heartbeat
+	viewers   int
+	idle      *time.Timer
 }
 
 // join returns the meeting's hub, started if it was not running (it runs until ctx ends at the latest), counted
@@ -62,6 +71,7 @@ func (hs *hubs) join(ctx context.Context, meetingID string) *hub {
 		h = &hub{meetingID: meetingID, cancel: cancel, wake: make(chan struct{})}
 		hs.m[meetingID] = h
 		go hs.run(hctx, h)
+		go hs.heartbeat(hctx, h)
 	}
 	h.mu.Lock()
 	h.viewers++
@@ -122,6 +132,36 @@ func (hs *hubs) run(ctx context.Context, h *hub) {
 	}
 }
 
+// heartbeat wakes the hub's viewers every hs.beat, having read the meeting's revocation time for them; when it
+// cannot be read, the last one read stands.
+func (hs *hubs) heartbeat(ctx context.Context, h *hub) {
+	t := time.NewTicker(hs.beat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		nb, ok := time.Time{}, false
+		if read := hs.revoked(); read != nil {
+			var err error
+			if nb, err = read(ctx, h.meetingID); err == nil {
+				ok = true
+			} else if ctx.Err() == nil {
+				hs.log.Debug("cannot read a meeting's revocation time for its viewers", "meeting_id", h.meetingID, "err", err)
+			}
+		}
+		h.mu.Lock()
+		if ok {
+			h.notBefore = nb
+		}
+		h.beats++
+		h.wakeLocked()
+		h.mu.Unlock()
+	}
+}
+
 func (h *hub) append(f frame, keep int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -131,21 +171,33 @@ func (h *hub) append(f frame, keep int) {
 		h.trimmed = h.frames[drop-1].seq
 		h.frames = append([]frame(nil), h.frames[drop:]...)
 	}
+	h.wakeLocked()
+}
+
+// wakeLocked wakes every viewer waiting on the hub; h.mu is held.
+func (h *hub) wakeLocked() {
 	close(h.wake)
 	h.wake = make(chan struct{})
 }
 
-// since returns the frames after sequence after and a channel closed when there are more. When frames after
-// after were dropped already, it returns behind = the last dropped sequence: the viewer reads up to it from the
-// stream itself.
-func (h *hub) since(after uint64) (fs []frame, wake <-chan struct{}, behind uint64) {
+// since returns the frames after sequence after, a channel closed when there are more or on the next heartbeat,
+// and the heartbeats so far. When frames after after were dropped already, it returns behind = the last dropped
+// sequence: the viewer reads up to it from the stream itself.
+func (h *hub) since(after uint64) (fs []frame, wake <-chan struct{}, beats, behind uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if after < h.trimmed {
-		return nil, h.wake, h.trimmed
+		return nil, h.wake, h.beats, h.trimmed
 	}
 	i := sort.Search(len(h.frames), func(i int) bool { return h.frames[i].seq > after })
-	return h.frames[i:len(h.frames):len(h.frames)], h.wake, 0
+	return h.frames[i:len(h.frames):len(h.frames)], h.wake, h.beats, 0
+}
+
+// revokedBefore is the meeting's revocation time as read at the last heartbeat (zero: none).
+func (h *hub) revokedBefore() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.notBefore
 }
 
 // view is what the page gets of an event: only what it shows.

@@ -53,18 +53,18 @@ func TestHubSince(t *testing.T) {
 		h.append(frame{seq: seq * 2}, 6)
 	}
 	// Appending 10 frames with room for 6 drops the oldest in halves: 3 or more are left, never a gap.
-	fs, _, behind := h.since(0)
+	fs, _, _, behind := h.since(0)
 	if behind == 0 || fs != nil {
 		t.Fatalf("since(0) behind=%d, want the viewer sent to the stream", behind)
 	}
-	fs, wake, behind := h.since(behind)
+	fs, wake, _, behind := h.since(behind)
 	if behind != 0 || len(fs) == 0 || fs[0].seq != h.trimmed+2 || fs[len(fs)-1].seq != 20 {
 		t.Fatalf("since(trimmed) = %v behind %d (trimmed %d)", fs, behind, h.trimmed)
 	}
-	if fs, _, _ := h.since(20); len(fs) != 0 {
+	if fs, _, _, _ := h.since(20); len(fs) != 0 {
 		t.Fatalf("since(last) = %v", fs)
 	}
-	if fs, _, _ := h.since(15); len(fs) == 0 || fs[0].seq != 16 {
+	if fs, _, _, _ := h.since(15); len(fs) == 0 || fs[0].seq != 16 {
 		t.Fatalf("since(15) = %v", fs)
 	}
 	h.append(frame{seq: 22}, 6)

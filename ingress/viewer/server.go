@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -66,44 +65,6 @@ type Server struct {
 	hubs    *hubs
 	slow    slowMode
 	streams streamCap
-	revoked revocations // for the streams' periodic checks
-}
-
-// revocations caches meetings' revocation times for a heartbeat, so that thousands of open streams of a meeting
-// ask NATS about once per heartbeat, not once each. New requests read NATS itself.
-type revocations struct {
-	mu sync.Mutex
-	m  map[string]revocation
-}
-
-type revocation struct {
-	notBefore time.Time
-	at        time.Time
-}
-
-func (c *revocations) notBefore(ctx context.Context, st *state.Store, meetingID string, now time.Time) (time.Time, error) {
-	c.mu.Lock()
-	r, ok := c.m[meetingID]
-	c.mu.Unlock()
-	if ok && now.Sub(r.at) < heartbeat/2 {
-		return r.notBefore, nil
-	}
-	nb, err := st.ViewerLinksNotBefore(ctx, meetingID)
-	if err != nil {
-		return nb, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]revocation{}
-	}
-	for id, old := range c.m {
-		if now.Sub(old.at) > heartbeat {
-			delete(c.m, id)
-		}
-	}
-	c.m[meetingID] = revocation{notBefore: nb, at: now}
-	return nb, nil
 }
 
 // Frames a meeting's hub keeps for viewers who join or come back, and how long it lives on without viewers.
@@ -113,7 +74,7 @@ const (
 )
 
 // heartbeat is how often an idle event stream gets a comment (proxies close silent connections) and its link is
-// checked again (expiry, revocation).
+// checked again (expiry, revocation): on a meeting's heartbeat (hub), the same moment for all its viewers.
 const heartbeat = 20 * time.Second
 
 // New makes the /chat/ handler.
@@ -130,12 +91,20 @@ func New(o Options) *Server {
 		page:   template.Must(template.ParseFS(sub, "page.html")),
 		assets: http.StripPrefix("/chat/assets/", http.FileServerFS(sub)),
 	}
-	s.hubs = &hubs{log: o.Log, keep: hubKeep, linger: hubLinger, follow: func() follower {
-		if st := o.Store(); st != nil {
-			return st.FollowMeeting
-		}
-		return nil
-	}}
+	s.hubs = &hubs{log: o.Log, keep: hubKeep, linger: hubLinger, beat: heartbeat,
+		follow: func() follower {
+			if st := o.Store(); st != nil {
+				return st.FollowMeeting
+			}
+			return nil
+		},
+		revoked: func() revocationReader {
+			if st := o.Store(); st != nil && st.Connected() {
+				return st.ViewerLinksNotBefore
+			}
+			return nil
+		},
+	}
 	return s
 }
 
@@ -161,7 +130,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case action == "" && r.Method == http.MethodGet:
 		s.servePage(w, r, token)
 	case action == "events" && r.Method == http.MethodGet:
-		s.serveEvents(w, r, token)
+		if v := s.openEvents(w, r, token); v != nil {
+			v.serve()
+		}
 	case action == "messages" && r.Method == http.MethodPost:
 		s.servePost(w, r, token)
 	case action == "" || action == "events" || action == "messages":
@@ -182,11 +153,6 @@ var (
 
 // check reads a token and refuses it when it is forged, expired or revoked (asking NATS).
 func (s *Server) check(ctx context.Context, token string) (Link, error) {
-	return s.checkWith(ctx, token, nil)
-}
-
-// checkWith is check with the revocation read through revoked, when given.
-func (s *Server) checkWith(ctx context.Context, token string, revoked *revocations) (Link, error) {
 	set := s.o.Settings()
 	l, err := Parse(token, set.Keys, s.o.Now())
 	if err != nil {
@@ -196,12 +162,7 @@ func (s *Server) checkWith(ctx context.Context, token string, revoked *revocatio
 	if st == nil || !st.Connected() {
 		return l, state.ErrUnavailable
 	}
-	var nb time.Time
-	if revoked != nil {
-		nb, err = revoked.notBefore(ctx, st, l.MeetingID, s.o.Now())
-	} else {
-		nb, err = st.ViewerLinksNotBefore(ctx, l.MeetingID)
-	}
+	nb, err := st.ViewerLinksNotBefore(ctx, l.MeetingID)
 	if err != nil {
 		return l, err
 	}
@@ -250,12 +211,32 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request, token string)
 	}
 }
 
-func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, token string) {
-	ctx := r.Context()
-	l, err := s.check(ctx, token)
+// An event stream is served in two steps: openEvents checks the link and answers the request's headers, then
+// watch.serve writes the meeting's events until the viewer leaves. Thousands of streams wait in serve at once, each
+// on its own connection's goroutine: serve waits with few and small frames below it, no timer and no context of its
+// own, so that the goroutine's stack stays as small as a bare net/http handler's (the runtime halves a stack only
+// when less than a quarter of it is in use; docs/performance.md, viewers).
+
+// watch is one viewer's open event stream.
+type watch struct {
+	s      *Server
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	ctx    context.Context // the request's
+	hub    *hub
+	link   Link
+	addr   string // counted in s.streams
+	cursor uint64 // the last sequence written
+	beats  uint64 // the hub's heartbeats seen
+}
+
+// openEvents checks the link and the address's streams and answers the request's headers; nil when it refused the
+// request (answered) or the viewer left already.
+func (s *Server) openEvents(w http.ResponseWriter, r *http.Request, token string) *watch {
+	l, err := s.check(r.Context(), token)
 	if err != nil {
 		s.o.Fail(w, r, callEvents, err)
-		return
+		return nil
 	}
 	cursor, _ := strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64)
 	if q := r.URL.Query().Get("after"); q != "" && cursor == 0 {
@@ -264,74 +245,104 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request, token strin
 	addr := clientAddr(r)
 	if !s.streams.acquire(addr, s.o.Settings().MaxStreamsPerIP) {
 		s.o.Fail(w, r, callEvents, ErrTooManyStreams)
-		return
+		return nil
 	}
-	defer s.streams.release(addr)
+	var v *watch
+	defer func() {
+		if v == nil { // not opened: serve will not release it
+			s.streams.release(addr)
+		}
+	}()
 	// An event stream lives as long as the viewer watches: no read or write deadline (a read deadline passing
 	// would end the request's context).
 	rc := http.NewResponseController(w)
 	if err := errors.Join(rc.SetReadDeadline(time.Time{}), rc.SetWriteDeadline(time.Time{})); err != nil {
 		s.o.Log.Debug("cannot lift the deadlines of an event stream", "err", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := context.AfterFunc(s.ctx, cancel)
-	defer stop()
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: pass events on at once
 	w.WriteHeader(http.StatusOK)
 	// Tell the browser to come back after 2 s when the stream breaks.
-	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil {
-		return
+	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil || rc.Flush() != nil {
+		return nil
 	}
-	rc.Flush()
+	v = &watch{s: s, w: w, rc: rc, ctx: r.Context(), hub: s.hubs.join(s.ctx, l.MeetingID), link: l, addr: addr,
+		cursor: cursor}
+	_, _, v.beats, _ = v.hub.since(cursor)
+	return v
+}
 
-	hb := s.hubs.join(s.ctx, l.MeetingID)
-	defer s.hubs.leave(hb)
-	tick := time.NewTicker(heartbeat)
-	defer tick.Stop()
+// serve writes the meeting's events after the cursor as they come, and a comment on each heartbeat, until the
+// viewer leaves, the link expires or is revoked (a refused event), or the server closes.
+func (v *watch) serve() {
+	defer v.s.streams.release(v.addr)
+	defer v.s.hubs.leave(v.hub)
 	for {
-		fs, wake, behind := hb.since(cursor)
+		fs, wake, beats, behind := v.hub.since(v.cursor)
 		if behind > 0 {
-			if err := s.catchUp(ctx, w, l.MeetingID, &cursor, behind); err != nil {
-				if ctx.Err() == nil {
-					s.o.Log.Warn("cannot read a meeting's older events for a viewer", "meeting_id", l.MeetingID, "err", err)
-				}
-				return
-			}
-			if rc.Flush() != nil {
+			if !v.catchUp(behind) {
 				return
 			}
 			continue
 		}
-		for _, f := range fs {
-			if _, err := w.Write(f.b); err != nil {
-				return
-			}
-			cursor = f.seq
+		if len(fs) > 0 && !v.write(fs) {
+			return
 		}
-		if len(fs) > 0 {
-			if rc.Flush() != nil {
+		if beats != v.beats {
+			v.beats = beats
+			if !v.beat() {
 				return
 			}
 		}
 		select {
-		case <-ctx.Done():
+		case <-v.ctx.Done():
+			return
+		case <-v.s.ctx.Done():
 			return
 		case <-wake:
-		case <-tick.C:
-			if _, err := s.checkWith(ctx, token, &s.revoked); errors.Is(err, ErrLinkExpired) || errors.Is(err, ErrLinkRevoked) {
-				io.WriteString(w, "event: refused\ndata: {}\n\n")
-				rc.Flush()
-				return
-			}
-			if _, err := io.WriteString(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
-				return
-			}
 		}
 	}
+}
+
+// write writes frames and flushes them; false when the viewer is gone.
+func (v *watch) write(fs []frame) bool {
+	for _, f := range fs {
+		if _, err := v.w.Write(f.b); err != nil {
+			return false
+		}
+		v.cursor = f.seq
+	}
+	return v.rc.Flush() == nil
+}
+
+// beat is a heartbeat: the link is checked again (its expiry, and the meeting's revocation time the hub read) and
+// the stream ends with a refused event when it no longer holds; else the viewer gets a comment. False when the
+// stream is over.
+func (v *watch) beat() bool {
+	if !v.s.o.Now().Before(v.link.ExpiresAt) || v.link.IssuedAt.Before(v.hub.revokedBefore()) {
+		io.WriteString(v.w, "event: refused\ndata: {}\n\n")
+		v.rc.Flush()
+		return false
+	}
+	_, err := io.WriteString(v.w, ": ping\n\n")
+	return err == nil && v.rc.Flush() == nil
+}
+
+// catchUp writes the meeting's events up to sequence upTo from the stream itself; false when the stream is over.
+func (v *watch) catchUp(upTo uint64) bool {
+	ctx, cancel := context.WithCancel(v.ctx)
+	defer cancel()
+	stop := context.AfterFunc(v.s.ctx, cancel) // the server closing ends it too
+	defer stop()
+	if err := v.s.catchUp(ctx, v.w, v.link.MeetingID, &v.cursor, upTo); err != nil {
+		if ctx.Err() == nil {
+			v.s.o.Log.Warn("cannot read a meeting's older events for a viewer", "meeting_id", v.link.MeetingID, "err", err)
+		}
+		return false
+	}
+	return v.rc.Flush() == nil
 }
 
 // catchUpIdle is how long a catch-up waits for the stream's next event: the events it waits for may have aged out

@@ -29,11 +29,12 @@ type streamEnv struct {
 }
 
 func newStreamEnv(t *testing.T, keep int) *streamEnv {
-	return newStreamEnvWith(t, keep, 0)
+	return newStreamEnvWith(t, keep, 0, 0)
 }
 
-// newStreamEnvWith serves with the given read and write timeouts (0: none), as ingress's server has them.
-func newStreamEnvWith(t *testing.T, keep int, timeout time.Duration) *streamEnv {
+// newStreamEnvWith serves with the given read and write timeouts (0: none), as ingress's server has them, and the
+// given heartbeat (0: the product's).
+func newStreamEnvWith(t *testing.T, keep int, timeout, beat time.Duration) *streamEnv {
 	ns := testenv.NATS(t)
 	nc, err := nats.Connect(testenv.NATSURL(ns))
 	if err != nil {
@@ -58,6 +59,9 @@ func newStreamEnvWith(t *testing.T, keep int, timeout time.Duration) *streamEnv 
 		Status: func(err error) (int, string) { return http.StatusBadRequest, err.Error() },
 	})
 	srv.hubs.keep = keep
+	if beat > 0 {
+		srv.hubs.beat = beat
+	}
 	t.Cleanup(srv.Close)
 	hs := httptest.NewUnstartedServer(srv)
 	hs.Config.ReadTimeout, hs.Config.WriteTimeout = timeout, timeout
@@ -148,7 +152,7 @@ func TestEventsWithoutGapOrRepeat(t *testing.T) {
 	testenv.Eventually(t, 5*time.Second, "the hub has read the meeting", func() bool {
 		h := e.srv.hubs.join(e.srv.ctx, "m1")
 		defer e.srv.hubs.leave(h)
-		fs, _, _ := h.since(ids[29] - 1)
+		fs, _, _, _ := h.since(ids[29] - 1)
 		return len(fs) == 1
 	})
 	for _, from := range []int{0, 5, 21, 28} {
@@ -189,7 +193,7 @@ func TestEventsWithoutGapOrRepeat(t *testing.T) {
 // TestEventsOutliveServerTimeouts: ingress's HTTP server has read and write timeouts; an event stream lives on past
 // them and still gets what comes.
 func TestEventsOutliveServerTimeouts(t *testing.T) {
-	e := newStreamEnvWith(t, 100, 300*time.Millisecond)
+	e := newStreamEnvWith(t, 100, 300*time.Millisecond, 0)
 	e.say("m1", 1)
 	got := make(chan []string, 1)
 	go func() {
@@ -211,5 +215,65 @@ func TestEventsOutliveServerTimeouts(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the late message did not arrive")
+	}
+}
+
+// TestEventsHeartbeat: an open stream gets a comment on each of its meeting's heartbeats, and ends with a refused
+// event once its link has expired or the meeting's links were revoked; it ends when the server closes.
+func TestEventsHeartbeat(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		expiresIn   time.Duration
+		afterPing   func(e *streamEnv)
+		wantRefused bool
+	}{
+		{name: "expired", expiresIn: 2 * time.Second, wantRefused: true},
+		{name: "revoked", expiresIn: time.Hour, wantRefused: true, afterPing: func(e *streamEnv) {
+			if err := e.store.RevokeViewerLinks(e.t.Context(), "m1", time.Now()); err != nil {
+				e.t.Fatal(err)
+			}
+		}},
+		{name: "server closed", expiresIn: time.Hour, afterPing: func(e *streamEnv) { e.srv.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newStreamEnvWith(t, 100, 0, 50*time.Millisecond)
+			now := time.Now()
+			tok := Sign(e.key, Link{MeetingID: "m1", IssuedAt: now.Add(-time.Second), ExpiresAt: now.Add(tc.expiresIn)})
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/chat/"+tok+"/events", nil)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("events: %d", resp.StatusCode)
+			}
+			lines := make(chan string, 1000)
+			go func() {
+				defer close(lines)
+				sc := bufio.NewScanner(resp.Body)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+			}()
+			pings, refused := 0, false
+			for line := range lines {
+				switch line {
+				case ": ping":
+					if pings++; pings == 1 && tc.afterPing != nil {
+						tc.afterPing(e)
+					}
+				case "event: refused":
+					refused = true
+				}
+			}
+			ended := ctx.Err() == nil
+			if !ended || pings == 0 || refused != tc.wantRefused {
+				t.Fatalf("stream ended %v after %d pings, refused %v; want an end, pings, refused %v", ended, pings,
+					refused, tc.wantRefused)
+			}
+		})
 	}
 }
