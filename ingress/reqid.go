@@ -28,22 +28,40 @@ func reqInfoOf(ctx context.Context) *reqInfo {
 // with proxy_set_header X-Request-Id $request_id), else one of our own. It is answered in X-Request-Id and logged
 // with every line about the request.
 func (a *api) withRequestID(next http.Handler) http.Handler {
-	var n atomic.Uint64
-	prefix := strconv.FormatInt(a.now().UnixMilli(), 36) + "-"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := a.now()
-		id := r.Header.Get("X-Request-Id")
-		if !saneID(id) {
-			id = prefix + strconv.FormatUint(n.Add(1), 36)
-		}
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id, start: start}))
-		if headerBytes(r) > maxHeaderBytes {
-			a.fail(w, r, "", withDetail(errHeadersTooLarge, "at most %d KiB", maxHeaderBytes>>10))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return &requestIDs{a: a, next: next, prefix: strconv.FormatInt(a.now().UnixMilli(), 36) + "-"}
+}
+
+// requestIDs is withRequestID's handler. Its ServeHTTP stays a small frame: it is below every handler on the
+// stack for as long as the request lasts, ten thousand viewers' event streams too (viewer.watch), and the runtime
+// halves a goroutine's stack only when less than a quarter of it is in use.
+type requestIDs struct {
+	a      *api
+	next   http.Handler
+	prefix string
+	n      atomic.Uint64
+}
+
+func (h *requestIDs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r = h.identify(w, r); r != nil {
+		h.next.ServeHTTP(w, r)
+	}
+}
+
+// identify gives r its id and returns it with the id in its context; nil when it answered r itself (headers too
+// large).
+func (h *requestIDs) identify(w http.ResponseWriter, r *http.Request) *http.Request {
+	start := h.a.now()
+	id := r.Header.Get("X-Request-Id")
+	if !saneID(id) {
+		id = h.prefix + strconv.FormatUint(h.n.Add(1), 36)
+	}
+	w.Header().Set("X-Request-Id", id)
+	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{id: id, start: start}))
+	if headerBytes(r) > maxHeaderBytes {
+		h.a.fail(w, r, "", withDetail(errHeadersTooLarge, "at most %d KiB", maxHeaderBytes>>10))
+		return nil
+	}
+	return r
 }
 
 func saneID(s string) bool {

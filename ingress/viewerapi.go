@@ -132,6 +132,8 @@ func (a *api) viewerRoutes(r *httprouter.Router) {
 		Status: statusOf,
 	})
 	a.viewerPage = v
-	r.Handler(http.MethodGet, "/chat/*path", v)
-	r.Handler(http.MethodPost, "/chat/*path", v)
+	// v reads the path itself: no route parameters in the request's context (which would copy every request).
+	serve := func(w http.ResponseWriter, r *http.Request, _ httprouter.Params) { v.ServeHTTP(w, r) }
+	r.GET("/chat/*path", serve)
+	r.POST("/chat/*path", serve)
 }
