@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
@@ -34,7 +35,7 @@ type hubs struct {
 	revoked func() revocationReader // nil while NATS is not open
 	keep    int                     // frames a hub keeps for viewers who join or come back
 	linger  time.Duration           // how long a hub without viewers lives on
-	beat    time.Duration           // how often a hub's viewers get a heartbeat (Server.heartbeat)
+	beat    time.Duration           // how often a hub's viewers get a heartbeat (heartbeat)
 
 	mu sync.Mutex
 	m  map[string]*hub
@@ -47,14 +48,17 @@ type hub struct {
 	meetingID string
 	cancel    context.CancelFunc
 
-	mu        sync.Mutex
-	frames    []frame       // ascending seq; frames are never changed once appended
-	trimmed   uint64        // the highest sequence no longer in frames (0: none dropped)
-	wake      chan struct{} // closed when frames grow and on every heartbeat
-	beats     uint64        // heartbeats so far
-	notBefore time.Time     // links of the meeting issued before this are revoked, as read at the last heartbeat
-	viewers   int
-	idle      *time.Timer
+	mu      sync.Mutex
+	frames  []frame       // ascending seq; frames are never changed once appended
+	trimmed uint64        // the highest sequence no longer in frames (0: none dropped)
+	wake    chan struct{} // closed when frames grow and on every heartbeat
+	beats   uint64        // heartbeats so far
+	viewers int
+	idle    *time.Timer
+
+	// notBefore is the meeting's revocation time read at the last heartbeat, in Unix ns (0: none): links issued
+	// before it are revoked.
+	notBefore atomic.Int64
 }
 
 // join returns the meeting's hub, started if it was not running (it runs until ctx ends at the latest), counted
@@ -152,10 +156,10 @@ func (hs *hubs) heartbeat(ctx context.Context, h *hub) {
 				hs.log.Debug("cannot read a meeting's revocation time for its viewers", "meeting_id", h.meetingID, "err", err)
 			}
 		}
-		h.mu.Lock()
 		if ok {
-			h.notBefore = nb
+			h.notBefore.Store(unixNano(nb))
 		}
+		h.mu.Lock()
 		h.beats++
 		h.wakeLocked()
 		h.mu.Unlock()
@@ -193,11 +197,19 @@ func (h *hub) since(after uint64) (fs []frame, wake <-chan struct{}, beats, behi
 	return h.frames[i:len(h.frames):len(h.frames)], h.wake, h.beats, 0
 }
 
-// revokedBefore is the meeting's revocation time as read at the last heartbeat (zero: none).
-func (h *hub) revokedBefore() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.notBefore
+// revoked reports whether a link issued at issuedAt was revoked, as the meeting's revocation time read at the last
+// heartbeat says.
+func (h *hub) revoked(issuedAt time.Time) bool {
+	nb := h.notBefore.Load()
+	return nb != 0 && unixNano(issuedAt) < nb
+}
+
+// unixNano is t in Unix ns, 0 for the zero time.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // view is what the page gets of an event: only what it shows.

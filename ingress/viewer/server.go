@@ -321,7 +321,7 @@ func (v *watch) write(fs []frame) bool {
 // the stream ends with a refused event when it no longer holds; else the viewer gets a comment. False when the
 // stream is over.
 func (v *watch) beat() bool {
-	if !v.s.o.Now().Before(v.link.ExpiresAt) || v.link.IssuedAt.Before(v.hub.revokedBefore()) {
+	if !v.s.o.Now().Before(v.link.ExpiresAt) || v.hub.revoked(v.link.IssuedAt) {
 		io.WriteString(v.w, "event: refused\ndata: {}\n\n")
 		v.rc.Flush()
 		return false
