@@ -48,7 +48,7 @@ type hub struct {
 	meetingID string
 	cancel    context.CancelFunc
 
-	mu      sync.Mutex
+	mu      sync.RWMutex  // read by every viewer on every wake; written by the consumer, the heartbeat, joins and leaves
 	frames  []frame       // ascending seq; frames are never changed once appended
 	trimmed uint64        // the highest sequence no longer in frames (0: none dropped)
 	wake    chan struct{} // closed when frames grow and on every heartbeat
@@ -188,8 +188,8 @@ func (h *hub) wakeLocked() {
 // and the heartbeats so far. When frames after after were dropped already, it returns behind = the last dropped
 // sequence: the viewer reads up to it from the stream itself.
 func (h *hub) since(after uint64) (fs []frame, wake <-chan struct{}, beats, behind uint64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
 	if after < h.trimmed {
 		return nil, h.wake, h.beats, h.trimmed
 	}
