@@ -197,6 +197,7 @@ type benchMeeting struct {
 	viewerID     string // the human whose messages are forwarded
 	bridged      bool
 	tmpl         *template
+	warmID       string // the id of its warm-up message
 }
 
 // bench is one run: what it started and what it measures with.
@@ -658,6 +659,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		if err != nil {
 			return fmt.Errorf("warm-up message: %w", err)
 		}
+		m.warmID = c.ID
 		var raw []byte
 		for wait := time.Now().Add(10 * time.Second); raw == nil; {
 			capMu.Lock()
@@ -678,6 +680,11 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	deadline = time.Now().Add(60*time.Second + time.Duration(cfg.bridges)*50*time.Millisecond)
 	for b.rc.warmN.Load() < int64(cfg.bridges) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
+			for _, m := range b.bridgedMeetings() {
+				if _, ok := b.rc.warm.Load(m.warmID); !ok {
+					b.logf("no warm-up callback of %s: %s", m.intID, b.consumerState(ctx, m))
+				}
+			}
 			return fmt.Errorf("only %d of %d bridges delivered their warm-up message\n%s", b.rc.warmN.Load(),
 				cfg.bridges, b.relay.Tail(4000))
 		}
@@ -1102,22 +1109,26 @@ func (b *bench) runBurst(ctx context.Context) (burstResult, error) {
 // diagnose logs the state of the first bridges' callback consumers, and relay's last words, after a loss.
 func (b *bench) diagnose(ctx context.Context) {
 	for _, m := range b.meetings[:min(3, b.cfg.bridges)] {
-		c, err := b.js.PushConsumer(ctx, state.StreamEvents, bridge.ConsumerName(m.intID))
-		if err != nil {
-			b.logf("consumer of %s: %v", m.intID, err)
-			continue
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			b.logf("consumer of %s: %v", m.intID, err)
-			continue
-		}
-		b.logf("consumer of %s: pending %d, ack pending %d, redelivered %d, push bound %v, delivered seq %d",
-			m.intID, info.NumPending, info.NumAckPending, info.NumRedelivered, info.PushBound, info.Delivered.Stream)
+		b.logf("consumer of %s: %s", m.intID, b.consumerState(ctx, m))
 	}
 	b.logf("relay: callbacks delivered %s, skipped %s, in flight %s, workers %s; log:\n%s",
 		b.relayMetric("bbbchat_relay_callbacks_delivered_total"), b.relayMetric("bbbchat_relay_callbacks_skipped_total"),
 		b.relayMetric("bbbchat_relay_callbacks_in_flight"), b.relayMetric("bbbchat_relay_callback_workers"), b.relay.Tail(4000))
+}
+
+// consumerState says where a bridge's callback consumer stands, and whether a relay is subscribed to it.
+func (b *bench) consumerState(ctx context.Context, m *benchMeeting) string {
+	c, err := b.js.PushConsumer(ctx, state.StreamEvents, bridge.ConsumerName(m.intID))
+	if err != nil {
+		return err.Error()
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("pending %d, ack pending %d, redelivered %d, push bound %v, delivered seq %d, created %s",
+		info.NumPending, info.NumAckPending, info.NumRedelivered, info.PushBound, info.Delivered.Stream,
+		info.Created.Format(time.RFC3339Nano))
 }
 
 // natsMsgs sums, per client name, the messages the nats-server exchanged with the connections open now (what they
