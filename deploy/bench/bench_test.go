@@ -81,6 +81,7 @@ func checkFleet(t *testing.T, v any) {
 	}
 	for _, k := range []string{"single_lost", "single_nats_lost", "fleet_lost", "fleet_nats_lost", "fleet_duplicates",
 		"direct_send_errors", "direct_send_lost", "forwarded_send_errors", "forwarded_send_lost",
+		"direct_send_dropped_by_bbb", "forwarded_send_dropped_by_bbb",
 		"callback_signatures_bad", "callback_misrouted"} {
 		if f[k] != float64(0) {
 			t.Errorf("fleet %s = %v, want 0", k, f[k])

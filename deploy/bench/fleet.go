@@ -104,14 +104,18 @@ type fleetResult struct {
 	DirectSendP50     float64 `json:"direct_send_p50_ms,omitempty"`
 	DirectSendP99     float64 `json:"direct_send_p99_ms,omitempty"`
 	DirectSendErrors  int     `json:"direct_send_errors"`
-	DirectSendLost    int     `json:"direct_send_lost"`
+	DirectSendShed    int     `json:"direct_send_shed"` // not sent: every connection of the generator was busy
+	DirectSendLost    int     `json:"direct_send_lost"` // answered 200 and not in B's BBB chat 10 s later
+	DirectDropBBB     int     `json:"direct_send_dropped_by_bbb"`
 	DirectIngressCPU  float64 `json:"direct_ingress_b_cpu_s_per_1k,omitempty"`
 	DirectNATSCPU     float64 `json:"direct_nats_cpu_s_per_1k,omitempty"`
 	ForwardedRate     float64 `json:"forwarded_send_per_s,omitempty"`
 	ForwardedP50      float64 `json:"forwarded_send_p50_ms,omitempty"`
 	ForwardedP99      float64 `json:"forwarded_send_p99_ms,omitempty"`
 	ForwardedErrors   int     `json:"forwarded_send_errors"`
+	ForwardedShed     int     `json:"forwarded_send_shed"`
 	ForwardedLost     int     `json:"forwarded_send_lost"`
+	ForwardedDropBBB  int     `json:"forwarded_send_dropped_by_bbb"`
 	ForwardedACPU     float64 `json:"forwarded_ingress_a_cpu_s_per_1k,omitempty"`
 	ForwardedBCPU     float64 `json:"forwarded_ingress_b_cpu_s_per_1k,omitempty"`
 	ForwardedNATSCPU  float64 `json:"forwarded_nats_cpu_s_per_1k,omitempty"`
@@ -342,7 +346,7 @@ func (fr *fleetRun) sends(ctx context.Context, res *fleetResult) error {
 		base uint64
 	}{{"on B's ingress", fr.b.ingressURL, fleetSendBase}, {"through A's ingress", fr.a.ingressURL, fleetForwardedBase}} {
 		fr.logf("fleet: sendChatMessage for B's meetings %s, %g requests/s for %s", side.name, cfg.sendRate, cfg.duration)
-		skipped0 := fr.skipped()
+		skipped0, drops0 := fr.skipped(), len(fr.b.sim.Dropped())
 		client := newHTTPClient(cfg.workers)
 		c0, n0 := procs(ingresses...), procs(fr.nodes...)
 		r := loadHTTP(ctx, client, cfg.workers, cfg.sendRate, cfg.duration,
@@ -362,7 +366,7 @@ func (fr *fleetRun) sends(ctx context.Context, res *fleetResult) error {
 		inChat := 0
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			inChat = fr.inChat(side.base, uint64(r.Requests))
+			inChat = fr.inChat(side.base, uint64(r.Requests+r.Shed)) // a shed call took a sequence number too
 			if inChat >= r.OK || time.Now().After(deadline) || ctx.Err() != nil {
 				break
 			}
@@ -373,18 +377,21 @@ func (fr *fleetRun) sends(ctx context.Context, res *fleetResult) error {
 			service.Sleep(ctx, 50*time.Millisecond)
 		}
 		c1, n1 := procs(ingresses...), procs(fr.nodes...)
+		drops := len(fr.b.sim.Dropped()) - drops0
 		natsCPU := per1k(cpuSince(n0, n1), r.OK)
 		if res.SendErrorSample == "" {
 			res.SendErrorSample = r.ErrSample
 		}
 		if side.base == fleetSendBase {
 			res.DirectSendRate, res.DirectSendP50, res.DirectSendP99 = r.Rate, r.Lat.P50, r.Lat.P99
-			res.DirectSendErrors, res.DirectSendLost = r.Errors+r.Shed, max(r.OK-inChat, 0)
+			res.DirectSendErrors, res.DirectSendShed, res.DirectSendLost = r.Errors, r.Shed, max(r.OK-inChat, 0)
+			res.DirectDropBBB = drops
 			res.DirectIngressCPU, res.DirectNATSCPU = per1k(c1[1].CPU-c0[1].CPU, r.OK), natsCPU
 			continue
 		}
 		res.ForwardedRate, res.ForwardedP50, res.ForwardedP99 = r.Rate, r.Lat.P50, r.Lat.P99
-		res.ForwardedErrors, res.ForwardedLost = r.Errors+r.Shed, max(r.OK-inChat, 0)
+		res.ForwardedErrors, res.ForwardedShed, res.ForwardedLost = r.Errors, r.Shed, max(r.OK-inChat, 0)
+		res.ForwardedDropBBB = drops
 		res.ForwardedACPU, res.ForwardedBCPU = per1k(c1[0].CPU-c0[0].CPU, r.OK), per1k(c1[1].CPU-c0[1].CPU, r.OK)
 		res.ForwardedNATSCPU = natsCPU
 	}
@@ -468,8 +475,10 @@ func printFleet(w io.Writer, f *fleetResult) {
 	row2("requests/s", num(f.DirectSendRate), num(f.ForwardedRate))
 	row2("p50 ms", num(f.DirectSendP50), num(f.ForwardedP50))
 	row2("p99 ms", num(f.DirectSendP99), num(f.ForwardedP99))
-	row2("errors / not in B's chat", fmt.Sprintf("%d / %d", f.DirectSendErrors, f.DirectSendLost),
-		fmt.Sprintf("%d / %d", f.ForwardedErrors, f.ForwardedLost))
+	row2("errors / shed", fmt.Sprintf("%d / %d", f.DirectSendErrors, f.DirectSendShed),
+		fmt.Sprintf("%d / %d", f.ForwardedErrors, f.ForwardedShed))
+	row2("not in B's chat / dropped by BBB", fmt.Sprintf("%d / %d", f.DirectSendLost, f.DirectDropBBB),
+		fmt.Sprintf("%d / %d", f.ForwardedLost, f.ForwardedDropBBB))
 	fmt.Fprintf(w, "  ingress CPU ms per call: B %.3f on B; A %.3f + B %.3f through A; nats-server %.3f and %.3f\n",
 		f.DirectIngressCPU, f.ForwardedACPU, f.ForwardedBCPU, f.DirectNATSCPU, f.ForwardedNATSCPU)
 	if f.SendErrorSample != "" {
