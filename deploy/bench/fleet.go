@@ -50,14 +50,16 @@ type fleetResult struct {
 	Offered           float64 `json:"forward_offered_rate"`
 
 	// The usual run (one nats-server, replicas 1), copied here to be read beside the others.
-	OneNodeForward float64 `json:"one_node_forward_per_s"`
-	OneNodeP50     float64 `json:"one_node_p50_ms"`
-	OneNodeP99     float64 `json:"one_node_p99_ms"`
-	OneNodeMax     float64 `json:"one_node_max_ms"`
-	OneNodeLost    int     `json:"one_node_lost"`
-	OneNodeNATSP99 float64 `json:"one_node_nats_p99_ms"`
-	OneNodeRelay   float64 `json:"one_node_relay_cpu_s_per_1k"`
-	OneNodeNATS    float64 `json:"one_node_nats_cpu_s_per_1k"`
+	OneNodeForward   float64 `json:"one_node_forward_per_s"`
+	OneNodeP50       float64 `json:"one_node_p50_ms"`
+	OneNodeP99       float64 `json:"one_node_p99_ms"`
+	OneNodeMax       float64 `json:"one_node_max_ms"`
+	OneNodeLost      int     `json:"one_node_lost"`
+	OneNodeNATSP99   float64 `json:"one_node_nats_p99_ms"`
+	OneNodeRelay     float64 `json:"one_node_relay_cpu_s_per_1k"`
+	OneNodeNATS      float64 `json:"one_node_nats_cpu_s_per_1k"`
+	OneNodeIdleNATS  float64 `json:"one_node_idle_nats_cpu_ms_per_s"`
+	OneNodeIdleRelay float64 `json:"one_node_idle_relay_cpu_ms_per_s"`
 
 	// One BBB server on the cluster.
 	SingleForward  float64 `json:"single_forward_per_s"`
@@ -70,23 +72,28 @@ type fleetResult struct {
 	SingleNATSLost int     `json:"single_nats_lost"`
 	SingleRelay    float64 `json:"single_relay_cpu_s_per_1k"`
 	SingleNATS     float64 `json:"single_nats_cpu_s_per_1k"` // the three nodes together
+	// CPU while nothing happens, ms per second: the three nodes together, the relays together.
+	SingleIdleNATS  float64 `json:"single_idle_nats_cpu_ms_per_s"`
+	SingleIdleRelay float64 `json:"single_idle_relay_cpu_ms_per_s"`
 
 	// Two BBB servers on the cluster, each at half the offered rate: latencies of both servers' messages together.
-	FleetForward  float64 `json:"fleet_forward_per_s"`
-	FleetP50      float64 `json:"fleet_p50_ms"`
-	FleetP99      float64 `json:"fleet_p99_ms"`
-	FleetMax      float64 `json:"fleet_max_ms"`
-	FleetLost     int     `json:"fleet_lost"`
-	FleetDup      int64   `json:"fleet_duplicates"`
-	FleetNATSP99  float64 `json:"fleet_nats_p99_ms"`
-	FleetNATSLost int     `json:"fleet_nats_lost"`
-	FleetRelay    float64 `json:"fleet_relay_cpu_s_per_1k"` // both relays together
-	FleetNATS     float64 `json:"fleet_nats_cpu_s_per_1k"`
-	FleetAForward float64 `json:"fleet_a_forward_per_s"`
-	FleetAP99     float64 `json:"fleet_a_p99_ms"`
-	FleetBForward float64 `json:"fleet_b_forward_per_s"`
-	FleetBP99     float64 `json:"fleet_b_p99_ms"`
-	BenchCPUShare float64 `json:"fleet_bench_cpu_share"` // of all the CPU the run's processes used in the phase
+	FleetForward   float64 `json:"fleet_forward_per_s"`
+	FleetP50       float64 `json:"fleet_p50_ms"`
+	FleetP99       float64 `json:"fleet_p99_ms"`
+	FleetMax       float64 `json:"fleet_max_ms"`
+	FleetLost      int     `json:"fleet_lost"`
+	FleetDup       int64   `json:"fleet_duplicates"`
+	FleetNATSP99   float64 `json:"fleet_nats_p99_ms"`
+	FleetNATSLost  int     `json:"fleet_nats_lost"`
+	FleetRelay     float64 `json:"fleet_relay_cpu_s_per_1k"` // both relays together
+	FleetNATS      float64 `json:"fleet_nats_cpu_s_per_1k"`
+	FleetIdleNATS  float64 `json:"fleet_idle_nats_cpu_ms_per_s"`
+	FleetIdleRelay float64 `json:"fleet_idle_relay_cpu_ms_per_s"`
+	FleetAForward  float64 `json:"fleet_a_forward_per_s"`
+	FleetAP99      float64 `json:"fleet_a_p99_ms"`
+	FleetBForward  float64 `json:"fleet_b_forward_per_s"`
+	FleetBP99      float64 `json:"fleet_b_p99_ms"`
+	BenchCPUShare  float64 `json:"fleet_bench_cpu_share"` // of all the CPU the run's processes used in the phase
 
 	SingleToOneNodeP99 float64 `json:"ratio_single_to_one_node_p99"`
 	FleetToSingleP99   float64 `json:"ratio_fleet_to_single_p99"`
@@ -241,8 +248,12 @@ func (b *bench) runFleet(ctx context.Context, getenv func(string) string, stopBa
 	res := &fleetResult{Servers: 2, NATSNodes: len(fr.nodes), Replicas: 3, MeetingsPerServer: cfg.meetings,
 		Offered: cfg.rate, OneNodeForward: base.ForwardRate, OneNodeP50: base.ForwardP50, OneNodeP99: base.ForwardP99,
 		OneNodeMax: base.ForwardMax, OneNodeLost: base.ForwardLost, OneNodeNATSP99: base.NATSP99,
-		OneNodeRelay: base.RelayCPUPer1k, OneNodeNATS: base.NATSCPUPer1k}
+		OneNodeRelay: base.RelayCPUPer1k, OneNodeNATS: base.NATSCPUPer1k, OneNodeIdleNATS: base.IdleNATSCPU,
+		OneNodeIdleRelay: base.IdleRelayCPU}
 
+	if res.SingleIdleNATS, res.SingleIdleRelay, err = fr.idle(ctx); err != nil {
+		return nil, err
+	}
 	b.logf("fleet: one server on the cluster, %g messages/s for %s", cfg.rate, cfg.duration)
 	n0 := procs(fr.nodes...)
 	f, err := fr.a.forward(ctx, cfg.rate, cfg.duration, 0, cfg.drain)
@@ -258,6 +269,9 @@ func (b *bench) runFleet(ctx context.Context, getenv func(string) string, stopBa
 		return nil, err
 	}
 	fr.b.gen.seq = fleetSeqB
+	if res.FleetIdleNATS, res.FleetIdleRelay, err = fr.idle(ctx); err != nil {
+		return nil, err
+	}
 	if err := fr.both(ctx, res); err != nil {
 		return nil, err
 	}
@@ -278,6 +292,24 @@ func (b *bench) runFleet(ctx context.Context, getenv func(string) string, stopBa
 		res.CallbackMisrouted += s.rc.misrouted.Load()
 	}
 	return res, nil
+}
+
+// idle measures, for min(-duration, 5 s) with every chat started and nothing said, the CPU of the cluster's nodes
+// and of the relays (ms per second): what the cluster and the bridges cost before any message.
+func (fr *fleetRun) idle(ctx context.Context) (natsMS, relayMS float64, err error) {
+	d := min(fr.a.cfg.duration, 5*time.Second)
+	relays := []*proc.Process{fr.a.relay}
+	if fr.b != nil {
+		relays = append(relays, fr.b.relay)
+	}
+	fr.logf("fleet: idle, %d relays, %s", len(relays), d)
+	n0, r0 := procs(fr.nodes...), procs(relays...)
+	if !service.Sleep(ctx, d) {
+		return 0, 0, ctx.Err()
+	}
+	n1, r1 := procs(fr.nodes...), procs(relays...)
+	perSec := func(c time.Duration) float64 { return round(float64(c.Milliseconds()) / d.Seconds()) }
+	return perSec(cpuSince(n0, n1)), perSec(cpuSince(r0, r1)), nil
 }
 
 // both runs the forward phase on both servers at once, each at half the offered rate.
@@ -461,6 +493,8 @@ func printFleet(w io.Writer, f *fleetResult) {
 	row("NATS subscriber p99 ms", "%.2f", f.OneNodeNATSP99, f.SingleNATSP99, f.FleetNATSP99)
 	row("relay CPU ms per message", "%.3f", f.OneNodeRelay, f.SingleRelay, f.FleetRelay)
 	row("nats-server CPU ms per message", "%.3f", f.OneNodeNATS, f.SingleNATS, f.FleetNATS)
+	row("idle CPU ms per s: nats-server", "%.0f", f.OneNodeIdleNATS, f.SingleIdleNATS, f.FleetIdleNATS)
+	row("idle CPU ms per s: relays", "%.0f", f.OneNodeIdleRelay, f.SingleIdleRelay, f.FleetIdleRelay)
 	fmt.Fprintf(w, "  two servers: A %.0f/s p99 %.2f ms, B %.0f/s p99 %.2f ms; duplicates %d, NATS lost %d; benchmark's share of the CPU %.2f\n",
 		f.FleetAForward, f.FleetAP99, f.FleetBForward, f.FleetBP99, f.FleetDup, f.FleetNATSLost, f.BenchCPUShare)
 	fmt.Fprintf(w, "  peak RSS (MB): relay A %.1f, relay B %.1f, ingress A %.1f, ingress B %.1f, largest nats node %.1f\n",
