@@ -11,16 +11,20 @@ import (
 )
 
 // TestSmoke runs the whole benchmark at low rates with 2 s phases: everything starts, every phase measures, and
-// nothing is lost.
+// nothing is lost. Without -short the fleet phases run too (a three-node cluster and two servers: 15 s more).
 func TestSmoke(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not installed")
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 55*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
-	err := run(ctx, []string{"bench", "-smoke", "-json"}, func(string) string { return "" }, &stdout, &stderr)
+	args := []string{"bench", "-smoke", "-json"}
+	if !testing.Short() {
+		args = append(args, "-fleet")
+	}
+	err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
@@ -50,8 +54,38 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}
 	}
+	if !testing.Short() {
+		checkFleet(t, got["fleet"])
+	}
 	if t.Failed() {
 		t.Logf("output:\n%s\nlog:\n%s", stdout.String(), stderr.String())
+	}
+}
+
+// checkFleet checks the smoke run's fleet object: both servers forwarded everything, forwarded calls were carried
+// out on the meeting's server.
+func checkFleet(t *testing.T, v any) {
+	t.Helper()
+	f, ok := v.(map[string]any)
+	if !ok {
+		t.Errorf("no fleet object: %v", v)
+		return
+	}
+	for _, k := range []string{"one_node_forward_per_s", "one_node_p99_ms", "single_forward_per_s", "single_p99_ms",
+		"fleet_forward_per_s", "fleet_p99_ms", "fleet_a_forward_per_s", "fleet_b_forward_per_s",
+		"direct_send_per_s", "direct_send_p99_ms", "forwarded_send_per_s", "forwarded_send_p99_ms",
+		"relay_a_rss_mb", "relay_b_rss_mb", "nats_node_rss_mb", "callback_signatures_checked"} {
+		if n, _ := f[k].(float64); n <= 0 {
+			t.Errorf("fleet %s = %v, want > 0", k, f[k])
+		}
+	}
+	for _, k := range []string{"single_lost", "single_nats_lost", "fleet_lost", "fleet_nats_lost", "fleet_duplicates",
+		"direct_send_errors", "direct_send_lost", "forwarded_send_errors", "forwarded_send_lost",
+		"direct_send_dropped_by_bbb", "forwarded_send_dropped_by_bbb",
+		"callback_signatures_bad", "callback_misrouted"} {
+		if f[k] != float64(0) {
+			t.Errorf("fleet %s = %v, want 0", k, f[k])
+		}
 	}
 }
 
@@ -74,6 +108,14 @@ func TestFlags(t *testing.T) {
 		{"bad rate", "-rate 0", "-rate", nil},
 		{"viewers", "-viewers 10000", "", func(c config) bool { return c.viewers == 10000 && c.viewerRate == 5 }},
 		{"bad viewer rate", "-viewers 10 -viewer-rate 0", "-viewer-rate", nil},
+		{"no fleet by default", "", "", func(c config) bool { return !c.fleet }},
+		{"fleet", "-fleet", "", func(c config) bool { return c.fleet && c.rate == 1000 && c.meetings == 100 }},
+		{"fleet smoke", "-smoke -fleet -send-rate 0", "", func(c config) bool {
+			return c.fleet && c.duration == 2*time.Second && c.meetings == 5 && c.sendRate == 0
+		}},
+		{"fleet with its rate", "-fleet -rate 3000 -meetings 50", "", func(c config) bool {
+			return c.fleet && c.rate == 3000 && c.bridges == 50
+		}},
 		{"extra argument", "now", "unexpected arguments", nil},
 	}
 	for _, tc := range cases {

@@ -482,6 +482,8 @@ type forwardResult struct {
 	BenchCPU      time.Duration
 	RelayRSSAfter int64 // KB
 	RelayHWM      int64 // KB
+	// Every latency of the phase, for a distribution over several phases run at once (the fleet's servers).
+	cbLat, nsLat *latencies
 }
 
 // forward runs one forward phase and waits for everything to arrive (or drain to pass).
@@ -519,6 +521,7 @@ func (b *bench) forward(ctx context.Context, rate float64, dur time.Duration, li
 	}
 	r.Callbacks = r.CB.N
 	r.NATS = r.NS.N
+	r.cbLat, r.nsLat = &t.cbLat, &t.nsLat
 	if last := t.cbLast.Load(); last > 0 {
 		r.CallbackRate = perSecond(r.Callbacks, time.Unix(0, last).Sub(start))
 		r.DrainSeconds = round(max(time.Unix(0, last).Sub(start)-took, 0).Seconds())

@@ -7,6 +7,7 @@
 //	go run ./deploy/bench -scale -nats-max-consumers 2000   # 1,000 bridged meetings (see docs/performance.md)
 //	go run ./deploy/bench -burst 20000     # also: 20,000 messages as fast as Redis takes them
 //	go run ./deploy/bench -patch x.diff    # measure a change: build HEAD with x.diff applied
+//	go run ./deploy/bench -fleet           # then one and two BBB servers on a three-node NATS cluster (fleet.go)
 //
 // It builds ingress and relay from the working tree (or from -rev, with -patch applied), starts a redis-server and a
 // JetStream nats-server on free loopback ports (or uses -redis and -nats), the two binaries, the BBB simulator

@@ -70,6 +70,7 @@ type config struct {
 	viewers     int     // viewers phase (viewers.go); 0: none
 	viewerRate  float64 // messages per second of the viewers phase
 	chart       string
+	fleet       bool // the fleet phases (fleet.go) after the usual run
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -105,6 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.rev, "rev", "", "build ingress and relay from this git revision (e.g. HEAD) instead of the working tree")
 	fs.IntVar(&c.viewers, "viewers", 0, "also hold this many viewers of one meeting's viewer page open, and the same on a bare net/http SSE handler (see docs/performance.md)")
 	fs.Float64Var(&c.viewerRate, "viewer-rate", 5, "messages per second of the -viewers phase")
+	fs.BoolVar(&c.fleet, "fleet", false, "then the forward phase on a three-node NATS cluster (replicas 3) with one BBB server, then with two splitting -rate, and -send-rate calls for the second server's meetings on its ingress and through the first's (see docs/performance.md)")
 	fs.StringVar(&c.version, "version", "2.7", fmt.Sprintf("BBB version the simulator plays, one of %v", bbbsim.Versions()))
 	if err := fs.Parse(args[1:]); err != nil {
 		return c, err
@@ -195,6 +197,7 @@ type benchMeeting struct {
 	viewerID     string // the human whose messages are forwarded
 	bridged      bool
 	tmpl         *template
+	warmID       string // the id of its warm-up message
 }
 
 // bench is one run: what it started and what it measures with.
@@ -219,6 +222,8 @@ type bench struct {
 	ingressURL string
 	confirmURL string // the ingress that waits for BBB's confirmation (confirm.go), "" when none
 	relayURL   string
+	ingressBin string // the binaries under test: built by setup unless set before
+	relayBin   string
 	meetings   []*benchMeeting
 	rc         *receiver
 	nw         *natsWatcher
@@ -294,7 +299,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.viewers > 0 {
 		phases += 2
 	}
-	budget := time.Duration(phases)*(cfg.duration+cfg.limitDur) + 4*cfg.drain + 10*time.Minute
+	drains := 4
+	if cfg.fleet {
+		phases, drains = phases+4, drains+4
+	}
+	budget := time.Duration(phases)*(cfg.duration+cfg.limitDur) + time.Duration(drains)*cfg.drain + 10*time.Minute
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 
@@ -308,6 +317,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	res, err := b.measure(ctx)
 	if err != nil {
 		return err
+	}
+	if cfg.fleet {
+		if res.Fleet, err = b.runFleet(ctx, getenv, cl.run, res); err != nil {
+			return fmt.Errorf("fleet: %w", err)
+		}
 	}
 	if res.Sweep != nil && cfg.chart != "" {
 		if err := writeChartFile(cfg.chart, *res.Sweep, sweepLimits(res), cfg.sweepP99); err != nil {
@@ -411,12 +425,15 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 			}
 		}
 	}
-	// Build the binaries while the servers start.
+	// Build the binaries while the servers start (unless given: the fleet's servers run the first run's).
 	var wg sync.WaitGroup
 	var buildErr [2]error
-	ingressBin, relayBin := filepath.Join(dir, "ingress"), filepath.Join(dir, "relay")
-	wg.Go(func() { buildErr[0] = proc.Build(ctx, src, "./ingress", ingressBin) })
-	wg.Go(func() { buildErr[1] = proc.Build(ctx, src, "./relay", relayBin) })
+	if b.ingressBin == "" {
+		b.ingressBin, b.relayBin = filepath.Join(dir, "ingress"), filepath.Join(dir, "relay")
+		wg.Go(func() { buildErr[0] = proc.Build(ctx, src, "./ingress", b.ingressBin) })
+		wg.Go(func() { buildErr[1] = proc.Build(ctx, src, "./relay", b.relayBin) })
+	}
+	ingressBin, relayBin := b.ingressBin, b.relayBin
 
 	redisURL := cfg.redisURL
 	if redisURL == "" {
@@ -642,6 +659,7 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 		if err != nil {
 			return fmt.Errorf("warm-up message: %w", err)
 		}
+		m.warmID = c.ID
 		var raw []byte
 		for wait := time.Now().Add(10 * time.Second); raw == nil; {
 			capMu.Lock()
@@ -662,6 +680,11 @@ func (b *bench) setup(ctx context.Context, getenv func(string) string, cl *clean
 	deadline = time.Now().Add(60*time.Second + time.Duration(cfg.bridges)*50*time.Millisecond)
 	for b.rc.warmN.Load() < int64(cfg.bridges) {
 		if time.Now().After(deadline) || ctx.Err() != nil {
+			for _, m := range b.bridgedMeetings() {
+				if _, ok := b.rc.warm.Load(m.warmID); !ok {
+					b.logf("no warm-up callback of %s: %s", m.intID, b.consumerState(ctx, m))
+				}
+			}
 			return fmt.Errorf("only %d of %d bridges delivered their warm-up message\n%s", b.rc.warmN.Load(),
 				cfg.bridges, b.relay.Tail(4000))
 		}
@@ -876,6 +899,8 @@ type result struct {
 	Sweep *sweepResult `json:"sweep,omitempty"`
 	// Viewers is the -viewers phase, ingress's viewer page beside a bare net/http SSE handler.
 	Viewers *viewerResult `json:"viewers,omitempty"`
+	// Fleet is the -fleet phases, beside this run's one-node figures.
+	Fleet *fleetResult `json:"fleet,omitempty"`
 }
 
 type burstResult struct {
@@ -1084,22 +1109,26 @@ func (b *bench) runBurst(ctx context.Context) (burstResult, error) {
 // diagnose logs the state of the first bridges' callback consumers, and relay's last words, after a loss.
 func (b *bench) diagnose(ctx context.Context) {
 	for _, m := range b.meetings[:min(3, b.cfg.bridges)] {
-		c, err := b.js.PushConsumer(ctx, state.StreamEvents, bridge.ConsumerName(m.intID))
-		if err != nil {
-			b.logf("consumer of %s: %v", m.intID, err)
-			continue
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			b.logf("consumer of %s: %v", m.intID, err)
-			continue
-		}
-		b.logf("consumer of %s: pending %d, ack pending %d, redelivered %d, push bound %v, delivered seq %d",
-			m.intID, info.NumPending, info.NumAckPending, info.NumRedelivered, info.PushBound, info.Delivered.Stream)
+		b.logf("consumer of %s: %s", m.intID, b.consumerState(ctx, m))
 	}
 	b.logf("relay: callbacks delivered %s, skipped %s, in flight %s, workers %s; log:\n%s",
 		b.relayMetric("bbbchat_relay_callbacks_delivered_total"), b.relayMetric("bbbchat_relay_callbacks_skipped_total"),
 		b.relayMetric("bbbchat_relay_callbacks_in_flight"), b.relayMetric("bbbchat_relay_callback_workers"), b.relay.Tail(4000))
+}
+
+// consumerState says where a bridge's callback consumer stands, and whether a relay is subscribed to it.
+func (b *bench) consumerState(ctx context.Context, m *benchMeeting) string {
+	c, err := b.js.PushConsumer(ctx, state.StreamEvents, bridge.ConsumerName(m.intID))
+	if err != nil {
+		return err.Error()
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("pending %d, ack pending %d, redelivered %d, push bound %v, delivered seq %d, created %s",
+		info.NumPending, info.NumAckPending, info.NumRedelivered, info.PushBound, info.Delivered.Stream,
+		info.Created.Format(time.RFC3339Nano))
 }
 
 // natsMsgs sums, per client name, the messages the nats-server exchanged with the connections open now (what they
@@ -1245,6 +1274,9 @@ func printTable(w io.Writer, r result) {
 		fmt.Fprintf(w, "  %-26s %12d %12d\n", "lost", v.Lost, v.BareLost)
 		fmt.Fprintf(w, "  %-26s %12.1f %12.1f %12.2f\n", "peak RSS MB", v.IngressRSS, v.BareRSS, v.RSSRatio)
 		fmt.Fprintf(w, "  %-26s %12.2f %12.2f\n", "CPU s", v.IngressCPU, v.BareCPU)
+	}
+	if r.Fleet != nil {
+		printFleet(w, r.Fleet)
 	}
 	if sw := r.Sweep; sw != nil {
 		fmt.Fprintf(w, "sweep\n  %10s %10s %10s %10s %10s %6s %10s\n", "offered", "sent", "callbacks", "p50 ms", "p99 ms", "lost", "cpu/1k")
