@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/shared/backoff"
@@ -116,17 +117,14 @@ func (kv electionKV) Put(ctx context.Context, key string, value []byte) (rev uin
 	return rev, err
 }
 
-// Create is the bucket's Create. A conflict after an attempt that failed may be that attempt's own write, stored
-// though its answer was lost: the key holding value is taken as created here. Values that must tell their writers
-// apart carry something unique (UseNonce's token; a bridge's creation time).
+// Create is the bucket's Create. A conflict after an attempt that failed may be that attempt's own write (settle).
+// Values that must tell their writers apart carry something unique (UseNonce's token; a bridge's creation time).
 func (kv electionKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (rev uint64, err error) {
 	tried := false
 	err = Retry(ctx, func(ctx context.Context) error {
 		rev, err = kv.KeyValue.Create(ctx, key, value, opts...)
 		if tried && errors.Is(err, jetstream.ErrKeyExists) {
-			if r, ok := kv.holds(ctx, key, value, 0); ok {
-				rev, err = r, nil
-			}
+			rev, err = kv.settle(ctx, key, value, 0, err)
 		}
 		tried = true
 		return err
@@ -134,16 +132,14 @@ func (kv electionKV) Create(ctx context.Context, key string, value []byte, opts 
 	return rev, err
 }
 
-// Update is the bucket's compare-and-set. A conflict after an attempt that failed may be that attempt's own write:
-// the key holding value at a later revision than last is taken as updated here.
+// Update is the bucket's compare-and-set. A conflict after an attempt that failed may be that attempt's own write
+// (settle).
 func (kv electionKV) Update(ctx context.Context, key string, value []byte, last uint64) (rev uint64, err error) {
 	tried := false
 	err = Retry(ctx, func(ctx context.Context) error {
 		rev, err = kv.KeyValue.Update(ctx, key, value, last)
 		if tried && errors.Is(err, jetstream.ErrKeyExists) {
-			if r, ok := kv.holds(ctx, key, value, last); ok {
-				rev, err = r, nil
-			}
+			rev, err = kv.settle(ctx, key, value, last, err)
 		}
 		tried = true
 		return err
@@ -151,13 +147,23 @@ func (kv electionKV) Update(ctx context.Context, key string, value []byte, last 
 	return rev, err
 }
 
-// holds reports whether key now holds value, written after revision after, and at which revision.
-func (kv electionKV) holds(ctx context.Context, key string, value []byte, after uint64) (uint64, bool) {
+// settle decides a conflict that a write (of value, expecting revision last) met after an earlier attempt of it
+// failed: the earlier attempt stored value though its answer was lost (key holds value after last: done, at that
+// revision); another writer's value stands (the conflict); or key is as it was before the attempts, and what
+// conflicts is a write the leader has not stored yet, most likely the earlier attempt, held by a leader that cannot
+// store it now (no quorum): that is ErrUnavailable, tried again while the deadline allows and a 503 after it, never
+// taken for a conflict (a checksum's own use is no replay).
+func (kv electionKV) settle(ctx context.Context, key string, value []byte, last uint64, conflict error) (uint64, error) {
 	e, err := kv.KeyValue.Get(ctx, key)
-	if err != nil || e.Revision() <= after || !bytes.Equal(e.Value(), value) {
-		return 0, false
+	switch {
+	case err == nil && e.Revision() > last && bytes.Equal(e.Value(), value):
+		return e.Revision(), nil
+	case err == nil && e.Revision() > last:
+		return 0, conflict
+	case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound):
+		return 0, err
 	}
-	return e.Revision(), true
+	return 0, fmt.Errorf("%w: a write of %s not stored yet conflicts (%v)", ErrUnavailable, key, conflict)
 }
 
 // Delete and Purge may find, after an attempt that failed, the key gone already or its revision moved on (a

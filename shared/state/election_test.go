@@ -27,6 +27,7 @@ func TestElecting(t *testing.T) {
 		{nats.ErrConnectionReconnecting, true}, // moving to another node
 		{&jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
 		{&jetstream.APIError{Code: 500, ErrorCode: 10009, Description: "JetStream cluster can not handle request"}, true},
+		{&nats.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
 		{fmt.Errorf("state: put: %w: %w", ErrUnavailable, jetstream.ErrNoStreamResponse), true},
 		{nats.ErrConnectionClosed, false}, // the process is stopping
 		{context.Canceled, false},
@@ -147,6 +148,21 @@ func (kv *lossyKV) Update(ctx context.Context, key string, value []byte, last ui
 	return rev, err
 }
 
+// heldKV is a real bucket whose leader has lost its quorum: it answers no write, then refuses every one as
+// conflicting with the write it holds.
+type heldKV struct {
+	jetstream.KeyValue
+	holding bool
+}
+
+func (kv *heldKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if !kv.holding {
+		kv.holding = true
+		return 0, context.DeadlineExceeded
+	}
+	return 0, jetstream.ErrKeyExists
+}
+
 // TestLostAnswer: a create or update stored though its answer was lost is recognised as done when tried again, not
 // refused as a conflict; a checksum used once, its answer lost, is not taken for a replay; a real conflict stays one.
 func TestLostAnswer(t *testing.T) {
@@ -171,11 +187,45 @@ func TestLostAnswer(t *testing.T) {
 		t.Errorf("update at an old revision: %v", err)
 	}
 
+	// A leader without a quorum holds the first attempt unanswered and refuses the next as conflicting with it,
+	// while nothing is stored: not a replay, NATS is unavailable.
+	held := electionKV{&heldKV{KeyValue: s.nonces.(electionKV).KeyValue}}
+	short, cancelShort := context.WithTimeout(ctx, time.Second)
+	defer cancelShort()
+	if _, err := held.Create(short, "sum-held", []byte("token")); !errors.Is(err, ErrUnavailable) ||
+		errors.Is(err, jetstream.ErrKeyExists) {
+		t.Errorf("create held by a leader without a quorum: %v", err)
+	}
+
 	s.nonces = electionKV{&lossyKV{KeyValue: s.nonces.(electionKV).KeyValue, lose: 1}}
 	if err := s.UseNonce(ctx, "sum-1"); err != nil {
 		t.Fatalf("checksum used once, its answer lost: %v", err)
 	}
 	if err := s.UseNonce(ctx, "sum-1"); !errors.Is(err, ErrReplay) {
 		t.Errorf("the same checksum again: %v", err)
+	}
+}
+
+// TestLeaderGet: the leader's answer for a bridge: its value and revision, none once it is deleted or never was.
+func TestLeaderGet(t *testing.T) {
+	s, _ := openStore(t)
+	ctx := t.Context()
+	b, err := s.CreateBridge(ctx, Bridge{MeetingID: "m-leader", ChatUser: "Bridge", CreatedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, rev := s.leaderGet(ctx, BucketBridges, Key("m-leader")); v == nil || rev != b.Revision {
+		t.Errorf("leaderGet of a bridge: %q at %d, want revision %d", v, rev, b.Revision)
+	}
+	if err := s.DeleteBridge(ctx, "m-leader"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"m-leader", "m-never"} {
+		if v, _ := s.leaderGet(ctx, BucketBridges, Key(id)); v != nil {
+			t.Errorf("leaderGet of %s: %q", id, v)
+		}
+		if _, err := s.GetBridge(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetBridge of %s: %v", id, err)
+		}
 	}
 }
