@@ -266,9 +266,9 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			return
 		}
 		s := a.store.Load()
-		if s == nil || !s.Connected() {
+		if s == nil || !s.AwaitConnected(ctx) {
 			// Without NATS nothing can be checked or stored: say so now rather than after RequestTimeout (requests
-			// made while nats.go reconnects would wait for it).
+			// made while nats.go reconnects would wait for it), unless the connection is moving to another node.
 			a.fail(w, r, name, a.notOpen(s))
 			return
 		}
@@ -279,7 +279,12 @@ func (a *api) call(name string, h handler) httprouter.Handle {
 			a.fail(w, r, name, err)
 			return
 		}
-		if server, ok := a.hostOf(ctx, s, req); ok {
+		server, elsewhere, err := a.hostOf(ctx, s, req)
+		if err != nil {
+			a.fail(w, r, name, err)
+			return
+		}
+		if elsewhere {
 			a.forward(ctx, w, r, name, server, body, ps.ByName("meeting_id"))
 			return
 		}

@@ -34,9 +34,17 @@ const fleetQueue = "bbbchat-ingress"
 // fleetMaxInFlight bounds the forwarded calls an ingress carries out at once.
 const fleetMaxInFlight = 256
 
+// fleetResubscribe is how long a server whose ingresses do not listen is taken for one whose ingress is moving to
+// another NATS node (its node died: nats.go reconnects at once and subscribes again), and the call is sent again.
+// After it, the meeting is on no live server.
+const fleetResubscribe = 2 * time.Second
+
 // FleetSubject is where the ingresses of a server take the calls forwarded to them. It is under _bbbchat, the
 // subjects that only bbb-chat's own processes may use (docs/security.md): a verified call is trusted there.
 func FleetSubject(server string) string { return "_bbbchat.api." + state.Key(server) }
+
+// errNoIngress says that no ingress of the meeting's server listened for longer than fleetResubscribe.
+var errNoIngress = errors.New("no ingress of the meeting's server listens")
 
 // forwarded is a verified API call on its way to the ingress of the meeting's server.
 type forwarded struct {
@@ -85,16 +93,19 @@ func (a *api) serveFleet() (stop func(), err error) {
 
 // hostOf names the server a call must be carried out on when that is another one: the server its meeting runs
 // on, as the meetings bucket says. Calls without a meeting, meetings nobody recorded, and records of earlier
-// releases (no server) stay here.
-func (a *api) hostOf(ctx context.Context, s *state.Store, req request) (string, bool) {
+// releases (no server) stay here. An error when the meetings bucket cannot be read: the call cannot be placed.
+func (a *api) hostOf(ctx context.Context, s *state.Store, req request) (string, bool, error) {
 	if a.fleet == nil || req.meetingID == "" {
-		return "", false
+		return "", false, nil
 	}
 	m, known, err := a.reads(s).ResolveMeeting(ctx, req.meetingID)
-	if err != nil || !known || m.Server == "" || m.Server == a.fleet.server {
-		return "", false
+	if err != nil {
+		return "", false, fmt.Errorf("fleet: where meeting %s runs: %w", req.meetingID, err)
 	}
-	return m.Server, true
+	if !known || m.Server == "" || m.Server == a.fleet.server {
+		return "", false, nil
+	}
+	return m.Server, true, nil
 }
 
 // forward carries a verified call out on the ingress of server and answers the client with what it answered. No
@@ -117,20 +128,30 @@ func (a *api) forward(ctx context.Context, w http.ResponseWriter, r *http.Reques
 }
 
 // carryOutOn sends fw to the ingresses of server and returns their answer; an error of the error table when none
-// came (errChatNotFound when no ingress of that server listens).
+// came (errChatNotFound when no ingress of that server listens). A call that reaches no ingress of that server for
+// a moment (fleetResubscribe), or that NATS could not carry (this ingress reconnecting), is sent again within ctx's
+// deadline (state.RetryRequest: the ingress there waits out an election itself, within the deadline it is given).
 func (a *api) carryOutOn(ctx context.Context, server string, fw forwarded) (forwardedAnswer, error) {
 	fw.From = a.fleet.server
-	if dl, ok := ctx.Deadline(); ok {
-		fw.TimeoutMS = time.Until(dl).Milliseconds()
-	}
 	var ans forwardedAnswer
-	data, err := json.Marshal(fw)
-	if err != nil {
-		return ans, err
-	}
-	msg, err := a.fleet.nc.RequestWithContext(ctx, FleetSubject(server), data)
+	var msg *nats.Msg
+	first := a.now()
+	err := state.RetryRequest(ctx, func(ctx context.Context) error {
+		if dl, ok := ctx.Deadline(); ok {
+			fw.TimeoutMS = time.Until(dl).Milliseconds()
+		}
+		data, err := json.Marshal(fw)
+		if err != nil {
+			return err
+		}
+		msg, err = a.fleet.nc.RequestWithContext(ctx, FleetSubject(server), data)
+		if errors.Is(err, nats.ErrNoResponders) && a.now().Sub(first) >= fleetResubscribe {
+			return errNoIngress // given up: not an error Retry tries again
+		}
+		return err
+	})
 	switch {
-	case errors.Is(err, nats.ErrNoResponders):
+	case errors.Is(err, errNoIngress), errors.Is(err, nats.ErrNoResponders):
 		return ans, fmt.Errorf("%w: the meeting's server %s has no ingress on NATS", errChatNotFound, server)
 	case err != nil && state.Unavailable(err):
 		return ans, fmt.Errorf("forward to server %s: %w: %w", server, state.ErrUnavailable, err)
@@ -222,7 +243,7 @@ func (a *api) carryOut(ctx context.Context, fw forwarded, info *reqInfo) (int, [
 		}
 		req.template, req.withoutChat = fw.Template, fw.WithoutChat
 		s := a.store.Load()
-		if s == nil || !s.Connected() {
+		if s == nil || !s.AwaitConnected(ctx) {
 			return response{}, a.notOpen(s)
 		}
 		return h(ctx, s, req)

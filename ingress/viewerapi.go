@@ -117,12 +117,15 @@ func (a *api) viewerRoutes(r *httprouter.Router) {
 		Store:    a.store.Load,
 		Send: func(ctx context.Context, meetingID, name, message string) error {
 			s := a.store.Load()
-			if s == nil || !s.Connected() {
+			if s == nil || !s.AwaitConnected(ctx) {
 				return state.ErrUnavailable
 			}
 			req := request{call: callSend, meetingID: meetingID, userName: name, message: message,
 				template: a.live.viewer.Load().Template, withoutChat: true}
-			if server, ok := a.hostOf(ctx, s, req); ok {
+			switch server, elsewhere, err := a.hostOf(ctx, s, req); {
+			case err != nil:
+				return err
+			case elsewhere:
 				return a.sendOn(ctx, server, req) // a meeting of another server of the fleet (fleet.go)
 			}
 			_, err := a.send(ctx, s, req)

@@ -1,18 +1,24 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterEnv is what a BBB server of a fleet runs with: the three-node cluster's URLs, replicas 3, its server id.
@@ -92,6 +98,7 @@ func TestReplicasOnOneServer(t *testing.T) {
 func TestFleet(t *testing.T) {
 	nodes := testenv.NATSCluster(t)
 	url := testenv.NATSClusterURL(nodes)
+	waitPeers(t, url)
 	a := newEnvOn(t, "3.0", true, nodes[0], clusterEnv(url, "bbb-a"))
 	b := newEnvOn(t, "2.7", true, nodes[0], clusterEnv(url, "bbb-b"))
 	ctx := t.Context()
@@ -157,8 +164,9 @@ func TestFleet(t *testing.T) {
 	expect(t, a.call(callStart, "meeting_id", mb.IntID, "chat_user", "Bridge"), 409, "already registered")
 
 	// A viewer page opened on an ingress of A that shares B's secret (one public address for the fleet): its post
-	// for B's meeting is carried out on B, and B's BBB shows it.
-	_, a2 := a.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": b.secret})
+	// for B's meeting is carried out on B, and B's BBB shows it. (Its calls may take 3 s: it shows, at the end,
+	// that without a quorum a call answers 503 once that time is spent.)
+	_, a2 := a.startIngressWith(map[string]string{"BBB_CHAT_SHARED_SECRET": b.secret, "BBB_CHAT_REQUEST_TIMEOUT": "3s"})
 	link := b.viewerLink(mb.IntID, true, 0)
 	expect(t, link, 200, "")
 	token, _ := link.Body["token"].(string)
@@ -182,11 +190,8 @@ func TestFleet(t *testing.T) {
 		return servers[onA.m.IntID] == "bbb-a" && servers[mb.IntID] == "bbb-b"
 	})
 
-	// Load on both servers; the stream's leader is killed halfway.
-	n, rate := 600, 200 // per server, messages/s per server
-	if testing.Short() {
-		n = 200
-	}
+	// Load on both servers, 1,000 messages/s in all; the stream's leader node is killed (-9) halfway.
+	n := fleetLoad(t)
 	leader := streamLeader(t, a)
 	var victim *testenv.Server
 	for _, node := range nodes {
@@ -197,55 +202,102 @@ func TestFleet(t *testing.T) {
 	if victim == nil {
 		t.Fatalf("stream leader %q is none of the nodes", leader)
 	}
+	loadA, loadB := talk(ctx, a, onA, n), talk(ctx, b, onB, n)
+	halfway := time.Now().Add(time.Duration(n/2) * time.Second / fleetRate)
+	for time.Now().Before(halfway) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Logf("killing %s, the events stream's leader, under load", victim.Name)
-	type said struct {
-		ids []string
-		err error
-	}
-	talk := func(e *env, br *bridged, out chan<- said) {
-		var s said
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		for i := range n {
-			<-tick.C
-			msg, err := e.sim.Say(ctx, br.m.IntID, br.talker, fmt.Sprintf("load %d", i))
-			if err != nil {
-				s.err = err
-				break
-			}
-			s.ids = append(s.ids, msg.ID)
-		}
-		out <- s
-	}
-	doneA, doneB := make(chan said, 1), make(chan said, 1)
-	go talk(a, onA, doneA)
-	go talk(b, onB, doneB)
-	time.Sleep(time.Duration(n/2) * time.Second / time.Duration(rate))
 	victim.Stop()
 	killed := time.Now()
-	// The API answers throughout: 503 while the stream and buckets whose leader died elect another (nats-server
-	// takes 4 to 9 s to notice), then 200 with two nodes of three, here and forwarded.
-	answers := func(what string, call func() answer) {
-		t.Helper()
-		testenv.Eventually(t, 40*time.Second, what+" answers 200 with two nodes of three", func() bool {
-			ans := call()
-			if ans.Status != 200 && ans.Status != 503 {
-				t.Fatalf("%s during the outage: %d %s", what, ans.Status, ans.Raw)
-			}
-			return ans.Status == 200
-		})
-		t.Logf("%s answers 200 %s after the kill", what, time.Since(killed).Round(100*time.Millisecond))
+
+	// With two nodes of three the API answers every call, here and forwarded both ways: the stream, buckets and
+	// consumers whose leader died elect another (nats-server notices after 4 to 9 s), and ingress waits that out
+	// within the call's deadline. Three callers go on until the load is over and the stream has a leader again.
+	type outageCall struct {
+		after, took time.Duration // from the kill to the call; the call's
+		status      int
+		raw         string
 	}
-	answers("getChatInfo on A", func() answer { return a.call(callInfo, "meeting_id", onA.m.IntID) })
-	answers("getChatInfo through A for B", func() answer { return a.call(callInfo, "meeting_id", mb.IntID) })
-	answers("sendChatMessage through B for A", func() answer { return b.send(onA.m.IntID, "Bob", "during the outage") })
-	sa, sb := <-doneA, <-doneB
-	if sa.err != nil || sb.err != nil {
-		t.Fatalf("saying: %v, %v", sa.err, sb.err)
+	callers := []struct {
+		what string
+		c    apiClient
+		call string
+		kv   []string
+	}{
+		{"getChatInfo on A", a.api(), callInfo, []string{"meeting_id", onA.m.IntID}},
+		{"getChatInfo through A for B", a.api(), callInfo, []string{"meeting_id", mb.IntID}},
+		{"sendChatMessage through B for A", b.api(), callSend, []string{"user_name", "Bob", "message", "during the outage", onA.m.IntID}},
+	}
+	stop := make(chan struct{})
+	results := make([][]outageCall, len(callers))
+	var wg sync.WaitGroup
+	for i, c := range callers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				began := time.Now()
+				status, raw := tryCall(c.c, c.call, c.kv...)
+				results[i] = append(results[i], outageCall{after: began.Sub(killed), took: time.Since(began), status: status, raw: raw})
+			}
+		})
+	}
+	sa, sb := <-loadA, <-loadB
+	testenv.Eventually(t, 30*time.Second, "the events stream has a leader again", func() bool {
+		return newLeader(a, victim.Name)
+	})
+	elected := time.Since(killed)
+	close(stop)
+	wg.Wait()
+	sent := 0
+	for i, rs := range results {
+		var slowest outageCall
+		waited := 0 // calls that took more than a second: they met an election
+		for _, r := range rs {
+			if r.took > time.Second {
+				waited++
+			}
+			if r.status != 200 {
+				t.Errorf("%s %s after the kill, with two nodes of three: %d %s (in %s)", callers[i].what,
+					r.after.Round(100*time.Millisecond), r.status, r.raw, r.took.Round(time.Millisecond))
+			}
+			if r.took > slowest.took {
+				slowest = r
+			}
+		}
+		if callers[i].call == callSend {
+			sent = len(rs)
+		}
+		t.Logf("%s: %d calls during the outage, %d of them slower than 1 s; the slowest, %s after the kill, in %s",
+			callers[i].what, len(rs), waited, slowest.after.Round(100*time.Millisecond), slowest.took.Round(time.Millisecond))
+	}
+	t.Logf("the events stream led again %s after the kill", elected.Round(100*time.Millisecond))
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, s := range []said{sa, sb} {
+		if s.err != nil {
+			t.Fatalf("saying: %v", s.err)
+		}
+		t.Logf("said %d messages on %s in %s: %.0f/s (%d/s asked)", len(s.ids), s.server,
+			s.took.Round(time.Millisecond), float64(len(s.ids))/s.took.Seconds(), fleetRate)
 	}
 	victim.Start()
-	waitDelivered(t, onA, append(wantA, sa.ids...), 60*time.Second)
-	waitDelivered(t, onB, append(wantB, sb.ids...), 60*time.Second)
+	waitDelivered(t, onA, append(wantA, sa.ids...), 90*time.Second)
+	waitDelivered(t, onB, append(wantB, sb.ids...), 90*time.Second)
+	testenv.Eventually(t, 30*time.Second, "A's chat shows the posts made during the outage", func() bool {
+		got := 0
+		for _, m := range a.sim.Chat(onA.m.IntID) {
+			if strings.Contains(m.Message, "during the outage") {
+				got++
+			}
+		}
+		return got == sent
+	})
 	testenv.Eventually(t, 30*time.Second, victim.Name+" back and current in the stream", func() bool {
 		info, err := a.events().Info(context.Background())
 		if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
@@ -280,10 +332,176 @@ func TestFleet(t *testing.T) {
 	waitDelivered(t, onA, append(append(wantA, sa.ids...), still...), 20*time.Second)
 	expect(t, a.send(mb.IntID, "Ann", "B's Redis is down"), 503, "Redis is unreachable")
 
-	// No live ingress on B: its meeting is on no live server.
+	// No live ingress on B: its meeting is on no live server. (Once nats-server has seen B's ingress go: a call
+	// forwarded in the instant it dies is lost with it, and answers 503 when its time is spent.)
 	b.ingress.Kill()
+	testenv.Eventually(t, 10*time.Second, "nats-server drops B's ingress", func() bool {
+		_, err := nc.Request("_bbbchat.api.bbb-b", nil, time.Second)
+		return errors.Is(err, nats.ErrNoResponders)
+	})
 	expect(t, a.send(mb.IntID, "Ann", "nobody there"), 404, "Chat was not found")
 	expect(t, a.call(callInfo, "meeting_id", onA.m.IntID), 200, "")
+
+	// Two nodes of three down: no quorum, nothing can be stored. A call answers 503 with the usual JSON error once
+	// its time (BBB_CHAT_REQUEST_TIMEOUT, 3 s on A's second ingress) is spent, and 200 again once a second node is
+	// back.
+	for _, node := range nodes[:2] {
+		node.Stop()
+	}
+	began := time.Now()
+	ans = a2.call(callInfo, "meeting_id", onA.m.IntID)
+	took := time.Since(began)
+	expect(t, ans, 503, "NATS is unreachable; try again")
+	if took > 5*time.Second {
+		t.Fatalf("without a quorum the 503 took %s, with BBB_CHAT_REQUEST_TIMEOUT=3s", took)
+	}
+	t.Logf("without a quorum: 503 in %s", took.Round(time.Millisecond))
+	nodes[0].Start()
+	back := time.Now()
+	testenv.Eventually(t, 60*time.Second, "getChatInfo on A answers 200 with two nodes again", func() bool {
+		ans := a2.call(callInfo, "meeting_id", onA.m.IntID)
+		if ans.Status != 200 && ans.Status != 503 {
+			t.Fatalf("getChatInfo with a node coming back: %d %s", ans.Status, ans.Raw)
+		}
+		return ans.Status == 200
+	})
+	t.Logf("200 again %s after a second node is back", time.Since(back).Round(100*time.Millisecond))
+}
+
+// waitPeers waits until the cluster places a stream on its three nodes: each node answering JetStream calls is not
+// yet all of them knowing the others ("no suitable peers for placement").
+func waitPeers(t *testing.T, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the cluster places a stream on three nodes", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PEERS", Subjects: []string{"peers"}, Replicas: 3,
+			Storage: jetstream.MemoryStorage})
+		return err == nil
+	})
+	if err := js.DeleteStream(t.Context(), "PEERS"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fleetRate is the load TestFleet puts on each of its two servers, in messages/s: 1,000/s in all.
+const fleetRate = 500
+
+// fleetLoad is how many messages TestFleet says on each server: BBB_CHAT_FLEET_MESSAGES for a longer run by hand,
+// else 3,000 (6 s of load, the kill after 3 s); 1,000 with -short.
+func fleetLoad(t *testing.T) int {
+	if v := os.Getenv("BBB_CHAT_FLEET_MESSAGES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 100 {
+			t.Fatalf("BBB_CHAT_FLEET_MESSAGES=%q: want a number of at least 100", v)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 1000
+	}
+	return 3000
+}
+
+// said is what was said on one server: the ids of its messages in the order BBB took them, and how long it took.
+type said struct {
+	server string
+	ids    []string
+	took   time.Duration
+	err    error
+}
+
+// fleetTalkers is how many goroutines say TestFleet's messages on each server: one alone, whose Say waits for its
+// Redis round trip, falls behind 500/s under -race on a busy machine.
+const fleetTalkers = 4
+
+// talk has br's talker say n messages on e's BBB at fleetRate, message i at its due time (late ones at once, so a
+// slow moment does not lower the rate), from fleetTalkers goroutines, and sends what was said when done. The order
+// BBB took them in is its chat's.
+func talk(ctx context.Context, e *env, br *bridged, n int) <-chan said {
+	out := make(chan said, 1)
+	go func() {
+		s := said{server: "BBB " + e.version}
+		var mu sync.Mutex
+		ids := map[string]bool{}
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		start := time.Now()
+		for range fleetTalkers {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					if wait := time.Until(start.Add(time.Duration(i) * time.Second / fleetRate)); wait > 0 {
+						time.Sleep(wait)
+					}
+					msg, err := e.sim.Say(ctx, br.m.IntID, br.talker, fmt.Sprintf("load %d", i))
+					mu.Lock()
+					if err != nil && s.err == nil {
+						s.err = err
+					}
+					ids[msg.ID] = err == nil
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		s.took = time.Since(start)
+		for _, m := range e.sim.Chat(br.m.IntID) {
+			if ids[m.ID] {
+				s.ids = append(s.ids, m.ID)
+			}
+		}
+		if s.err == nil && len(s.ids) != n {
+			s.err = fmt.Errorf("%d messages said, %d in BBB's chat", n, len(s.ids))
+		}
+		out <- s
+	}()
+	return out
+}
+
+// tryCall is apiClient.call for a goroutine of its own: the status and body of the answer, 0 and the error when
+// there was none.
+func tryCall(c apiClient, call string, kv ...string) (int, string) {
+	path := "/api/" + call
+	if call == callSend {
+		path += "/" + kv[len(kv)-1]
+		kv = kv[:len(kv)-1]
+	}
+	kv = append(kv, "nonce", strconv.FormatInt(time.Now().UnixNano(), 10))
+	resp, err := http.Post(c.url+path, "", bytes.NewReader(sign(call, strs(kv...), c.secret, time.Now().Unix())))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
+}
+
+// newLeader reports whether the events stream has a leader other than the node named dead.
+func newLeader(e *env, dead string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := e.js.Stream(ctx, state.StreamEvents)
+	if err != nil {
+		return false
+	}
+	info, err := st.Info(ctx)
+	return err == nil && info.Cluster != nil && info.Cluster.Leader != "" && "nats-"+info.Cluster.Leader != dead
 }
 
 // streamLeader is the node leading the events stream (its server name).

@@ -82,9 +82,10 @@ var errPublishTimeout = errors.New("no acknowledgement from the stream in time")
 // answer is retried until it succeeds (or the shutdown deadline passes). Retrying is safe because the stream
 // deduplicates by event id. Any other error (the stream refused the message) is retried maxAttempts times, then
 // the event is counted as lost. After an error the publisher stops sending, lets every publish in flight finish,
-// and sends the failed ones again in their original order; later events stored meanwhile are handed on only
-// after them, so an outage does not reorder events. (Only a publish given up after a permanent error lands out of
-// order.)
+// and sends the failed ones again in their original order, one at a time until the stream stores one (a stream
+// that comes back, or gets its new leader, between two publishes of a window would store them out of order);
+// later events stored meanwhile are handed on only after them, so an outage does not reorder events. (Only a
+// publish given up after a permanent error lands out of order.)
 type Publisher struct {
 	log         *slog.Logger
 	m           *metrics
@@ -400,6 +401,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		next     *Item     // taken from the queue, not sent yet
 		closed   bool      // the queue is closed: no more events
 		failing  bool      // an error happened: drain inflight, wait, then resend
+		probing  bool      // after an error: one publish at a time until the stream stores one (see Publisher)
 		backoff  = p.retry.Start()
 		token    uint64
 		sub      *nats.Subscription
@@ -523,7 +525,7 @@ func (p *Publisher) Run(ctx context.Context) {
 		// Send while the window has room.
 		if !failing && p.ready() {
 			reconnects := p.nc.Stats().Reconnects // the connection these go out on
-			for len(inflight) < p.window {
+			for len(inflight) < p.window && !(probing && len(inflight) > 0) {
 				it := take()
 				if it == nil {
 					break
@@ -536,7 +538,7 @@ func (p *Publisher) Run(ctx context.Context) {
 					if p.failed(ctx, it, err) {
 						addRetry(it)
 					}
-					failing = true
+					failing, probing = true, true
 					break
 				}
 				inflight = append(inflight, &flight{it: it, token: token, deadline: p.now().Add(p.timeout), reconnects: reconnects})
@@ -558,9 +560,10 @@ func (p *Publisher) Run(ctx context.Context) {
 				if p.failed(ctx, f.it, f.err) {
 					addRetry(f.it)
 				}
-				failing = true
+				failing, probing = true, true
 				continue
 			}
+			probing = false
 			if !failing {
 				backoff.Reset()
 			}
@@ -608,7 +611,7 @@ func (p *Publisher) Run(ctx context.Context) {
 				for _, f := range inflight {
 					if !f.settled && f.reconnects != rc {
 						f.deadline = now
-						failing = true
+						failing, probing = true, true
 					}
 				}
 			case it, ok := <-queue:

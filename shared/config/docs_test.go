@@ -162,7 +162,7 @@ func sortedKeys(m map[string]setting) []string {
 }
 
 // notSettings are BBB_CHAT_* names that are not settings of the binaries: the tests' and the build's.
-var notSettings = []string{"BBB_CHAT_NATS_SERVER", "BBB_CHAT_SOAK", "BBB_CHAT_VERSION", "BBB_CHAT_CI_NEXT_VERSION"}
+var notSettings = []string{"BBB_CHAT_NATS_SERVER", "BBB_CHAT_SOAK", "BBB_CHAT_FLEET_MESSAGES", "BBB_CHAT_VERSION", "BBB_CHAT_CI_NEXT_VERSION"}
 
 var settingName = regexp.MustCompile(`BBB_CHAT_[A-Z0-9_]*[A-Z0-9]`)
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -183,12 +184,48 @@ func (s *Store) CreateBridge(ctx context.Context, b Bridge) (Bridge, error) {
 	return b, nil
 }
 
-// GetBridge returns the bridge of an internal meeting id; ErrNotFound when there is none.
+// GetBridge returns the bridge of an internal meeting id; ErrNotFound when there is none. A read is answered by any
+// replica of the bucket (a direct get, which goes on through a leader election), and one that has not yet stored a
+// bridge created a moment ago would say there is none: that answer is checked with the bucket's leader, so that a
+// relay that sees a new bridge (WatchBridges) never takes it for deleted.
 func (s *Store) GetBridge(ctx context.Context, meetingID string) (Bridge, error) {
 	var b Bridge
 	rev, err := getJSON(ctx, s.bridges, Key(meetingID), &b)
+	if errors.Is(err, ErrNotFound) {
+		var value []byte
+		if value, rev = s.leaderGet(ctx, BucketBridges, Key(meetingID)); value != nil {
+			err = nil
+			if uerr := json.Unmarshal(value, &b); uerr != nil {
+				err = wrap("decode bridge "+meetingID, uerr)
+			}
+		}
+	}
 	b.Revision = rev
 	return b, err
+}
+
+// leaderGet reads key of bucket from the bucket's leader: its value and revision, or nil when the leader has none,
+// or when it could not be asked (one attempt: an election is not waited for here).
+func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
+	if err != nil {
+		return nil, 0
+	}
+	msg, err := s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
+	if err != nil {
+		return nil, 0
+	}
+	var resp struct {
+		Message *struct {
+			Seq  uint64 `json:"seq"`
+			Hdrs []byte `json:"hdrs"`
+			Data []byte `json:"data"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(msg.Data, &resp) != nil || resp.Message == nil || len(resp.Message.Data) == 0 {
+		return nil, 0 // none, a deleted or purged key (no value), or an error
+	}
+	return resp.Message.Data, resp.Message.Seq
 }
 
 // UpdateBridge changes a bridge with compare-and-set on its revision, retrying on a concurrent change. change

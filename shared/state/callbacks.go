@@ -157,7 +157,7 @@ func (s *Store) RetryFailed(ctx context.Context, meetingID string) (int, error) 
 	n := 0
 	for _, f := range fs {
 		id := "retry-" + strconv.FormatUint(f.Seq, 10) + "-" + strconv.FormatInt(f.FailedAt.UnixNano(), 10)
-		if _, err := s.js.Publish(ctx, RetrySubject(meetingID), f.Event, jetstream.WithMsgID(id)); err != nil {
+		if _, err := s.publish(ctx, RetrySubject(meetingID), f.Event, id); err != nil {
 			return n, wrap(fmt.Sprintf("retry delivery %d", f.Seq), err)
 		}
 		if err := s.DeleteFailed(ctx, meetingID, f.Seq); err != nil {

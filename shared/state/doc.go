@@ -5,9 +5,11 @@
 //
 // The services create or update the stream and buckets with the configured values (Open); the check commands only
 // look them up (Inspect, Bind) and never create or change anything. NATS being unreachable is one error kind,
-// ErrUnavailable, decided here. It must not hand out its NATS connection or JetStream handles: callers get narrow
-// methods (consumers.go). What a bridge's lifecycle means (start, end, retry, gone, consumer settings) is
-// shared/bridge's, not this package's.
+// ErrUnavailable, decided here; a leader election (a NATS node of a cluster died) is waited out here too, within
+// the caller's deadline, by every operation of the Store (Retry, election.go): no caller needs a retry of its own
+// for that. It must not hand out its NATS connection or JetStream handles: callers get narrow methods
+// (consumers.go). What a bridge's lifecycle means (start, end, retry, gone, consumer settings) is shared/bridge's,
+// not this package's.
 //
 // Layout (see docs/nats.md):
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -51,12 +52,13 @@ type Event struct {
 // Subject is the event's subject.
 func (e Event) Subject() string { return EventSubject(e.MeetingID, e.Type) }
 
-// ErrDuplicate reports that the stream already had an event with that id (another relay published it).
+// ErrDuplicate reports that the stream already had an event with that id (another relay published it, or an
+// attempt of this publish whose answer an election lost).
 var ErrDuplicate = errors.New("duplicate event")
 
 // PublishEvent stores an event in the stream, deduplicated by its id, and waits for the stream's acknowledgement.
 func (s *Store) PublishEvent(ctx context.Context, e Event, payload []byte) (uint64, error) {
-	ack, err := s.js.Publish(ctx, e.Subject(), payload, jetstream.WithMsgID(e.ID))
+	ack, err := s.publish(ctx, e.Subject(), payload, e.ID)
 	if err != nil {
 		return 0, wrap(fmt.Sprintf("publish %s", e.Subject()), err)
 	}
@@ -66,7 +68,20 @@ func (s *Store) PublishEvent(ctx context.Context, e Event, payload []byte) (uint
 	return ack.Sequence, nil
 }
 
+// publish stores data on subject in the events stream, deduplicated by id, and waits for the stream's
+// acknowledgement, through an election (Retry: an attempt stored though its answer was lost comes back a
+// duplicate).
+func (s *Store) publish(ctx context.Context, subject string, data []byte, id string) (ack *jetstream.PubAck, err error) {
+	err = Retry(ctx, func(ctx context.Context) error {
+		ack, err = s.js.Publish(ctx, subject, data, jetstream.WithMsgID(id))
+		return err
+	})
+	return ack, err
+}
+
 // UseNonce records a checksum as used; ErrReplay when it was used before within the nonce TTL, by any process.
+// The record holds a token of this use alone, so that a write whose answer an election lost is recognised as this
+// use, not taken for a replay (electionKV.Create).
 func (s *Store) UseNonce(ctx context.Context, checksum string) error {
 	if s.nonces == nil {
 		return errors.New("state: the nonce bucket was not opened (Options.NonceTTL)")
@@ -75,7 +90,8 @@ func (s *Store) UseNonce(ctx context.Context, checksum string) error {
 	if len(key) > 128 || !isPlain(key) {
 		key = hashKey(checksum)
 	}
-	_, err := s.nonces.Create(ctx, key, nil)
+	// The token is a name unique to this use: nats.go's for a new inbox.
+	_, err := s.nonces.Create(ctx, key, []byte(nats.NewInbox()))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return ErrReplay
 	}

@@ -26,14 +26,22 @@ type Stored struct {
 // FirstStored returns the first stored event on subject (which may hold wildcards) at sequence from or later;
 // ErrNotFound when there is none. It is one direct get.
 func (s *Store) FirstStored(ctx context.Context, subject string, from uint64) (Stored, error) {
-	m, err := s.events.GetMsg(ctx, max(from, 1), jetstream.WithGetMsgSubject(subject))
+	var m *jetstream.RawStreamMsg
+	err := Retry(ctx, func(ctx context.Context) (err error) {
+		m, err = s.events.GetMsg(ctx, max(from, 1), jetstream.WithGetMsgSubject(subject))
+		return err
+	})
 	return stored(subject, m, err)
 }
 
 // LastStored returns the last stored event on subject (which may hold wildcards); ErrNotFound when there is none.
 // It is one direct get.
 func (s *Store) LastStored(ctx context.Context, subject string) (Stored, error) {
-	m, err := s.events.GetLastMsgForSubject(ctx, subject)
+	var m *jetstream.RawStreamMsg
+	err := Retry(ctx, func(ctx context.Context) (err error) {
+		m, err = s.events.GetLastMsgForSubject(ctx, subject)
+		return err
+	})
 	return stored(subject, m, err)
 }
 
@@ -68,7 +76,11 @@ func (s *Store) ReadStored(ctx context.Context, filters []string, from uint64, f
 	} else {
 		cfg.FilterSubjects = filters
 	}
-	c, err := s.events.CreateConsumer(ctx, cfg)
+	var c jetstream.Consumer
+	err := Retry(ctx, func(ctx context.Context) (err error) {
+		c, err = s.events.CreateConsumer(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return wrap("read events", err)
 	}

@@ -105,7 +105,7 @@ func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) {
 		if err != nil {
 			return nil, wrap("bucket "+d.cfg.Bucket, err)
 		}
-		*d.slot(s) = b
+		*d.slot(s) = electionKV{b}
 	}
 	s.events, err = js.Stream(ctx, StreamEvents)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {

@@ -19,7 +19,11 @@ const lookupSlack = 5 * time.Minute
 // form is searched among all of the meeting's messages the stream still holds.
 func (s *Store) FindMessage(ctx context.Context, meetingID, messageID string) (Event, error) {
 	subject := EventSubject(meetingID, TypeMessage)
-	info, err := s.events.Info(ctx, jetstream.WithSubjectFilter(subject))
+	var info *jetstream.StreamInfo
+	err := Retry(ctx, func(ctx context.Context) (err error) {
+		info, err = s.events.Info(ctx, jetstream.WithSubjectFilter(subject))
+		return err
+	})
 	if err != nil {
 		return Event{}, wrap("find message", err)
 	}
@@ -31,7 +35,11 @@ func (s *Store) FindMessage(ctx context.Context, meetingID, messageID string) (E
 		start := time.UnixMilli(ms).Add(-lookupSlack)
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
 	}
-	c, err := s.js.OrderedConsumer(ctx, StreamEvents, cfg)
+	var c jetstream.Consumer
+	err = Retry(ctx, func(ctx context.Context) (err error) {
+		c, err = s.js.OrderedConsumer(ctx, StreamEvents, cfg)
+		return err
+	})
 	if err != nil {
 		return Event{}, wrap("find message", err)
 	}

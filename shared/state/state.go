@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -122,6 +123,8 @@ type Store struct {
 	coverage    jetstream.KeyValue
 	ended       jetstream.KeyValue
 	server      string // Options.Server
+	// lost is when the connection was seen down (AwaitConnected); nil before.
+	lost atomic.Pointer[lost]
 }
 
 // bucketDef is one KV bucket as Open makes it; slot is where the Store keeps its handle.
@@ -188,7 +191,7 @@ func Open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		if err != nil {
 			return nil, wrap("bucket "+d.cfg.Bucket, explainOpen(err, o.Replicas))
 		}
-		*d.slot(s) = b
+		*d.slot(s) = electionKV{b}
 	}
 	if s.events, err = js.CreateOrUpdateStream(ctx, stream); err != nil {
 		return nil, wrap("stream "+StreamEvents, explainOpen(err, o.Replicas))
@@ -325,18 +328,26 @@ func isConflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyNotFound)
 }
 
-// keys lists the keys of kv under prefix (a key prefix ending in '.').
+// keys lists the keys of kv under prefix (a key prefix ending in '.'). A listing cut short (its context ended
+// before the last key) is an error, never a partial list.
 func keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
-	l, err := kv.ListKeysFiltered(ctx, filter)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, wrap(fmt.Sprintf("list %s/%s", kv.Bucket(), filter), err)
-	}
 	var out []string
-	for k := range l.Keys() {
-		out = append(out, k)
+	err := Retry(ctx, func(ctx context.Context) error {
+		out = out[:0]
+		l, err := kv.ListKeysFiltered(ctx, filter)
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for k := range l.Keys() {
+			out = append(out, k)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("list %s/%s", kv.Bucket(), filter), err)
 	}
 	return out, nil
 }

@@ -38,12 +38,20 @@ func Unavailable(err error) bool {
 		errors.Is(err, jetstream.ErrJetStreamPublisherClosed):
 		return true
 	}
-	// The server's own "temporarily unavailable" answers (no quorum, leader election, JetStream starting).
-	if ae, ok := errors.AsType[*jetstream.APIError](err); ok && ae.Code == 503 {
+	// The server's own "temporarily unavailable" answers (no quorum, leader election, JetStream starting), and
+	// "JetStream cluster can not handle request": it reached a node that no longer leads.
+	// nats.go's older API, under its key watches and listings, has an error type of its own.
+	if ae, ok := errors.AsType[*jetstream.APIError](err); ok && (ae.Code == 503 || ae.ErrorCode == errCodeNotLeader) {
+		return true
+	}
+	if ae, ok := errors.AsType[*nats.APIError](err); ok && (ae.Code == 503 || ae.ErrorCode == errCodeNotLeader) {
 		return true
 	}
 	return false
 }
+
+// errCodeNotLeader is nats-server's JSClusterNotLeaderErr (nats.go names no constant for it).
+const errCodeNotLeader = 10009
 
 // wrap adds the operation's context to err and marks it ErrUnavailable when it is of that kind.
 func wrap(op string, err error) error {

@@ -30,6 +30,10 @@ func TestUnavailable(t *testing.T) {
 		{context.DeadlineExceeded, true},
 		{fmt.Errorf("wrapped: %w", nats.ErrTimeout), true},
 		{&jetstream.APIError{Code: 503, Description: "JetStream system temporarily unavailable"}, true},
+		{&nats.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
+		{&jetstream.APIError{Code: 500, ErrorCode: 10009, Description: "JetStream cluster can not handle request"}, true},
+		{&nats.APIError{Code: 500, ErrorCode: 10009, Description: "JetStream cluster can not handle request"}, true},
+		{&nats.APIError{Code: 404, ErrorCode: 10059, Description: "stream not found"}, false},
 	} {
 		if got := Unavailable(tc.err); got != tc.want {
 			t.Errorf("Unavailable(%v) = %v, want %v", tc.err, got, tc.want)
