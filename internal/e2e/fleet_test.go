@@ -18,7 +18,6 @@ import (
 	"github.com/bbb-chat/bbb-chat/internal/testenv"
 	"github.com/bbb-chat/bbb-chat/shared/state"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterEnv is what a BBB server of a fleet runs with: the three-node cluster's URLs, replicas 3, its server id.
@@ -98,7 +97,6 @@ func TestReplicasOnOneServer(t *testing.T) {
 func TestFleet(t *testing.T) {
 	nodes := testenv.NATSCluster(t)
 	url := testenv.NATSClusterURL(nodes)
-	waitPeers(t, url)
 	a := newEnvOn(t, "3.0", true, nodes[0], clusterEnv(url, "bbb-a"))
 	b := newEnvOn(t, "2.7", true, nodes[0], clusterEnv(url, "bbb-b"))
 	ctx := t.Context()
@@ -366,31 +364,6 @@ func TestFleet(t *testing.T) {
 		return ans.Status == 200
 	})
 	t.Logf("200 again %s after a second node is back", time.Since(back).Round(100*time.Millisecond))
-}
-
-// waitPeers waits until the cluster places a stream on its three nodes: each node answering JetStream calls is not
-// yet all of them knowing the others ("no suitable peers for placement").
-func waitPeers(t *testing.T, url string) {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, 30*time.Second, "the cluster places a stream on three nodes", func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PEERS", Subjects: []string{"peers"}, Replicas: 3,
-			Storage: jetstream.MemoryStorage})
-		return err == nil
-	})
-	if err := js.DeleteStream(t.Context(), "PEERS"); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // fleetRate is the load TestFleet puts on each of its two servers, in messages/s: 1,000/s in all.

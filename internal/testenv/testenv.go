@@ -120,7 +120,7 @@ func NATS(t testing.TB) *Server {
 func NATSURL(s *Server) string { return proc.NATSURL(s.Server) }
 
 // NATSCluster starts a three-node JetStream cluster (see proc.NATSCluster) and waits until JetStream answers
-// through every node. Its URL is NATSClusterURL.
+// through every node and the cluster places a three-replica stream. Its URL is NATSClusterURL.
 func NATSCluster(t testing.TB) []*Server {
 	t.Helper()
 	nodes, err := proc.NATSCluster(NATSServerBinary(t), t.TempDir(), &ports)
@@ -148,7 +148,35 @@ func NATSCluster(t testing.TB) []*Server {
 		})
 		nc.Close()
 	}
+	waitPlacement(t, NATSClusterURL(out))
 	return out
+}
+
+// waitPlacement waits until the cluster places a stream on its three nodes: each node answering JetStream calls
+// is not yet all of them knowing the others ("no suitable peers for placement").
+func waitPlacement(t testing.TB, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, 30*time.Second, "the cluster places a stream on three nodes", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "TESTENV_PLACEMENT", Subjects: []string{"testenv.placement"},
+			Replicas: 3, Storage: jetstream.MemoryStorage})
+		return err == nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := js.DeleteStream(ctx, "TESTENV_PLACEMENT"); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
 }
 
 // NATSClusterURL is the URL listing every node of a cluster started by NATSCluster.
