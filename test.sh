@@ -27,6 +27,12 @@ if [ "$status" -eq 0 ]; then
       if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
         echo "fuzz $pkg $target $fuzztime: ok"
         passed=$((passed + 1))
+      elif grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log" &&
+        go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
+        # Go 1.26's fuzzing coordinator can report its own -fuzztime deadline as a failure, with no failing input
+        # (golang/go#75804, fixed in Go 1.27): such a run is run once more, a real finding always writes its input.
+        echo "fuzz $pkg $target $fuzztime: ok (run again after the coordinator's deadline report, no input found)"
+        passed=$((passed + 1))
       else
         cat "$log"
         echo "fuzz $pkg $target: FAILED (the crasher is in $pkg's testdata/fuzz/$target)"
