@@ -205,7 +205,9 @@ func (s *Store) GetBridge(ctx context.Context, meetingID string) (Bridge, error)
 }
 
 // leaderGet reads key of bucket from the bucket's leader: its value and revision, or nil when the leader has none,
-// or when it could not be asked (one attempt: an election is not waited for here).
+// or when it could not be asked (one attempt: an election is not waited for here). nats.go's own reads
+// (KeyValue.Get, Stream.GetLastMsgForSubject) are direct gets whenever the bucket allows them, answered by any
+// replica: the leader is asked with the JetStream API's message-get request itself.
 func (s *Store) leaderGet(ctx context.Context, bucket, key string) ([]byte, uint64) {
 	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
 	if err != nil {
